@@ -1,0 +1,160 @@
+//! Actions: what replaces a matched value (`mask`, `redact`, `tokenize`).
+
+use crate::detect::Normalize;
+use crate::token::TokenKey;
+use std::sync::Arc;
+
+/// A compiled action.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Replace letters and digits with `mask_char`, keeping `keep_first` and `keep_last` of them and
+    /// every separator, so length and format stay. If the kept characters would be all of them,
+    /// everything is masked.
+    Mask {
+        keep_first: usize,
+        keep_last: usize,
+        mask_char: Box<str>,
+    },
+    /// Replace the whole value.
+    Redact { replacement: Box<[u8]> },
+    /// Replace the value with a keyed token.
+    Tokenize { normalize: Normalize, key: Arc<TokenKey> },
+}
+
+/// A maskable unit: a letter or digit (any script), or an invalid UTF-8 byte.
+fn for_each_unit(value: &[u8], mut f: impl FnMut(&[u8], bool)) {
+    for chunk in value.utf8_chunks() {
+        let mut buf = [0u8; 4];
+        for ch in chunk.valid().chars() {
+            f(ch.encode_utf8(&mut buf).as_bytes(), ch.is_alphanumeric());
+        }
+        for b in chunk.invalid() {
+            f(std::slice::from_ref(b), true);
+        }
+    }
+}
+
+impl Action {
+    /// Writes the replacement for `value` to `out`.
+    pub fn apply(&self, value: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Action::Mask {
+                keep_first,
+                keep_last,
+                mask_char,
+            } => {
+                let mut total = 0usize;
+                for_each_unit(value, |_, m| total += usize::from(m));
+                let (kf, kl) = if keep_first + keep_last >= total {
+                    (0, 0)
+                } else {
+                    (*keep_first, *keep_last)
+                };
+                let mut i = 0usize;
+                for_each_unit(value, |bytes, maskable| {
+                    if !maskable {
+                        out.extend_from_slice(bytes);
+                        return;
+                    }
+                    if i < kf || i >= total - kl {
+                        out.extend_from_slice(bytes);
+                    } else {
+                        out.extend_from_slice(mask_char.as_bytes());
+                    }
+                    i += 1;
+                });
+            }
+            Action::Redact { replacement } => out.extend_from_slice(replacement),
+            Action::Tokenize { normalize, key } => key.token(*normalize, value, out),
+        }
+    }
+
+    /// Masks the next piece of a value that streams (a private key region): letters and digits
+    /// after the first `keep_first` become the mask character; `redact` writes its replacement only
+    /// for the first piece. `seen` counts maskable units so far and `first` says whether this is the
+    /// first piece.
+    pub(crate) fn apply_streaming(&self, piece: &[u8], seen: &mut usize, first: bool, out: &mut Vec<u8>) {
+        match self {
+            Action::Mask {
+                keep_first,
+                mask_char,
+                ..
+            } => for_each_unit(piece, |bytes, maskable| {
+                if maskable {
+                    if *seen < *keep_first {
+                        out.extend_from_slice(bytes);
+                    } else {
+                        out.extend_from_slice(mask_char.as_bytes());
+                    }
+                    *seen += 1;
+                } else {
+                    out.extend_from_slice(bytes);
+                }
+            }),
+            Action::Redact { replacement } => {
+                if first {
+                    out.extend_from_slice(replacement);
+                }
+            }
+            // Rejected at compile time for region detectors; redact rather than leak.
+            Action::Tokenize { .. } => {
+                if first {
+                    out.extend_from_slice(b"[REDACTED]");
+                }
+            }
+        }
+    }
+
+    /// Whether the action can be applied to a value that streams (no look at its end needed).
+    pub fn streams(&self) -> bool {
+        match self {
+            Action::Mask { keep_last, .. } => *keep_last == 0,
+            Action::Redact { .. } => true,
+            Action::Tokenize { .. } => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mask(f: usize, l: usize) -> Action {
+        Action::Mask {
+            keep_first: f,
+            keep_last: l,
+            mask_char: "*".into(),
+        }
+    }
+
+    fn run(a: &Action, v: &str) -> String {
+        let mut out = Vec::new();
+        a.apply(v.as_bytes(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn mask_keeps_first_six_last_four_and_separators() {
+        assert_eq!(run(&mask(6, 4), "4111 1111 1111 1111"), "4111 11** **** 1111");
+        assert_eq!(run(&mask(6, 4), "4111-1111-1111-1111"), "4111-11**-****-1111");
+    }
+
+    #[test]
+    fn mask_of_a_value_shorter_than_what_is_kept_masks_everything() {
+        assert_eq!(run(&mask(6, 4), "12345"), "*****");
+        assert_eq!(run(&mask(1, 3), "a@b.co"), "*@*.**");
+    }
+
+    #[test]
+    fn mask_counts_characters_not_bytes() {
+        assert_eq!(run(&mask(1, 0), "Zoë"), "Z**");
+    }
+
+    #[test]
+    fn redact_writes_the_replacement() {
+        let a = Action::Redact {
+            replacement: b"[order]".to_vec().into(),
+        };
+        assert_eq!(run(&a, "ORD-1234567890"), "[order]");
+    }
+}

@@ -1,0 +1,74 @@
+//! `iban`: an International Bank Account Number with the length its country uses and a valid
+//! ISO 7064 mod-97 check, written compact or in groups separated by single spaces.
+
+use super::{boundary, Verdict};
+
+pub(crate) const PATTERN: &str = r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}";
+
+/// IBAN length by country (SWIFT IBAN registry).
+fn country_len(cc: &[u8]) -> Option<usize> {
+    const TABLE: &[(&[u8; 2], usize)] = &[
+        (b"AD", 24), (b"AE", 23), (b"AL", 28), (b"AT", 20), (b"AZ", 28), (b"BA", 20), (b"BE", 16),
+        (b"BG", 22), (b"BH", 22), (b"BI", 27), (b"BR", 29), (b"BY", 28), (b"CH", 21), (b"CR", 22),
+        (b"CY", 28), (b"CZ", 24), (b"DE", 22), (b"DJ", 27), (b"DK", 18), (b"DO", 28), (b"EE", 20),
+        (b"EG", 29), (b"ES", 24), (b"FI", 18), (b"FK", 18), (b"FO", 18), (b"FR", 27), (b"GB", 22),
+        (b"GE", 22), (b"GI", 23), (b"GL", 18), (b"GR", 27), (b"GT", 28), (b"HR", 21), (b"HU", 28),
+        (b"IE", 22), (b"IL", 23), (b"IQ", 23), (b"IS", 26), (b"IT", 27), (b"JO", 30), (b"KW", 30),
+        (b"KZ", 20), (b"LB", 28), (b"LC", 32), (b"LI", 21), (b"LT", 20), (b"LU", 20), (b"LV", 21),
+        (b"LY", 25), (b"MC", 27), (b"MD", 24), (b"ME", 22), (b"MK", 19), (b"MN", 20), (b"MR", 27),
+        (b"MT", 31), (b"MU", 30), (b"NI", 28), (b"NL", 18), (b"NO", 15), (b"OM", 23), (b"PK", 24),
+        (b"PL", 28), (b"PS", 29), (b"PT", 25), (b"QA", 29), (b"RO", 24), (b"RS", 22), (b"RU", 33),
+        (b"SA", 24), (b"SC", 31), (b"SD", 18), (b"SE", 24), (b"SI", 19), (b"SK", 24), (b"SM", 27),
+        (b"SO", 23), (b"ST", 25), (b"SV", 28), (b"TL", 23), (b"TN", 24), (b"TR", 26), (b"UA", 29),
+        (b"VA", 22), (b"VG", 24), (b"XK", 20), (b"YE", 30),
+    ];
+    TABLE.iter().find(|(c, _)| c.as_slice() == cc).map(|&(_, n)| n)
+}
+
+/// ISO 7064 mod 97-10 over the rearranged IBAN (country code and check digits moved to the end).
+fn mod97_ok(alnum: &[u8]) -> bool {
+    if alnum.len() < 5 {
+        return false;
+    }
+    let mut r: u32 = 0;
+    for &c in alnum[4..].iter().chain(&alnum[..4]) {
+        let v = match c {
+            b'0'..=b'9' => u32::from(c - b'0'),
+            b'A'..=b'Z' => u32::from(c - b'A') + 10,
+            _ => return false,
+        };
+        r = if v >= 10 { (r * 100 + v) % 97 } else { (r * 10 + v) % 97 };
+    }
+    r == 1
+}
+
+pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
+    let reject = Verdict::Reject { resume: e };
+    if matches!(boundary::before(hay, s), Some(b) if b.is_ascii_alphanumeric()) {
+        return reject;
+    }
+    let Some(want) = country_len(&hay[s..s + 2]) else {
+        return reject;
+    };
+    // Take exactly `want` alphanumerics; the IBAN ends there.
+    let mut alnum = [0u8; 34];
+    let (mut n, mut end) = (0usize, s);
+    for (i, &c) in hay[s..e].iter().enumerate() {
+        if c == b' ' {
+            continue;
+        }
+        if n == want || n == alnum.len() {
+            break;
+        }
+        alnum[n] = c;
+        n += 1;
+        end = s + i + 1;
+    }
+    if n != want || !mod97_ok(&alnum[..n]) {
+        return reject;
+    }
+    if matches!(boundary::after(hay, end), Some(b) if b.is_ascii_alphanumeric()) {
+        return reject;
+    }
+    Verdict::Accept(s, end)
+}

@@ -1,0 +1,247 @@
+//! Built-in detectors: one file per kind of value, each a bounded regex that finds candidates and a
+//! validator that decides (checksums, issuer prefixes, boundaries). The names are part of the
+//! policy contract.
+
+pub(crate) mod boundary;
+mod card;
+mod email;
+mod iban;
+mod ip;
+mod luhn;
+pub(crate) mod pem;
+mod phone;
+mod secrets;
+mod ssn;
+
+use crate::policy::wire::ActionWire;
+
+/// A validator's decision about a regex candidate `[s, e)` inside `hay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The value is `[s, e)` (possibly narrower than the candidate).
+    Accept(usize, usize),
+    /// Not a value; the next search for this detector starts at `resume` (> the candidate start).
+    Reject { resume: usize },
+}
+
+/// Decides whether a candidate match is a real value. `hay` holds context on both sides.
+pub type Validate = fn(hay: &[u8], s: usize, e: usize) -> Verdict;
+
+/// How a value is normalised before it is tokenized, so that formatting does not change tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalize {
+    /// The bytes as they are.
+    None,
+    /// ASCII digits only (cards, SSNs, phone numbers).
+    Digits,
+    /// ASCII lower case (emails, IP addresses).
+    Lowercase,
+    /// ASCII upper case without spaces (IBANs).
+    UpperCompact,
+}
+
+impl Normalize {
+    /// Parses the `normalize` option of a tokenize action.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "none" => Normalize::None,
+            "digits" => Normalize::Digits,
+            "lowercase" | "email" => Normalize::Lowercase,
+            "upper_compact" => Normalize::UpperCompact,
+            _ => return None,
+        })
+    }
+}
+
+/// A built-in detector.
+pub struct Detector {
+    /// Policy name (`credit_card`, ...).
+    pub name: &'static str,
+    /// One line for `streammask detectors`.
+    pub description: &'static str,
+    /// The candidate regex (bounded).
+    pub pattern: &'static str,
+    /// The validator, if the regex alone is not enough.
+    pub validate: Option<Validate>,
+    /// Normalisation for tokenization.
+    pub normalize: Normalize,
+    /// An example value the detector finds.
+    pub example: &'static str,
+    /// For region detectors (private keys): the regex of the line that closes the region.
+    pub region_end: Option<&'static str>,
+    /// Whether the default action is a secret-style redaction.
+    pub secret: bool,
+}
+
+impl Detector {
+    /// The action used when a rule names this detector without an action (and for the empty policy).
+    /// `has_key` says whether the policy has a tokenization key.
+    pub fn default_action(&self, has_key: bool) -> ActionWire {
+        let mask = |f: usize, l: usize| ActionWire::Mask {
+            keep_first: Some(f),
+            keep_last: Some(l),
+            mask_char: None,
+        };
+        if self.secret {
+            return ActionWire::Redact { replacement: None };
+        }
+        match self.name {
+            "credit_card" => mask(6, 4),
+            "email" if has_key => ActionWire::Tokenize { normalize: None },
+            "email" => mask(1, 3),
+            "us_ssn" => mask(0, 4),
+            "iban" => mask(2, 4),
+            "phone_number" => mask(0, 2),
+            _ => mask(0, 0),
+        }
+    }
+}
+
+/// Every built-in detector, in the order the default policy applies them (earlier wins a tie).
+pub static DETECTORS: &[Detector] = &[
+    Detector {
+        name: "private_key",
+        description: "PEM private key block, masked while it streams (BEGIN line to END line)",
+        pattern: pem::BEGIN,
+        validate: None,
+        normalize: Normalize::None,
+        example: "-----BEGIN PRIVATE KEY-----\\nMIIEvQ...\\n-----END PRIVATE KEY-----",
+        region_end: Some(pem::END),
+        secret: true,
+    },
+    Detector {
+        name: "jwt",
+        description: "JSON Web Token (three base64url parts, header and payload JSON objects)",
+        pattern: secrets::JWT,
+        validate: Some(secrets::validate_jwt),
+        normalize: Normalize::None,
+        example: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        region_end: None,
+        secret: true,
+    },
+    Detector {
+        name: "aws_access_key_id",
+        description: "AWS access key id (AKIA..., ASIA..., 20 characters)",
+        pattern: secrets::AWS_ACCESS_KEY_ID,
+        validate: Some(secrets::validate_isolated),
+        normalize: Normalize::None,
+        example: "AKIAIOSFODNN7EXAMPLE",
+        region_end: None,
+        secret: true,
+    },
+    Detector {
+        name: "github_token",
+        description: "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
+        pattern: secrets::GITHUB_TOKEN,
+        validate: Some(secrets::validate_isolated),
+        normalize: Normalize::None,
+        example: "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        region_end: None,
+        secret: true,
+    },
+    Detector {
+        name: "slack_token",
+        description: "Slack token (xoxb-, xoxp-, xoxa-, xoxo-, xoxs-, xoxr-, xapp-)",
+        pattern: secrets::SLACK_TOKEN,
+        validate: Some(secrets::validate_isolated),
+        normalize: Normalize::None,
+        example: "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+        region_end: None,
+        secret: true,
+    },
+    Detector {
+        name: "stripe_key",
+        description: "Stripe secret or restricted key, webhook secret (sk_live_, rk_test_, whsec_)",
+        pattern: secrets::STRIPE_KEY,
+        validate: Some(secrets::validate_isolated),
+        normalize: Normalize::None,
+        example: "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        region_end: None,
+        secret: true,
+    },
+    Detector {
+        name: "google_api_key",
+        description: "Google API key (AIza + 35 characters)",
+        pattern: secrets::GOOGLE_API_KEY,
+        validate: Some(secrets::validate_isolated),
+        normalize: Normalize::None,
+        example: "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
+        region_end: None,
+        secret: true,
+    },
+    Detector {
+        name: "credit_card",
+        description: "payment card number: 12-19 digits, single space/dash groups, issuer prefix, Luhn",
+        pattern: card::PATTERN,
+        validate: Some(card::validate),
+        normalize: Normalize::Digits,
+        example: "4111 1111 1111 1111",
+        region_end: None,
+        secret: false,
+    },
+    Detector {
+        name: "iban",
+        description: "IBAN: country length and mod-97 check, compact or in groups of four",
+        pattern: iban::PATTERN,
+        validate: Some(iban::validate),
+        normalize: Normalize::UpperCompact,
+        example: "DE89 3704 0044 0532 0130 00",
+        region_end: None,
+        secret: false,
+    },
+    Detector {
+        name: "us_ssn",
+        description: "US Social Security number AAA-GG-SSSS (never-issued ranges excluded)",
+        pattern: ssn::PATTERN,
+        validate: Some(ssn::validate),
+        normalize: Normalize::Digits,
+        example: "123-45-6789",
+        region_end: None,
+        secret: false,
+    },
+    Detector {
+        name: "email",
+        description: "email address (ASCII local part and domain, alphabetic TLD)",
+        pattern: email::PATTERN,
+        validate: Some(email::validate),
+        normalize: Normalize::Lowercase,
+        example: "jane.doe@example.com",
+        region_end: None,
+        secret: false,
+    },
+    Detector {
+        name: "phone_number",
+        description: "phone number: +E.164 or national forms with parentheses or separators",
+        pattern: phone::PATTERN,
+        validate: Some(phone::validate),
+        normalize: Normalize::Digits,
+        example: "+1 (415) 555-2671",
+        region_end: None,
+        secret: false,
+    },
+    Detector {
+        name: "ipv4",
+        description: "IPv4 address (four octets <= 255, not part of a longer dotted version)",
+        pattern: ip::V4_PATTERN,
+        validate: Some(ip::validate_v4),
+        normalize: Normalize::Lowercase,
+        example: "203.0.113.42",
+        region_end: None,
+        secret: false,
+    },
+    Detector {
+        name: "ipv6",
+        description: "IPv6 address (as the standard library parses it, at least two groups)",
+        pattern: ip::V6_PATTERN,
+        validate: Some(ip::validate_v6),
+        normalize: Normalize::Lowercase,
+        example: "2001:db8:85a3::8a2e:370:7334",
+        region_end: None,
+        secret: false,
+    },
+];
+
+/// Looks up a built-in detector by its policy name.
+pub fn find(name: &str) -> Option<&'static Detector> {
+    DETECTORS.iter().find(|d| d.name == name)
+}

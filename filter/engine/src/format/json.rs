@@ -1,0 +1,953 @@
+//! JSON bodies: a streaming tokenizer (no parse tree, no whole-body buffer).
+//!
+//! - Field rules mask the whole value under a key or path: a string or number is replaced by the
+//!   action's result as a JSON string; inside an object or array every scalar is (keys stay).
+//! - Rules run over every string (keys included) after unescaping, so `\u0040` cannot hide an `@`;
+//!   bytes that are not replaced are copied exactly as they came, escapes and all.
+//! - A number that contains a match (a card sent as a number) becomes a JSON string.
+//! - Malformed JSON, or nesting deeper than `limits.max_depth`, switches to text rules: for the rest
+//!   of the body (a document) or until the end of the line (NDJSON, SSE `data:` lines). Never less
+//!   protection than text mode.
+
+use crate::format::text::TextMasker;
+use crate::policy::{PathSeg, Policy};
+use crate::scan::{Poll, Scanner, Sink, Stats};
+use std::collections::VecDeque;
+
+/// Keys longer than this are scanned but never match a field rule.
+const MAX_KEY: usize = 256;
+/// Numbers longer than this are streamed as strings.
+const MAX_NUMBER: usize = 64;
+/// How much of the key rules with `near` keywords see as context before a value.
+const SEED_KEY: usize = 64;
+
+/// Whether the body is one document or one value per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    Document,
+    Lines,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum St {
+    Value,
+    ArrFirst,
+    ObjFirst,
+    ObjKey,
+    Colon,
+    After,
+    Str,
+    Num,
+    Lit,
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StrKind {
+    Key,
+    Value,
+    Field(usize),
+    Overflow,
+}
+
+#[derive(Clone, Copy)]
+enum Esc {
+    None,
+    Backslash,
+    Unicode { n: u8, val: u32, raw: [u8; 6] },
+}
+
+struct Frame {
+    obj: bool,
+    index: u32,
+    key_start: usize,
+    key_len: usize,
+    key_ok: bool,
+    field: Option<usize>,
+}
+
+/// Raw bytes of the current string that are not emitted yet, and how they map to decoded bytes.
+#[derive(Default)]
+struct RawMap {
+    raw: Vec<u8>,
+    pos: usize,
+    /// (raw length, decoded length, is a literal run)
+    pieces: VecDeque<(u32, u32, bool)>,
+    /// Decoded bytes already emitted as part of an escape that a boundary cut through.
+    debt: usize,
+}
+
+impl RawMap {
+    fn reset(&mut self) {
+        self.raw.clear();
+        self.pos = 0;
+        self.pieces.clear();
+        self.debt = 0;
+    }
+
+    fn push_literal(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.raw.extend_from_slice(bytes);
+        let n = bytes.len() as u32;
+        match self.pieces.back_mut() {
+            Some((r, d, true)) => {
+                *r += n;
+                *d += n;
+            }
+            _ => self.pieces.push_back((n, n, true)),
+        }
+    }
+
+    fn push_escape(&mut self, raw: &[u8], decoded_len: usize) {
+        self.raw.extend_from_slice(raw);
+        self.pieces.push_back((raw.len() as u32, decoded_len as u32, false));
+    }
+
+    /// Consumes `n` decoded bytes, copying their raw form to `out` when `emit`.
+    fn consume(&mut self, mut n: usize, emit: bool, out: &mut Vec<u8>) {
+        let d = self.debt.min(n);
+        self.debt -= d;
+        n -= d;
+        while n > 0 {
+            let Some(front) = self.pieces.front_mut() else {
+                break;
+            };
+            let (r, dl, lit) = *front;
+            if lit {
+                let k = n.min(dl as usize);
+                if emit {
+                    out.extend_from_slice(&self.raw[self.pos..self.pos + k]);
+                }
+                self.pos += k;
+                n -= k;
+                if k == dl as usize {
+                    self.pieces.pop_front();
+                } else {
+                    *front = (r - k as u32, dl - k as u32, true);
+                }
+            } else {
+                if emit {
+                    out.extend_from_slice(&self.raw[self.pos..self.pos + r as usize]);
+                }
+                self.pos += r as usize;
+                self.pieces.pop_front();
+                if (dl as usize) > n {
+                    self.debt = dl as usize - n;
+                    n = 0;
+                } else {
+                    n -= dl as usize;
+                }
+            }
+        }
+        if self.pos > 4096 || self.pieces.is_empty() {
+            self.raw.drain(..self.pos);
+            self.pos = 0;
+        }
+    }
+}
+
+/// Writes `s` as the inside of a JSON string.
+pub(crate) fn escape_into(s: &[u8], out: &mut Vec<u8>) {
+    for chunk in s.utf8_chunks() {
+        for &b in chunk.valid().as_bytes() {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0..=0x1f | 0x7f => {
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[usize::from(b >> 4)]);
+                    out.push(HEX[usize::from(b & 15)]);
+                }
+                _ => out.push(b),
+            }
+        }
+        // Invalid UTF-8 cannot appear in a JSON string; write U+FFFD instead.
+        for _ in chunk.invalid() {
+            out.extend_from_slice("\u{fffd}".as_bytes());
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// A sink for a string value: unchanged bytes come from the raw map, replacements are escaped.
+struct StrSink<'a> {
+    map: &'a mut RawMap,
+    out: &'a mut Vec<u8>,
+}
+
+impl Sink for StrSink<'_> {
+    fn keep(&mut self, bytes: &[u8]) {
+        self.map.consume(bytes.len(), true, self.out);
+    }
+    fn replace(&mut self, original: &[u8], replacement: &[u8]) {
+        self.map.consume(original.len(), false, self.out);
+        escape_into(replacement, self.out);
+    }
+}
+
+/// A sink that records whether anything was replaced (numbers).
+struct NumSink<'a> {
+    out: &'a mut Vec<u8>,
+    replaced: bool,
+}
+
+impl Sink for NumSink<'_> {
+    fn keep(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+    fn replace(&mut self, _original: &[u8], replacement: &[u8]) {
+        self.replaced = true;
+        self.out.extend_from_slice(replacement);
+    }
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn is_num_byte(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+}
+
+/// RFC 8259 number grammar.
+fn valid_number(n: &[u8]) -> bool {
+    let mut i = 0;
+    if n.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match n.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            while n.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+        _ => return false,
+    }
+    if n.get(i) == Some(&b'.') {
+        i += 1;
+        let s = i;
+        while n.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == s {
+            return false;
+        }
+    }
+    if matches!(n.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(n.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let s = i;
+        while n.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == s {
+            return false;
+        }
+    }
+    i == n.len()
+}
+
+/// Masks a JSON (or NDJSON) stream.
+pub(crate) struct JsonMasker {
+    framing: Framing,
+    st: St,
+    stack: Vec<Frame>,
+    keys: Vec<u8>,
+    kind: StrKind,
+    esc: Esc,
+    scanner: Scanner,
+    map: RawMap,
+    keybuf: Vec<u8>,
+    key_over: bool,
+    capture: Vec<u8>,
+    /// Numbers: field index, or streaming as a long number.
+    num_field: Option<usize>,
+    num_long: bool,
+    num_over: bool,
+    lit: &'static [u8],
+    lit_pos: usize,
+    lit_field: Option<usize>,
+    text: TextMasker,
+    tmp: Vec<u8>,
+    has_near: bool,
+}
+
+impl JsonMasker {
+    pub(crate) fn new(policy: &Policy, framing: Framing) -> JsonMasker {
+        JsonMasker {
+            framing,
+            st: St::Value,
+            stack: Vec::new(),
+            keys: Vec::new(),
+            kind: StrKind::Value,
+            esc: Esc::None,
+            scanner: Scanner::new(policy),
+            map: RawMap::default(),
+            keybuf: Vec::new(),
+            key_over: false,
+            capture: Vec::new(),
+            num_field: None,
+            num_long: false,
+            num_over: false,
+            lit: b"",
+            lit_pos: 0,
+            lit_field: None,
+            text: TextMasker::new(policy),
+            tmp: Vec::new(),
+            has_near: policy.rules.iter().any(|r| r.near.is_some()),
+        }
+    }
+
+    /// Back to the start state (a new line in NDJSON or SSE).
+    pub(crate) fn reset(&mut self) {
+        self.st = St::Value;
+        self.stack.clear();
+        self.keys.clear();
+        self.esc = Esc::None;
+    }
+
+    /// Bytes held back (pending in the current token).
+    pub(crate) fn pending(&self) -> usize {
+        self.scanner.pending() + self.capture.len() + self.text.pending()
+    }
+
+    pub(crate) fn push(&mut self, p: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+        let mut i = 0;
+        while i < input.len() {
+            match self.st {
+                St::Text => {
+                    i = self.text_push(p, input, i, stats, out);
+                    continue;
+                }
+                St::Str => {
+                    i = self.string_push(p, input, i, stats, out);
+                    continue;
+                }
+                St::Num => {
+                    i = self.number_push(p, input, i, stats, out);
+                    continue;
+                }
+                St::Lit => {
+                    i = self.literal_push(p, input, i, stats, out);
+                    continue;
+                }
+                _ => {}
+            }
+            let b = input[i];
+            if is_ws(b) {
+                let run = input[i..].iter().take_while(|&&c| is_ws(c)).count();
+                let top_level = self.stack.is_empty() && matches!(self.st, St::Value | St::After);
+                if self.framing == Framing::Lines && !top_level {
+                    if let Some(nl) = memchr::memchr(b'\n', &input[i..i + run]) {
+                        // a line ended inside a value: the line is malformed
+                        out.extend_from_slice(&input[i..i + nl]);
+                        i += nl;
+                        self.fail(p, stats, out);
+                        continue;
+                    }
+                }
+                out.extend_from_slice(&input[i..i + run]);
+                i += run;
+                continue;
+            }
+            let ok = match self.st {
+                St::ArrFirst if b == b']' => self.close(b']', out),
+                St::Value | St::ArrFirst => self.start_value(p, b, stats, out),
+                St::ObjFirst if b == b'}' => self.close(b'}', out),
+                St::ObjFirst | St::ObjKey if b == b'"' => {
+                    self.start_key(out);
+                    true
+                }
+                St::Colon if b == b':' => {
+                    out.push(b':');
+                    self.st = St::Value;
+                    true
+                }
+                St::After => match b {
+                    b',' => match self.stack.last_mut() {
+                        Some(f) if f.obj => {
+                            out.push(b',');
+                            self.st = St::ObjKey;
+                            true
+                        }
+                        Some(f) => {
+                            f.index = f.index.saturating_add(1);
+                            out.push(b',');
+                            self.st = St::Value;
+                            true
+                        }
+                        None => false,
+                    },
+                    b'}' | b']' => self.close(b, out),
+                    _ if self.stack.is_empty() => {
+                        // another top-level value (a JSON sequence)
+                        self.st = St::Value;
+                        continue;
+                    }
+                    _ => false,
+                },
+                _ => false,
+            };
+            if ok {
+                i += 1;
+            } else {
+                self.fail(p, stats, out);
+            }
+        }
+        // Hand over what is decided in an open string or long number.
+        if self.st == St::Str && matches!(self.kind, StrKind::Key | StrKind::Value) || (self.st == St::Num && self.num_long) {
+            let mut sink = StrSink {
+                map: &mut self.map,
+                out,
+            };
+            self.scanner.poll(p, Poll::Partial, &mut stats.rule_hits, &mut sink);
+        }
+    }
+
+    pub(crate) fn finish(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+        match self.st {
+            St::Str => match self.kind {
+                StrKind::Key | StrKind::Value => {
+                    let mut sink = StrSink {
+                        map: &mut self.map,
+                        out,
+                    };
+                    self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
+                }
+                StrKind::Field(fi) => {
+                    self.overflow(p, fi, stats, out);
+                }
+                StrKind::Overflow => {}
+            },
+            St::Num => {
+                self.end_number(p, stats, out);
+                if self.st == St::Text {
+                    self.text.finish(p, &mut stats.rule_hits, out);
+                }
+            }
+            St::Lit => {
+                let part = &self.lit[..self.lit_pos];
+                self.text.reset();
+                self.text.push(p, part, &mut stats.rule_hits, out);
+                self.text.finish(p, &mut stats.rule_hits, out);
+            }
+            St::Text => self.text.finish(p, &mut stats.rule_hits, out),
+            _ => {}
+        }
+        self.st = St::After;
+    }
+
+    fn text_push(&mut self, p: &Policy, input: &[u8], i: usize, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
+        let rest = &input[i..];
+        if self.framing == Framing::Lines {
+            if let Some(j) = memchr::memchr(b'\n', rest) {
+                self.text.push(p, &rest[..=j], &mut stats.rule_hits, out);
+                self.text.finish(p, &mut stats.rule_hits, out);
+                self.reset();
+                return i + j + 1;
+            }
+        }
+        self.text.push(p, rest, &mut stats.rule_hits, out);
+        input.len()
+    }
+
+    /// Malformed JSON (or too deep): flush what the current token holds and switch to text rules.
+    fn fail(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+        stats.json_fallbacks += 1;
+        self.tmp.clear();
+        match self.st {
+            St::Str => match self.kind {
+                StrKind::Key | StrKind::Value => {
+                    let mut sink = StrSink {
+                        map: &mut self.map,
+                        out,
+                    };
+                    self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
+                }
+                StrKind::Field(fi) => self.overflow(p, fi, stats, out),
+                StrKind::Overflow => {}
+            },
+            St::Num => {
+                if let Some(fi) = self.num_field {
+                    if !self.num_over {
+                        out.push(b'"');
+                        self.overflow(p, fi, stats, out);
+                        out.push(b'"');
+                    }
+                } else if self.num_long {
+                    let mut sink = StrSink {
+                        map: &mut self.map,
+                        out,
+                    };
+                    self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
+                } else {
+                    self.tmp.extend_from_slice(&self.capture);
+                }
+            }
+            St::Lit => self.tmp.extend_from_slice(&self.lit[..self.lit_pos]),
+            _ => {}
+        }
+        self.capture.clear();
+        self.st = St::Text;
+        self.esc = Esc::None;
+        self.text.reset();
+        if !self.tmp.is_empty() {
+            let pending = std::mem::take(&mut self.tmp);
+            self.text.push(p, &pending, &mut stats.rule_hits, out);
+            self.tmp = pending;
+        }
+    }
+
+    /// The field rule that covers the value starting now, if any.
+    fn field_for_value(&self, p: &Policy) -> Option<usize> {
+        let top = self.stack.last()?;
+        if let Some(f) = top.field {
+            return Some(f);
+        }
+        if top.obj && top.key_ok {
+            let key = &self.keys[top.key_start..top.key_start + top.key_len];
+            if let Some((_, fi)) = p.field_keys.iter().find(|(k, _)| &**k == key) {
+                return Some(*fi);
+            }
+        }
+        'paths: for (segs, fi) in &p.field_paths {
+            if segs.len() != self.stack.len() {
+                continue;
+            }
+            for (seg, f) in segs.iter().zip(&self.stack) {
+                let ok = match seg {
+                    PathSeg::AnyKey => f.obj,
+                    PathSeg::AnyIndex => !f.obj,
+                    PathSeg::Index(n) => !f.obj && f.index == *n,
+                    PathSeg::Key(k) => f.obj && f.key_ok && **k == self.keys[f.key_start..f.key_start + f.key_len],
+                };
+                if !ok {
+                    continue 'paths;
+                }
+            }
+            return Some(*fi);
+        }
+        None
+    }
+
+    /// Context for `near` keywords: the tail of the current key, then `": "`.
+    fn seed(&self) -> Vec<u8> {
+        let mut seed = Vec::new();
+        if !self.has_near {
+            return seed;
+        }
+        if let Some(top) = self.stack.last() {
+            if top.obj && top.key_ok {
+                let key = &self.keys[top.key_start..top.key_start + top.key_len];
+                seed.extend_from_slice(&key[key.len().saturating_sub(SEED_KEY)..]);
+                seed.extend_from_slice(b": ");
+            }
+        }
+        seed
+    }
+
+    fn start_value(&mut self, p: &Policy, b: u8, stats: &mut Stats, out: &mut Vec<u8>) -> bool {
+        match b {
+            b'{' | b'[' => {
+                if self.stack.len() >= p.limits.max_depth {
+                    stats.depth_fallbacks += 1;
+                    return false;
+                }
+                let field = self.field_for_value(p);
+                self.stack.push(Frame {
+                    obj: b == b'{',
+                    index: 0,
+                    key_start: self.keys.len(),
+                    key_len: 0,
+                    key_ok: false,
+                    field,
+                });
+                out.push(b);
+                self.st = if b == b'{' { St::ObjFirst } else { St::ArrFirst };
+                true
+            }
+            b'"' => {
+                out.push(b'"');
+                self.esc = Esc::None;
+                match self.field_for_value(p) {
+                    Some(fi) => {
+                        self.kind = StrKind::Field(fi);
+                        self.capture.clear();
+                    }
+                    None => {
+                        self.kind = StrKind::Value;
+                        let seed = self.seed();
+                        self.scanner.reset(&seed);
+                        self.map.reset();
+                    }
+                }
+                self.st = St::Str;
+                true
+            }
+            b'-' | b'0'..=b'9' => {
+                self.num_field = self.field_for_value(p);
+                self.num_long = false;
+                self.num_over = false;
+                self.capture.clear();
+                self.capture.push(b);
+                self.st = St::Num;
+                true
+            }
+            b't' | b'f' | b'n' => {
+                self.lit = match b {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
+                };
+                self.lit_pos = 1;
+                self.lit_field = self.field_for_value(p);
+                self.st = St::Lit;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn start_key(&mut self, out: &mut Vec<u8>) {
+        out.push(b'"');
+        self.kind = StrKind::Key;
+        self.esc = Esc::None;
+        self.keybuf.clear();
+        self.key_over = false;
+        self.scanner.reset(&[]);
+        self.map.reset();
+        self.st = St::Str;
+    }
+
+    fn close(&mut self, b: u8, out: &mut Vec<u8>) -> bool {
+        match self.stack.last() {
+            Some(f) if f.obj == (b == b'}') => {
+                let start = f.key_start;
+                self.stack.pop();
+                self.keys.truncate(start);
+                out.push(b);
+                self.st = St::After;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Writes the replacement for a field value that cannot be captured whole (too long, or cut by
+    /// malformed JSON): the redaction text of its action, or `[REDACTED]`.
+    fn overflow(&mut self, p: &Policy, fi: usize, stats: &mut Stats, out: &mut Vec<u8>) {
+        if let Some(h) = stats.field_hits.get_mut(fi) {
+            *h += 1;
+        }
+        let repl: &[u8] = match p.fields.get(fi).map(|f| &f.action) {
+            Some(crate::action::Action::Redact { replacement }) => replacement,
+            _ => b"[REDACTED]",
+        };
+        escape_into(repl, out);
+        self.capture.clear();
+        self.kind = StrKind::Overflow;
+    }
+
+    /// Appends decoded string bytes (and their raw form) to the current string.
+    fn str_bytes(&mut self, p: &Policy, decoded: &[u8], raw: &[u8], literal: bool, stats: &mut Stats, out: &mut Vec<u8>) {
+        match self.kind {
+            StrKind::Key | StrKind::Value => {
+                if self.kind == StrKind::Key {
+                    if self.keybuf.len() + decoded.len() <= MAX_KEY {
+                        self.keybuf.extend_from_slice(decoded);
+                    } else {
+                        self.key_over = true;
+                    }
+                }
+                self.scanner.feed(decoded);
+                if literal {
+                    self.map.push_literal(raw);
+                } else {
+                    self.map.push_escape(raw, decoded.len());
+                }
+            }
+            StrKind::Field(fi) => {
+                self.capture.extend_from_slice(decoded);
+                if self.capture.len() > p.limits.max_field_value_bytes {
+                    self.overflow(p, fi, stats, out);
+                }
+            }
+            StrKind::Overflow => {}
+        }
+    }
+
+    fn string_push(&mut self, p: &Policy, input: &[u8], mut i: usize, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
+        while i < input.len() {
+            match self.esc {
+                Esc::Backslash => {
+                    let b = input[i];
+                    let d = match b {
+                        b'"' => b'"',
+                        b'\\' => b'\\',
+                        b'/' => b'/',
+                        b'b' => 8,
+                        b'f' => 12,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'u' => {
+                            self.esc = Esc::Unicode {
+                                n: 0,
+                                val: 0,
+                                raw: *b"\\u0000",
+                            };
+                            i += 1;
+                            continue;
+                        }
+                        _ => {
+                            self.fail(p, stats, out);
+                            return i;
+                        }
+                    };
+                    self.esc = Esc::None;
+                    self.str_bytes(p, &[d], &[b'\\', b], false, stats, out);
+                    i += 1;
+                }
+                Esc::Unicode { n, val, mut raw } => {
+                    let b = input[i];
+                    let Some(h) = (b as char).to_digit(16) else {
+                        self.fail(p, stats, out);
+                        return i;
+                    };
+                    raw[2 + usize::from(n)] = b;
+                    let val = val * 16 + h;
+                    i += 1;
+                    if n < 3 {
+                        self.esc = Esc::Unicode { n: n + 1, val, raw };
+                        continue;
+                    }
+                    self.esc = Esc::None;
+                    let ch = char::from_u32(val).unwrap_or('\u{fffd}');
+                    let mut enc = [0u8; 4];
+                    let d = ch.encode_utf8(&mut enc).len();
+                    self.str_bytes(p, &enc[..d], &raw, false, stats, out);
+                }
+                Esc::None => {
+                    let rest = &input[i..];
+                    match memchr::memchr3(b'"', b'\\', b'\n', rest) {
+                        None => {
+                            self.str_bytes(p, rest, rest, true, stats, out);
+                            return input.len();
+                        }
+                        Some(j) => {
+                            self.str_bytes(p, &rest[..j], &rest[..j], true, stats, out);
+                            i += j;
+                            match rest[j] {
+                                b'"' => {
+                                    self.end_string(p, stats, out);
+                                    return i + 1;
+                                }
+                                b'\\' => {
+                                    self.esc = Esc::Backslash;
+                                    i += 1;
+                                }
+                                _ => {
+                                    // a raw newline cannot be inside a JSON string
+                                    self.fail(p, stats, out);
+                                    return i;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        i
+    }
+
+    fn end_string(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+        match self.kind {
+            StrKind::Key | StrKind::Value => {
+                let mut sink = StrSink {
+                    map: &mut self.map,
+                    out,
+                };
+                self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
+                out.push(b'"');
+                if self.kind == StrKind::Key {
+                    if let Some(top) = self.stack.last_mut() {
+                        self.keys.truncate(top.key_start);
+                        if self.key_over {
+                            top.key_ok = false;
+                            top.key_len = 0;
+                        } else {
+                            self.keys.extend_from_slice(&self.keybuf);
+                            top.key_ok = true;
+                            top.key_len = self.keybuf.len();
+                        }
+                    }
+                    self.st = St::Colon;
+                    return;
+                }
+            }
+            StrKind::Field(fi) => {
+                if let Some(f) = p.fields.get(fi) {
+                    self.tmp.clear();
+                    f.action.apply(&self.capture, &mut self.tmp);
+                    escape_into(&self.tmp, out);
+                }
+                if let Some(h) = stats.field_hits.get_mut(fi) {
+                    *h += 1;
+                }
+                self.capture.clear();
+                out.push(b'"');
+            }
+            StrKind::Overflow => out.push(b'"'),
+        }
+        self.st = St::After;
+    }
+
+    fn number_push(&mut self, p: &Policy, input: &[u8], i: usize, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
+        let rest = &input[i..];
+        let n = rest.iter().take_while(|&&b| is_num_byte(b)).count();
+        let run = &rest[..n];
+        if let Some(fi) = self.num_field {
+            if !self.num_over {
+                self.capture.extend_from_slice(run);
+                if self.capture.len() > p.limits.max_field_value_bytes.min(MAX_NUMBER * 4) {
+                    out.push(b'"');
+                    self.overflow(p, fi, stats, out);
+                    self.num_over = true;
+                }
+            }
+        } else if self.num_long {
+            self.scanner.feed(run);
+            self.map.push_literal(run);
+        } else {
+            self.capture.extend_from_slice(run);
+            if self.capture.len() > MAX_NUMBER {
+                // Too long for a number anyone sends on purpose: stream it as a string.
+                self.num_long = true;
+                out.push(b'"');
+                let seed = self.seed();
+                self.scanner.reset(&seed);
+                self.map.reset();
+                self.scanner.feed(&self.capture);
+                self.map.push_literal(&self.capture);
+                self.capture.clear();
+            }
+        }
+        if n < rest.len() {
+            self.end_number(p, stats, out);
+        }
+        i + n
+    }
+
+    fn end_number(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+        self.st = St::After;
+        if let Some(fi) = self.num_field {
+            if self.num_over {
+                out.push(b'"');
+            } else {
+                self.tmp.clear();
+                if let Some(f) = p.fields.get(fi) {
+                    f.action.apply(&self.capture, &mut self.tmp);
+                }
+                if let Some(h) = stats.field_hits.get_mut(fi) {
+                    *h += 1;
+                }
+                out.push(b'"');
+                escape_into(&self.tmp, out);
+                out.push(b'"');
+            }
+            self.capture.clear();
+            return;
+        }
+        if self.num_long {
+            let mut sink = StrSink {
+                map: &mut self.map,
+                out,
+            };
+            self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
+            out.push(b'"');
+            return;
+        }
+        if !valid_number(&self.capture) {
+            self.st = St::Num;
+            self.fail(p, stats, out);
+            return;
+        }
+        let min = p.union.as_ref().map_or(usize::MAX, |u| u.min_len);
+        if self.capture.len() < min {
+            out.extend_from_slice(&self.capture);
+            self.capture.clear();
+            return;
+        }
+        let seed = self.seed();
+        self.scanner.reset(&seed);
+        self.scanner.feed(&self.capture);
+        self.tmp.clear();
+        let mut sink = NumSink {
+            out: &mut self.tmp,
+            replaced: false,
+        };
+        self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
+        if sink.replaced {
+            out.push(b'"');
+            escape_into(&self.tmp, out);
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(&self.capture);
+        }
+        self.capture.clear();
+    }
+
+    fn literal_push(&mut self, p: &Policy, input: &[u8], mut i: usize, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
+        while i < input.len() && self.lit_pos < self.lit.len() {
+            if input[i] != self.lit[self.lit_pos] {
+                self.fail(p, stats, out);
+                return i;
+            }
+            self.lit_pos += 1;
+            i += 1;
+        }
+        if self.lit_pos == self.lit.len() {
+            match self.lit_field {
+                Some(fi) if self.lit != b"null" => {
+                    self.tmp.clear();
+                    if let Some(f) = p.fields.get(fi) {
+                        f.action.apply(self.lit, &mut self.tmp);
+                    }
+                    if let Some(h) = stats.field_hits.get_mut(fi) {
+                        *h += 1;
+                    }
+                    out.push(b'"');
+                    escape_into(&self.tmp, out);
+                    out.push(b'"');
+                }
+                _ => out.extend_from_slice(self.lit),
+            }
+            self.st = St::After;
+        }
+        i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_number;
+
+    #[test]
+    fn number_grammar_follows_rfc_8259() {
+        for ok in ["0", "-0", "12", "1.5", "-1.5e10", "2E-3", "4111111111111111"] {
+            assert!(valid_number(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["", "-", "01", "1.", ".5", "1e", "1e+", "--1", "1-2"] {
+            assert!(!valid_number(bad.as_bytes()), "{bad}");
+        }
+    }
+}

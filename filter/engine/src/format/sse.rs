@@ -1,0 +1,142 @@
+//! Server-sent events: each line is routed on its own. A `data:` line whose payload starts with `{`
+//! or `[` goes through the JSON masker (a bad payload falls back to text rules for that line); every
+//! other line goes through text rules. Each line is emitted as soon as it is complete.
+
+use crate::format::json::{Framing, JsonMasker};
+use crate::format::text::TextMasker;
+use crate::policy::Policy;
+use crate::scan::Stats;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Start of a line: collecting up to `data: {` to decide.
+    Undecided,
+    Text,
+    Json,
+}
+
+/// Masks an SSE stream.
+pub(crate) struct SseMasker {
+    route: Route,
+    head: Vec<u8>,
+    text: TextMasker,
+    json: JsonMasker,
+}
+
+const DATA: &[u8] = b"data:";
+
+impl SseMasker {
+    pub(crate) fn new(policy: &Policy) -> SseMasker {
+        SseMasker {
+            route: Route::Undecided,
+            head: Vec::with_capacity(8),
+            text: TextMasker::new(policy),
+            json: JsonMasker::new(policy, Framing::Lines),
+        }
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.head.len() + self.text.pending() + self.json.pending()
+    }
+
+    pub(crate) fn push(&mut self, p: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+        let mut i = 0;
+        while i < input.len() {
+            match self.route {
+                Route::Undecided => {
+                    let b = input[i];
+                    i += 1;
+                    self.head.push(b);
+                    if let Some(r) = self.decide(b == b'\n') {
+                        self.route = r;
+                        let head = std::mem::take(&mut self.head);
+                        self.start_route(p, &head, stats, out);
+                        self.head = head;
+                        self.head.clear();
+                    }
+                }
+                Route::Text => {
+                    let rest = &input[i..];
+                    match memchr::memchr(b'\n', rest) {
+                        Some(j) => {
+                            self.text.push(p, &rest[..=j], &mut stats.rule_hits, out);
+                            self.route = Route::Undecided;
+                            i += j + 1;
+                        }
+                        None => {
+                            self.text.push(p, rest, &mut stats.rule_hits, out);
+                            i = input.len();
+                        }
+                    }
+                }
+                Route::Json => {
+                    let rest = &input[i..];
+                    match memchr::memchr(b'\n', rest) {
+                        Some(j) => {
+                            self.json.push(p, &rest[..j], stats, out);
+                            self.json.finish(p, stats, out);
+                            self.json.reset();
+                            out.push(b'\n');
+                            self.route = Route::Undecided;
+                            i += j + 1;
+                        }
+                        None => {
+                            self.json.push(p, rest, stats, out);
+                            i = input.len();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decides the route of the line whose first bytes are in `head`, if they are enough.
+    fn decide(&self, line_ended: bool) -> Option<Route> {
+        let h = &self.head[..];
+        let n = h.len().min(DATA.len());
+        if h[..n] != DATA[..n] || line_ended {
+            return Some(Route::Text);
+        }
+        if h.len() <= DATA.len() {
+            return None;
+        }
+        let mut k = DATA.len();
+        if h[k] == b' ' {
+            k += 1;
+            if h.len() == k {
+                return None;
+            }
+        }
+        Some(if matches!(h[k], b'{' | b'[') { Route::Json } else { Route::Text })
+    }
+
+    fn start_route(&mut self, p: &Policy, head: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+        match self.route {
+            Route::Json => {
+                let k = if head.get(DATA.len()) == Some(&b' ') { DATA.len() + 1 } else { DATA.len() };
+                out.extend_from_slice(&head[..k]);
+                self.json.reset();
+                self.json.push(p, &head[k..], stats, out);
+            }
+            _ => {
+                self.text.push(p, head, &mut stats.rule_hits, out);
+                if head.last() == Some(&b'\n') {
+                    self.route = Route::Undecided;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn finish(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+        match self.route {
+            Route::Undecided => {
+                let head = std::mem::take(&mut self.head);
+                self.text.push(p, &head, &mut stats.rule_hits, out);
+                self.text.finish(p, &mut stats.rule_hits, out);
+            }
+            Route::Text => self.text.finish(p, &mut stats.rule_hits, out),
+            Route::Json => self.json.finish(p, stats, out),
+        }
+        self.route = Route::Undecided;
+    }
+}

@@ -1,0 +1,44 @@
+//! Text bodies: rules over the bytes, decided line by line (a complete line is never held back).
+
+use crate::policy::Policy;
+use crate::scan::{Poll, Scanner, VecSink};
+
+/// Masks a text stream.
+pub(crate) struct TextMasker {
+    scanner: Scanner,
+}
+
+impl TextMasker {
+    pub(crate) fn new(policy: &Policy) -> TextMasker {
+        let mut scanner = Scanner::new(policy);
+        scanner.reset(&[]);
+        TextMasker { scanner }
+    }
+
+    /// Starts over (a new NDJSON line that fell back to text, say).
+    pub(crate) fn reset(&mut self) {
+        self.scanner.reset(&[]);
+    }
+
+    pub(crate) fn push(&mut self, policy: &Policy, input: &[u8], hits: &mut [u64], out: &mut Vec<u8>) {
+        let mut rest = input;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            self.scanner.feed(&rest[..=i]);
+            self.scanner.poll(policy, Poll::Line, hits, &mut VecSink(out));
+            rest = &rest[i + 1..];
+        }
+        if !rest.is_empty() {
+            self.scanner.feed(rest);
+            self.scanner.poll(policy, Poll::Partial, hits, &mut VecSink(out));
+        }
+    }
+
+    pub(crate) fn finish(&mut self, policy: &Policy, hits: &mut [u64], out: &mut Vec<u8>) {
+        self.scanner.poll(policy, Poll::End, hits, &mut VecSink(out));
+    }
+
+    /// Bytes held back.
+    pub(crate) fn pending(&self) -> usize {
+        self.scanner.pending()
+    }
+}

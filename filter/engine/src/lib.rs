@@ -1,0 +1,46 @@
+//! # streammask-engine
+//!
+//! Masks sensitive values (card numbers, emails, national IDs, secrets) in HTTP bodies **as they
+//! stream**: push a chunk, get output bytes, finish at end of stream. The output never depends on
+//! how the body was cut into chunks, clean bytes come out byte-identical, and only the bytes that
+//! could still be part of a match are held back.
+//!
+//! The engine is pure: no proxy, no I/O, no clock. The proxy-wasm filter and the `streammask`
+//! command-line tool are thin layers over it.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use streammask_engine::{Format, Masker, Policy};
+//!
+//! let policy = Arc::new(Policy::from_json(r#"{"rules":[{"detector":"credit_card"}]}"#, &|_| None).unwrap());
+//! let mut m = Masker::new(policy, Format::Text);
+//! let mut out = Vec::new();
+//! m.push(b"card 4111 1111 ", &mut out);   // the card may continue: held back
+//! m.push(b"1111 1111 thanks\n", &mut out);
+//! m.finish(&mut out);
+//! assert_eq!(out, b"card 4111 11** **** 1111 thanks\n");
+//! ```
+//!
+//! ## Limits
+//! - Memory per stream: the policy's longest possible match ([`Policy::max_hold_back`]) plus a
+//!   bounded JSON nesting stack (`limits.max_depth`) and field capture (`limits.max_field_value_bytes`).
+//! - Patterns must have a bounded length and cannot match the empty string; they are compiled with
+//!   size limits, and the regex engine runs in time linear in the input.
+//! - What no pattern can find (names, street addresses) is not masked.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod action;
+pub mod detect;
+mod format;
+mod masker;
+pub mod policy;
+mod scan;
+mod token;
+
+pub use action::Action;
+pub use format::Format;
+pub use masker::{mask_all, Masker};
+pub use policy::{Mode, OnError, Policy, PolicyError, PolicyErrors};
+pub use scan::Stats;
+pub use token::TokenKey;

@@ -1,0 +1,695 @@
+//! The policy: parsed once from the plugin JSON, validated, and compiled into immutable runtime
+//! types that every stream shares.
+//!
+//! # Errors
+//! [`Policy::from_json`] reports every problem it finds, each with the JSON path of the offending
+//! value and, where one is known, the fix: `rules[2].pattern: unbounded repetition ...`.
+
+mod error;
+mod fields;
+pub(crate) mod pattern;
+pub mod wire;
+
+pub use error::{PolicyError, PolicyErrors};
+pub(crate) use fields::PathSeg;
+
+use crate::action::Action;
+use crate::detect::{self, Normalize, Validate};
+use crate::format::Format;
+use crate::token::{TokenKey, MIN_SECRET_BYTES};
+use aho_corasick::AhoCorasick;
+use error::Errors;
+use pattern::Pattern;
+use std::collections::HashSet;
+use std::sync::Arc;
+use wire::{ActionWire, PolicyWire};
+
+/// Whether matches are replaced or only counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Replace every match (the default).
+    Enforce,
+    /// Count what would be replaced; change nothing.
+    Report,
+}
+
+/// What happens to a stream when the filter cannot do its job (unsupported encoding, internal error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Stop the stream: a local reply while headers are still ours, otherwise end it (the default).
+    Block,
+    /// Let the stream through unmasked and count it. Only for users who accept that risk.
+    Pass,
+}
+
+/// Resource bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// JSON nesting deeper than this falls back to text rules.
+    pub max_depth: usize,
+    /// A field value longer than this is redacted whole.
+    pub max_field_value_bytes: usize,
+    /// Upper bound on bytes a stream keeps paused in the proxy.
+    pub max_paused_bytes: usize,
+}
+
+/// A compiled rule.
+pub(crate) struct Rule {
+    pub(crate) name: String,
+    pub(crate) pattern: Pattern,
+    pub(crate) validate: Option<Validate>,
+    pub(crate) near: Option<(AhoCorasick, usize)>,
+    pub(crate) action: Action,
+    /// For region detectors: the pattern that closes the region.
+    pub(crate) region_end: Option<Pattern>,
+}
+
+/// A compiled field rule.
+pub(crate) struct Field {
+    pub(crate) name: String,
+    pub(crate) action: Action,
+}
+
+/// A compiled policy, shared by every stream of a proxy VM.
+pub struct Policy {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) union: Option<Pattern>,
+    pub(crate) fields: Vec<Field>,
+    pub(crate) field_keys: Vec<(Box<[u8]>, usize)>,
+    pub(crate) field_paths: Vec<(Vec<PathSeg>, usize)>,
+    /// Bytes of context the scanner keeps before a possible match.
+    pub(crate) lookbehind: usize,
+    /// Body directions to scan.
+    pub request: bool,
+    /// Body directions to scan.
+    pub response: bool,
+    content_types: Vec<String>,
+    formats: Vec<(String, Format)>,
+    /// `enforce` or `report`.
+    pub mode: Mode,
+    /// `block` or `pass`.
+    pub on_error: OnError,
+    /// Share of enforced streams (0-100) during a rollout.
+    pub enforce_percent: u8,
+    /// Resource bounds.
+    pub limits: Limits,
+    /// Scan bodies without a content type as text.
+    pub scan_missing_content_type: bool,
+    /// Remove `accept-encoding` from requests.
+    pub strip_accept_encoding: bool,
+    /// Key id of the active tokenization key, if any (never the secret).
+    pub token_key_id: Option<String>,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("rules", &self.rule_names().collect::<Vec<_>>())
+            .field("fields", &self.field_names().collect::<Vec<_>>())
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The media types scanned when the policy does not list any.
+pub const DEFAULT_CONTENT_TYPES: &[&str] = &[
+    "application/json",
+    "application/*+json",
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/x-jsonlines",
+    "application/jsonlines",
+    "application/json-seq",
+    "text/*",
+    "application/xml",
+    "application/*+xml",
+    "application/x-www-form-urlencoded",
+    "application/javascript",
+    "application/graphql",
+];
+
+const DEFAULT_WITHIN: usize = 32;
+const MAX_WITHIN: usize = 1024;
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Policy {
+    /// Parses and compiles a policy. `env` looks up environment variables (for `secret_env`); it is
+    /// the only way the engine reaches outside, so tests and the proxy decide what it sees.
+    ///
+    /// # Errors
+    /// Every problem found, each with its JSON path.
+    pub fn from_json(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Policy, PolicyErrors> {
+        let text = if text.trim().is_empty() { "{}" } else { text };
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let wire: PolicyWire = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let msg = e.inner().to_string();
+            // serde's message carries "at line L column C"; keep it, it helps in a long config.
+            PolicyErrors(vec![PolicyError::new(if path.is_empty() { ".".into() } else { path }, msg)])
+        })?;
+        Self::compile(wire, env)
+    }
+
+    /// Compiles an already parsed policy.
+    ///
+    /// # Errors
+    /// Every problem found, each with its JSON path.
+    pub fn compile(w: PolicyWire, env: &dyn Fn(&str) -> Option<String>) -> Result<Policy, PolicyErrors> {
+        let mut errs = Errors::default();
+
+        // Keys first: actions need to know whether tokenization is possible.
+        let key = compile_keys(w.tokenize.as_ref(), env, &mut errs);
+        let has_key = key.is_some();
+
+        let mut names = HashSet::new();
+        let mut rules = Vec::new();
+        let mut hirs = Vec::new();
+        let wires: Vec<(String, wire::RuleWire)> = match w.rules {
+            Some(r) => r.into_iter().enumerate().map(|(i, r)| (format!("rules[{i}]"), r)).collect(),
+            None => detect::DETECTORS
+                .iter()
+                .map(|d| {
+                    let r = wire::RuleWire {
+                        name: None,
+                        detector: Some(d.name.to_string()),
+                        pattern: None,
+                        action: None,
+                        near: None,
+                        within: None,
+                    };
+                    (format!("(default rule {})", d.name), r)
+                })
+                .collect(),
+        };
+        for (path, r) in wires {
+            if let Some((rule, hir)) = compile_rule(&path, r, key.as_ref(), has_key, &mut names, &mut errs) {
+                rules.push(rule);
+                hirs.push(hir);
+            }
+        }
+
+        let mut fields = Vec::new();
+        let mut field_keys = Vec::new();
+        let mut field_paths = Vec::new();
+        for (i, f) in w.fields.into_iter().enumerate() {
+            let path = format!("fields[{i}]");
+            if !valid_name(&f.name) {
+                errs.push(format!("{path}.name"), "use 1-64 letters, digits, '_' or '-' (the name appears in metric names)");
+            } else if !names.insert(f.name.clone()) {
+                errs.push(format!("{path}.name"), format!("duplicate name {:?}; rule and field names must be unique", f.name));
+            }
+            if f.keys.is_empty() && f.paths.is_empty() {
+                errs.push(path.clone(), "a field needs \"keys\" or \"paths\"");
+            }
+            let idx = fields.len();
+            for k in &f.keys {
+                field_keys.push((k.as_bytes().to_vec().into_boxed_slice(), idx));
+            }
+            for (j, p) in f.paths.iter().enumerate() {
+                match fields::parse_path(p) {
+                    Ok(segs) => field_paths.push((segs, idx)),
+                    Err(m) => errs.push(format!("{path}.paths[{j}]"), m),
+                }
+            }
+            let action = f.action.unwrap_or(ActionWire::Redact { replacement: None });
+            let action = compile_action(&format!("{path}.action"), &action, Normalize::None, key.as_ref(), &mut errs);
+            if let Some(action) = action {
+                fields.push(Field { name: f.name, action });
+            }
+        }
+
+        let union = if hirs.is_empty() {
+            None
+        } else {
+            match pattern::compile_union(&hirs) {
+                Ok(p) => Some(p),
+                Err(m) => {
+                    errs.push("rules", m);
+                    None
+                }
+            }
+        };
+
+        let (mut request, mut response) = (true, true);
+        if let Some(dirs) = &w.directions {
+            request = false;
+            response = false;
+            for (i, d) in dirs.iter().enumerate() {
+                match d.as_str() {
+                    "request" => request = true,
+                    "response" => response = true,
+                    _ => errs.push(format!("directions[{i}]"), format!("unknown direction {d:?}; use \"request\" or \"response\"")),
+                }
+            }
+        }
+        let mode = match w.mode.as_deref() {
+            None | Some("enforce") => Mode::Enforce,
+            Some("report") => Mode::Report,
+            Some(m) => {
+                errs.push("mode", format!("unknown mode {m:?}; use \"enforce\" or \"report\""));
+                Mode::Enforce
+            }
+        };
+        let on_error = match w.on_error.as_deref() {
+            None | Some("block") => OnError::Block,
+            Some("pass") => OnError::Pass,
+            Some(m) => {
+                errs.push("on_error", format!("unknown value {m:?}; use \"block\" (default) or \"pass\""));
+                OnError::Block
+            }
+        };
+        let enforce_percent = match w.enforce_percent {
+            None => 100,
+            Some(p) if p <= 100 => p,
+            Some(p) => {
+                errs.push("enforce_percent", format!("{p} is not a percentage; use 0-100"));
+                100
+            }
+        };
+        let content_types: Vec<String> = match &w.content_types {
+            None => DEFAULT_CONTENT_TYPES.iter().map(|s| s.to_string()).collect(),
+            Some(v) => v.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
+        };
+        for (i, ct) in content_types.iter().enumerate() {
+            if w.content_types.is_some() && !ct.contains('/') {
+                errs.push(format!("content_types[{i}]"), format!("{ct:?} is not a media type; use e.g. \"application/json\" or \"text/*\""));
+            }
+        }
+        let mut formats = Vec::new();
+        for (t, f) in &w.formats {
+            match Format::parse(f) {
+                Some(f) => formats.push((t.trim().to_ascii_lowercase(), f)),
+                None => errs.push(format!("formats.{t}"), format!("unknown format {f:?}; use \"json\", \"ndjson\", \"sse\" or \"text\"")),
+            }
+        }
+        let limits = Limits {
+            max_depth: w.limits.max_depth.unwrap_or(256),
+            max_field_value_bytes: w.limits.max_field_value_bytes.unwrap_or(4096),
+            max_paused_bytes: w.limits.max_paused_bytes.unwrap_or(32 << 10),
+        };
+        if !(1..=4096).contains(&limits.max_depth) {
+            errs.push("limits.max_depth", "use 1-4096");
+        }
+        if !(16..=(1 << 20)).contains(&limits.max_field_value_bytes) {
+            errs.push("limits.max_field_value_bytes", "use 16-1048576");
+        }
+        if !(1024..=(1 << 20)).contains(&limits.max_paused_bytes) {
+            errs.push("limits.max_paused_bytes", "use 1024-1048576 (keep it below the proxy's per-stream buffer limit)");
+        }
+        if !w.headers.is_empty() {
+            errs.push("headers", "header rules are not supported by this version");
+        }
+        if w.query.is_some() {
+            errs.push("query", "query-string rules are not supported by this version");
+        }
+        if w.findings_log.is_some() {
+            errs.push("findings_log", "the findings log is not supported by this version");
+        }
+        if !w.routes.is_empty() || !w.policies.is_empty() {
+            errs.push("routes", "per-route policies are not supported by this version");
+        }
+
+        if !errs.0.is_empty() {
+            return Err(PolicyErrors(errs.0));
+        }
+        let lookbehind = rules
+            .iter()
+            .map(|r| r.near.as_ref().map_or(0, |n| n.1))
+            .max()
+            .unwrap_or(0)
+            + 8;
+        Ok(Policy {
+            rules,
+            union,
+            fields,
+            field_keys,
+            field_paths,
+            lookbehind,
+            request,
+            response,
+            content_types,
+            formats,
+            mode,
+            on_error,
+            enforce_percent,
+            limits,
+            scan_missing_content_type: w.scan_missing_content_type.unwrap_or(true),
+            strip_accept_encoding: w.strip_accept_encoding.unwrap_or(true),
+            token_key_id: key.map(|k| k.id().to_string()),
+        })
+    }
+
+    /// The default policy (`{}`): every built-in detector with its default action.
+    pub fn builtin_default() -> Policy {
+        // `{}` always compiles; fall back to an empty rule set rather than panic if it ever did not.
+        Policy::from_json("{}", &|_| None).unwrap_or_else(|_| Policy::empty())
+    }
+
+    fn empty() -> Policy {
+        Policy {
+            rules: Vec::new(),
+            union: None,
+            fields: Vec::new(),
+            field_keys: Vec::new(),
+            field_paths: Vec::new(),
+            lookbehind: 8,
+            request: true,
+            response: true,
+            content_types: Vec::new(),
+            formats: Vec::new(),
+            mode: Mode::Enforce,
+            on_error: OnError::Block,
+            enforce_percent: 100,
+            limits: Limits {
+                max_depth: 256,
+                max_field_value_bytes: 4096,
+                max_paused_bytes: 32 << 10,
+            },
+            scan_missing_content_type: true,
+            strip_accept_encoding: true,
+            token_key_id: None,
+        }
+    }
+
+    /// Names of the rules, in order (metric labels).
+    pub fn rule_names(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.name.as_str())
+    }
+
+    /// Names of the field rules, in order (metric labels).
+    pub fn field_names(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|f| f.name.as_str())
+    }
+
+    /// The longest a stream holds back for a pending match, in bytes.
+    pub fn max_hold_back(&self) -> usize {
+        self.union.as_ref().map_or(0, |u| u.max_len) + self.lookbehind
+    }
+
+    /// The body format for a `content-type` header value, or `None` when such bodies pass untouched.
+    /// `None` as input (no header) gives text when `scan_missing_content_type` is set.
+    pub fn format_for(&self, content_type: Option<&str>) -> Option<Format> {
+        let Some(ct) = content_type else {
+            return self.scan_missing_content_type.then_some(Format::Text);
+        };
+        let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if !self.content_types.iter().any(|p| media_matches(p, &media)) {
+            return None;
+        }
+        if let Some((_, f)) = self.formats.iter().find(|(p, _)| media_matches(p, &media)) {
+            return Some(*f);
+        }
+        Some(Format::for_media_type(&media))
+    }
+}
+
+/// `text/*`, `application/*+json`, `*/*` or an exact type.
+fn media_matches(pattern: &str, media: &str) -> bool {
+    let (Some((pt, ps)), Some((mt, ms))) = (pattern.split_once('/'), media.split_once('/')) else {
+        return false;
+    };
+    if pt != "*" && pt != mt {
+        return false;
+    }
+    if ps == "*" {
+        return true;
+    }
+    if let Some(suffix) = ps.strip_prefix("*+") {
+        return ms.rsplit_once('+').is_some_and(|(_, s)| s == suffix);
+    }
+    ps == ms
+}
+
+fn compile_keys(
+    t: Option<&wire::TokenizeWire>,
+    env: &dyn Fn(&str) -> Option<String>,
+    errs: &mut Errors,
+) -> Option<Arc<TokenKey>> {
+    let t = t?;
+    let resolve = |path: &str, id: &str, secret: &Option<String>, secret_env: &Option<String>, errs: &mut Errors| {
+        let value = match (secret, secret_env) {
+            (Some(_), Some(_)) => {
+                errs.push(path, "set either \"secret\" or \"secret_env\", not both");
+                return None;
+            }
+            (Some(s), None) => s.clone(),
+            (None, Some(var)) => match env(var) {
+                Some(v) => v,
+                None => {
+                    errs.push(
+                        format!("{path}.secret_env"),
+                        format!("environment variable {var:?} is not set in the proxy's VM (Envoy: vm_config.environment_variables; NGINX: an `env {var};` line)"),
+                    );
+                    return None;
+                }
+            },
+            (None, None) => {
+                errs.push(path, "a tokenization key needs \"secret_env\" (recommended) or \"secret\"");
+                return None;
+            }
+        };
+        if !valid_name(id) {
+            errs.push(format!("{path}.id"), "use 1-64 letters, digits, '_' or '-' (it is part of every token)");
+            return None;
+        }
+        if value.len() < MIN_SECRET_BYTES {
+            errs.push(
+                path,
+                format!("the secret is {} bytes; at least {MIN_SECRET_BYTES} are required (e.g. `openssl rand -base64 48`)", value.len()),
+            );
+            return None;
+        }
+        TokenKey::new(id, value.as_bytes())
+    };
+    let mut keys: Vec<Arc<TokenKey>> = Vec::new();
+    if t.secret.is_some() || t.secret_env.is_some() || t.key_id.is_some() {
+        let id = t.key_id.clone().unwrap_or_else(|| "k1".into());
+        if let Some(k) = resolve("tokenize", &id, &t.secret, &t.secret_env, errs) {
+            keys.push(Arc::new(k));
+        }
+    }
+    for (i, k) in t.keys.iter().enumerate() {
+        let path = format!("tokenize.keys[{i}]");
+        if keys.iter().any(|x| x.id() == k.id) {
+            errs.push(format!("{path}.id"), format!("duplicate key id {:?}", k.id));
+            continue;
+        }
+        if let Some(key) = resolve(&path, &k.id, &k.secret, &k.secret_env, errs) {
+            keys.push(Arc::new(key));
+        }
+    }
+    let active = match &t.active {
+        Some(a) => match keys.iter().find(|k| k.id() == a) {
+            Some(k) => Some(k.clone()),
+            None => {
+                errs.push("tokenize.active", format!("no key with id {a:?}"));
+                None
+            }
+        },
+        None if keys.len() > 1 => {
+            errs.push("tokenize.active", "several keys are configured; name the one that makes new tokens");
+            None
+        }
+        None => keys.first().cloned(),
+    };
+    if keys.is_empty() && t.secret.is_none() && t.secret_env.is_none() && t.keys.is_empty() {
+        errs.push("tokenize", "no key configured; set \"secret_env\" (and \"key_id\") or \"keys\"");
+    }
+    active
+}
+
+fn compile_action(
+    path: &str,
+    a: &ActionWire,
+    normalize: Normalize,
+    key: Option<&Arc<TokenKey>>,
+    errs: &mut Errors,
+) -> Option<Action> {
+    match a {
+        ActionWire::Mask {
+            keep_first,
+            keep_last,
+            mask_char,
+        } => {
+            let mask_char = mask_char.clone().unwrap_or_else(|| "*".into());
+            if mask_char.chars().count() != 1 {
+                errs.push(format!("{path}.mask_char"), "use exactly one character");
+                return None;
+            }
+            let (kf, kl) = (keep_first.unwrap_or(0), keep_last.unwrap_or(0));
+            if kf > 64 || kl > 64 {
+                errs.push(path, "keep_first and keep_last are at most 64");
+                return None;
+            }
+            Some(Action::Mask {
+                keep_first: kf,
+                keep_last: kl,
+                mask_char: mask_char.into_boxed_str(),
+            })
+        }
+        ActionWire::Redact { replacement } => Some(Action::Redact {
+            replacement: replacement
+                .clone()
+                .unwrap_or_else(|| "[REDACTED]".into())
+                .into_bytes()
+                .into_boxed_slice(),
+        }),
+        ActionWire::Tokenize { normalize: n } => {
+            let normalize = match n.as_deref() {
+                None => normalize,
+                Some(s) => match Normalize::parse(s) {
+                    Some(n) => n,
+                    None => {
+                        errs.push(format!("{path}.normalize"), format!("unknown normalization {s:?}; use none, digits, lowercase or upper_compact"));
+                        return None;
+                    }
+                },
+            };
+            match key {
+                Some(k) => Some(Action::Tokenize {
+                    normalize,
+                    key: k.clone(),
+                }),
+                None => {
+                    errs.push(path, "tokenize needs a key: add \"tokenize\": {\"key_id\": \"k1\", \"secret_env\": \"STREAMMASK_TOKEN_KEY\"}");
+                    None
+                }
+            }
+        }
+    }
+}
+
+fn compile_rule(
+    path: &str,
+    r: wire::RuleWire,
+    key: Option<&Arc<TokenKey>>,
+    has_key: bool,
+    names: &mut HashSet<String>,
+    errs: &mut Errors,
+) -> Option<(Rule, regex_syntax::hir::Hir)> {
+    let before = errs.0.len();
+    let det = match (&r.detector, &r.pattern) {
+        (Some(_), Some(_)) => {
+            errs.push(path, "set either \"detector\" or \"pattern\", not both");
+            return None;
+        }
+        (None, None) => {
+            errs.push(path, "a rule needs \"detector\" (a built-in) or \"pattern\" (a regex)");
+            return None;
+        }
+        (Some(d), None) => match detect::find(d) {
+            Some(det) => Some(det),
+            None => {
+                let known: Vec<&str> = detect::DETECTORS.iter().map(|d| d.name).collect();
+                errs.push(format!("{path}.detector"), format!("unknown detector {d:?}; known: {}", known.join(", ")));
+                return None;
+            }
+        },
+        (None, Some(_)) => None,
+    };
+    let name = match (&r.name, det) {
+        (Some(n), _) => n.clone(),
+        (None, Some(d)) => d.name.to_string(),
+        (None, None) => {
+            errs.push(format!("{path}.name"), "a pattern rule needs a name (it labels metrics)");
+            String::new()
+        }
+    };
+    if !name.is_empty() {
+        if !valid_name(&name) {
+            errs.push(format!("{path}.name"), "use 1-64 letters, digits, '_' or '-' (the name appears in metric names)");
+        } else if !names.insert(name.clone()) {
+            errs.push(format!("{path}.name"), format!("duplicate name {name:?}; rule and field names must be unique"));
+        }
+    }
+    let (pat_text, user) = match (det, &r.pattern) {
+        (Some(d), _) => (d.pattern.to_string(), false),
+        (None, Some(p)) => (p.clone(), true),
+        (None, None) => return None,
+    };
+    let pat_path = if user { format!("{path}.pattern") } else { format!("{path}.detector") };
+    let max = if user { pattern::MAX_USER_MATCH_BYTES } else { usize::MAX };
+    let hir = match pattern::parse(&pat_text, user, max) {
+        Ok(h) => h,
+        Err(m) => {
+            errs.push(pat_path, m);
+            return None;
+        }
+    };
+    let compiled = match pattern::compile(&hir) {
+        Ok(p) => p,
+        Err(m) => {
+            errs.push(pat_path, m);
+            return None;
+        }
+    };
+    let region_end = match det.and_then(|d| d.region_end) {
+        Some(end) => match pattern::parse(end, false, usize::MAX).and_then(|h| pattern::compile(&h)) {
+            Ok(p) => Some(p),
+            Err(m) => {
+                errs.push(path, m);
+                return None;
+            }
+        },
+        None => None,
+    };
+    let action_wire = match (&r.action, det) {
+        (Some(a), _) => a.clone(),
+        (None, Some(d)) => d.default_action(has_key),
+        (None, None) => ActionWire::Redact { replacement: None },
+    };
+    let normalize = det.map_or(Normalize::None, |d| d.normalize);
+    let action = compile_action(&format!("{path}.action"), &action_wire, normalize, key, errs)?;
+    if region_end.is_some() && !action.streams() {
+        errs.push(
+            format!("{path}.action"),
+            "a private key is masked while it streams: use \"redact\", or \"mask\" without keep_last",
+        );
+    }
+    let near = match (&r.near, r.within) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            errs.push(format!("{path}.within"), "\"within\" needs \"near\" keywords");
+            None
+        }
+        (Some(words), within) => {
+            let within = within.unwrap_or(DEFAULT_WITHIN);
+            if words.is_empty() || words.iter().any(|w| w.is_empty()) {
+                errs.push(format!("{path}.near"), "list at least one non-empty keyword");
+                None
+            } else if !(1..=MAX_WITHIN).contains(&within) {
+                errs.push(format!("{path}.within"), format!("use 1-{MAX_WITHIN} bytes"));
+                None
+            } else {
+                match AhoCorasick::builder().ascii_case_insensitive(true).build(words) {
+                    Ok(ac) => Some((ac, within)),
+                    Err(e) => {
+                        errs.push(format!("{path}.near"), format!("cannot build keyword matcher: {e}"));
+                        None
+                    }
+                }
+            }
+        }
+    };
+    if errs.0.len() != before {
+        return None;
+    }
+    Some((
+        Rule {
+            name,
+            pattern: compiled,
+            validate: det.and_then(|d| d.validate),
+            near,
+            action,
+            region_end,
+        },
+        hir,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

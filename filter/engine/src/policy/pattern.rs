@@ -1,0 +1,153 @@
+//! Compiling one regex: bounded length, no empty matches, a size cap, and the set of bytes a match
+//! can contain (which tells the scanner how much of a chunk's tail could still be a match).
+
+use regex_automata::meta;
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// The longest match a user pattern may have: it bounds how much a stream holds back.
+pub const MAX_USER_MATCH_BYTES: usize = 4096;
+/// Cap on a compiled regex (NFA) so that hostile patterns are refused, not built.
+const NFA_SIZE_LIMIT: usize = 2 << 20;
+
+/// A set of bytes.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    #[inline]
+    pub(crate) fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b >> 6)] & (1u64 << (b & 63)) != 0
+    }
+    fn insert_range(&mut self, lo: u8, hi: u8) {
+        for b in lo..=hi {
+            self.0[usize::from(b >> 6)] |= 1u64 << (b & 63);
+        }
+    }
+}
+
+/// A compiled, bounded regex.
+pub(crate) struct Pattern {
+    pub(crate) regex: meta::Regex,
+    /// Longest possible match, in bytes.
+    pub(crate) max_len: usize,
+    /// Shortest possible match, in bytes.
+    pub(crate) min_len: usize,
+    /// Every byte that can occur inside a match.
+    pub(crate) class: ByteSet,
+}
+
+pub(crate) fn meta_config() -> meta::Config {
+    meta::Config::new()
+        .nfa_size_limit(Some(NFA_SIZE_LIMIT))
+        .onepass_size_limit(Some(64 << 10))
+        .dfa_size_limit(Some(256 << 10))
+        .dfa_state_limit(Some(1000))
+        .hybrid_cache_capacity(256 << 10)
+}
+
+/// Parses a pattern into HIR, with the problems a user can fix spelled out.
+pub(crate) fn parse(pat: &str, user: bool, max_bytes: usize) -> Result<Hir, String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .nest_limit(64)
+        .build()
+        .parse(pat)
+        .map_err(|e| {
+            let text = e.to_string();
+            let last = text.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("");
+            format!("invalid regex: {}", last.trim().trim_start_matches("error: "))
+        })?;
+    let props = hir.properties();
+    if user && props.minimum_len() == Some(0) {
+        return Err("pattern can match the empty string; require at least one character".into());
+    }
+    match props.maximum_len() {
+        None => {
+            let piece = unbounded_piece(&hir).unwrap_or_default();
+            Err(format!(
+                "unbounded repetition {piece:?}; bound it, e.g. \"{{1,64}}\" instead of \"+\" or \"*\", so the stream knows how much to hold back"
+            ))
+        }
+        Some(n) if n > max_bytes => Err(format!(
+            "pattern can match up to {n} bytes; at most {max_bytes} are allowed (lower its repetition bounds)"
+        )),
+        Some(_) => Ok(hir),
+    }
+}
+
+/// Compiles HIR into a pattern.
+pub(crate) fn compile(hir: &Hir) -> Result<Pattern, String> {
+    let props = hir.properties();
+    let regex = meta::Builder::new()
+        .configure(meta_config())
+        .build_from_hir(hir)
+        .map_err(|e| format!("pattern is too large to compile ({e}); simplify it or lower its repetition bounds"))?;
+    let mut class = ByteSet::default();
+    collect_bytes(hir, &mut class);
+    Ok(Pattern {
+        regex,
+        max_len: props.maximum_len().unwrap_or(MAX_USER_MATCH_BYTES),
+        min_len: props.minimum_len().unwrap_or(0),
+        class,
+    })
+}
+
+/// Compiles several HIRs into one multi-pattern regex (the union prefilter).
+pub(crate) fn compile_union(hirs: &[Hir]) -> Result<Pattern, String> {
+    let regex = meta::Builder::new()
+        .configure(meta_config().nfa_size_limit(Some(NFA_SIZE_LIMIT * 4)))
+        .build_many_from_hir(hirs)
+        .map_err(|e| format!("rules are too large to compile together ({e})"))?;
+    let mut class = ByteSet::default();
+    let (mut max_len, mut min_len) = (0, usize::MAX);
+    for h in hirs {
+        collect_bytes(h, &mut class);
+        max_len = max_len.max(h.properties().maximum_len().unwrap_or(0));
+        min_len = min_len.min(h.properties().minimum_len().unwrap_or(0));
+    }
+    Ok(Pattern {
+        regex,
+        max_len,
+        min_len,
+        class,
+    })
+}
+
+fn unbounded_piece(hir: &Hir) -> Option<String> {
+    match hir.kind() {
+        HirKind::Repetition(r) if r.max.is_none() => Some(hir.to_string()),
+        HirKind::Repetition(r) => unbounded_piece(&r.sub),
+        HirKind::Capture(c) => unbounded_piece(&c.sub),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().find_map(unbounded_piece),
+        _ => None,
+    }
+}
+
+fn collect_bytes(hir: &Hir, set: &mut ByteSet) {
+    match hir.kind() {
+        HirKind::Literal(lit) => {
+            for &b in lit.0.iter() {
+                set.insert_range(b, b);
+            }
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            for r in c.ranges() {
+                set.insert_range(r.start(), r.end());
+            }
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            for r in c.ranges() {
+                let (lo, hi) = (u32::from(r.start()), u32::from(r.end()));
+                if lo < 0x80 {
+                    set.insert_range(lo as u8, hi.min(0x7f) as u8);
+                }
+                if hi >= 0x80 {
+                    set.insert_range(0x80, 0xff);
+                }
+            }
+        }
+        HirKind::Repetition(r) => collect_bytes(&r.sub, set),
+        HirKind::Capture(c) => collect_bytes(&c.sub, set),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().for_each(|h| collect_bytes(h, set)),
+        HirKind::Empty | HirKind::Look(_) => {}
+    }
+}

@@ -1,0 +1,166 @@
+//! The plugin JSON policy as it is written: serde types, nothing compiled yet.
+//!
+//! Every struct denies unknown fields, so a typo (`"keep_frist"`) is an error with its JSON path
+//! instead of a silently ignored setting. Names here are the public contract: extend, never rename.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The whole plugin configuration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyWire {
+    /// Detection rules. Absent: every built-in detector with its default action.
+    pub rules: Option<Vec<RuleWire>>,
+    /// JSON fields whose whole value is masked.
+    #[serde(default)]
+    pub fields: Vec<FieldWire>,
+    /// Keys for the `tokenize` action.
+    pub tokenize: Option<TokenizeWire>,
+    /// Which bodies to scan: `["request", "response"]` (the default).
+    pub directions: Option<Vec<String>>,
+    /// Media types to scan (`text/*`, `application/*+json`, ...). Absent: the textual ones.
+    pub content_types: Option<Vec<String>>,
+    /// Body format per media type, for types the built-in table does not know.
+    #[serde(default)]
+    pub formats: BTreeMap<String, String>,
+    /// `"enforce"` (default) or `"report"`.
+    pub mode: Option<String>,
+    /// `"block"` (default) or `"pass"`.
+    pub on_error: Option<String>,
+    /// Percentage of streams that are enforced when `mode` is `enforce` (rollout); the rest report.
+    pub enforce_percent: Option<u8>,
+    /// Bounds on memory and hold-back.
+    #[serde(default)]
+    pub limits: LimitsWire,
+    /// Whether a body without a `content-type` is scanned as text (default true).
+    pub scan_missing_content_type: Option<bool>,
+    /// Whether the request's `accept-encoding` is removed so upstreams answer uncompressed.
+    pub strip_accept_encoding: Option<bool>,
+    /// Rules applied to header values.
+    #[serde(default)]
+    pub headers: Vec<HeaderRuleWire>,
+    /// Rules applied to query-string parameters of the request path.
+    pub query: Option<QueryWire>,
+    /// Opt-in structured findings log (rule, offset, keyed fingerprint; never the value).
+    pub findings_log: Option<bool>,
+    /// Per-route policies; the first match wins, otherwise this policy applies.
+    #[serde(default)]
+    pub routes: Vec<RouteWire>,
+    /// Named policies that routes refer to (each has the same shape as this object).
+    #[serde(default)]
+    pub policies: BTreeMap<String, serde_json::Value>,
+}
+
+/// One detection rule: a built-in detector or a user regex, and what to do with a match.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleWire {
+    pub name: Option<String>,
+    pub detector: Option<String>,
+    pub pattern: Option<String>,
+    pub action: Option<ActionWire>,
+    pub near: Option<Vec<String>>,
+    pub within: Option<usize>,
+}
+
+/// A JSON field rule: the whole value under these keys or paths is masked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldWire {
+    pub name: String,
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    pub action: Option<ActionWire>,
+}
+
+/// What happens to a matched value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionWire {
+    Mask {
+        keep_first: Option<usize>,
+        keep_last: Option<usize>,
+        mask_char: Option<String>,
+    },
+    Redact {
+        replacement: Option<String>,
+    },
+    Tokenize {
+        normalize: Option<String>,
+    },
+}
+
+/// Tokenization keys: one inline or from the environment, or several with one active.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizeWire {
+    pub key_id: Option<String>,
+    pub secret: Option<String>,
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub keys: Vec<TokenKeyWire>,
+    pub active: Option<String>,
+    /// Key for finding fingerprints (defaults to the active token key).
+    pub fingerprint_key_id: Option<String>,
+}
+
+/// One tokenization key in a rotation set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenKeyWire {
+    pub id: String,
+    pub secret: Option<String>,
+    pub secret_env: Option<String>,
+}
+
+/// Resource bounds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsWire {
+    /// JSON nesting deeper than this falls back to text rules for the rest of the body.
+    pub max_depth: Option<usize>,
+    /// A field value longer than this is redacted whole (never passed through).
+    pub max_field_value_bytes: Option<usize>,
+    /// Upper bound on the bytes a stream keeps paused in the proxy (Envoy trailers support).
+    pub max_paused_bytes: Option<usize>,
+}
+
+/// A header rule: the listed headers' values go through the detectors, or are masked whole.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderRuleWire {
+    pub name: String,
+    pub headers: Vec<String>,
+    /// `"request"`, `"response"`, or both when absent.
+    pub direction: Option<String>,
+    /// Mask the whole value with this action; absent: run the detectors over the value.
+    pub action: Option<ActionWire>,
+}
+
+/// Query-string rules.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryWire {
+    /// Parameters whose whole value is masked.
+    #[serde(default)]
+    pub params: Vec<String>,
+    pub action: Option<ActionWire>,
+    /// Run the detectors over every parameter value (default true).
+    pub detect: Option<bool>,
+}
+
+/// A per-route policy selector.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteWire {
+    pub name: Option<String>,
+    pub host: Option<String>,
+    pub path_prefix: Option<String>,
+    pub path_regex: Option<String>,
+    #[serde(default)]
+    pub methods: Vec<String>,
+    pub policy: String,
+}

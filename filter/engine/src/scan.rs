@@ -1,0 +1,436 @@
+//! The scanner: finds rule matches in a byte stream that arrives in pieces, and decides each byte
+//! exactly as it would if the whole stream had arrived at once (chunk invariance).
+//!
+//! # How it stays chunk-invariant
+//! For each rule the scanner keeps a search position and looks for the rule's leftmost match from
+//! there. A match found in the buffered bytes is *final* only when more input could not change it:
+//! a byte that cannot occur in any match of the rule follows it, or the rule's longest possible match
+//! already fits, or the stream (or the line) ended. A non-final match, and any trailing run of bytes
+//! that could begin a match, is held back; everything before the earliest held position is decided
+//! and given to the [`Sink`]. Matches of different rules are resolved by leftmost start, then rule
+//! order; an accepted match hides every overlapping one.
+//!
+//! A union of all rules (one multi-pattern regex) is searched first, so text without any candidate
+//! costs one pass, not one per rule.
+//!
+//! # Limits
+//! Memory is the rules' longest match plus `lookbehind` bytes of context, whatever the stream length.
+
+use crate::detect::Verdict;
+use crate::policy::pattern::Pattern;
+use crate::policy::Policy;
+use regex_automata::Input;
+
+/// Bytes after a match that validators may look at (`4111...1111.5` is a decimal, not a card).
+const LOOKAHEAD: usize = 2;
+
+/// Where decided bytes go.
+pub(crate) trait Sink {
+    /// Unchanged bytes.
+    fn keep(&mut self, bytes: &[u8]);
+    /// A replaced value: `original` is what matched, `replacement` what takes its place.
+    fn replace(&mut self, original: &[u8], replacement: &[u8]);
+}
+
+/// A sink that appends to a vector.
+pub(crate) struct VecSink<'a>(pub(crate) &'a mut Vec<u8>);
+
+impl Sink for VecSink<'_> {
+    fn keep(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+    fn replace(&mut self, _original: &[u8], replacement: &[u8]) {
+        self.0.extend_from_slice(replacement);
+    }
+}
+
+/// How much of the buffer a poll may decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Poll {
+    /// More bytes may follow: hold back what could still be part of a match.
+    Partial,
+    /// A line ended: no match continues past here, but a private-key region stays open.
+    Line,
+    /// The value or stream ended.
+    End,
+}
+
+/// Counters a stream reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Values matched, per rule (policy order).
+    pub rule_hits: Vec<u64>,
+    /// Values masked, per field rule (policy order).
+    pub field_hits: Vec<u64>,
+    /// Times the JSON masker met malformed JSON and fell back to text rules.
+    pub json_fallbacks: u64,
+    /// JSON nesting limit reached (then text rules apply).
+    pub depth_fallbacks: u64,
+}
+
+impl Stats {
+    pub(crate) fn for_policy(p: &Policy) -> Stats {
+        Stats {
+            rule_hits: vec![0; p.rules.len()],
+            field_hits: vec![0; p.fields.len()],
+            json_fallbacks: 0,
+            depth_fallbacks: 0,
+        }
+    }
+
+    /// Total values matched by rules and fields.
+    pub fn total(&self) -> u64 {
+        self.rule_hits.iter().chain(&self.field_hits).sum()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct RuleState {
+    /// Absolute position where this rule's next search starts.
+    next: u64,
+    /// An accepted, final match waiting for its turn.
+    cand: Option<(u64, u64)>,
+    /// No match of this rule starts before here (valid when `cand` is none).
+    frontier: u64,
+    /// Buffer end at the last search; equal to the current end means nothing new to search.
+    searched_end: u64,
+    /// Whether that search treated the end of the buffer as the end of the value.
+    searched_fin: bool,
+}
+
+struct Region {
+    rule: usize,
+    seen: usize,
+    search_from: u64,
+}
+
+/// A streaming matcher over one byte stream (a text body, or one JSON string value).
+pub(crate) struct Scanner {
+    buf: Vec<u8>,
+    base: u64,
+    emit: u64,
+    states: Vec<RuleState>,
+    region: Option<Region>,
+    scratch: Vec<u8>,
+}
+
+impl Scanner {
+    pub(crate) fn new(policy: &Policy) -> Scanner {
+        let mut s = Scanner {
+            buf: Vec::new(),
+            base: 0,
+            emit: 0,
+            states: Vec::with_capacity(policy.rules.len()),
+            region: None,
+            scratch: Vec::new(),
+        };
+        s.states.resize(
+            policy.rules.len(),
+            RuleState {
+                next: 0,
+                cand: None,
+                frontier: 0,
+                searched_end: u64::MAX,
+                searched_fin: false,
+            },
+        );
+        s
+    }
+
+    /// Starts a new value. `seed` is context (e.g. the JSON key) that rules with `near` keywords see
+    /// before the value; it is never emitted.
+    pub(crate) fn reset(&mut self, seed: &[u8]) {
+        self.buf.clear();
+        self.buf.extend_from_slice(seed);
+        self.base = 0;
+        self.emit = seed.len() as u64;
+        for st in &mut self.states {
+            *st = RuleState {
+                next: self.emit,
+                cand: None,
+                frontier: self.emit,
+                searched_end: u64::MAX,
+                searched_fin: false,
+            };
+        }
+        self.region = None;
+    }
+
+    /// Appends bytes of the stream.
+    #[inline]
+    pub(crate) fn feed(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Bytes fed but not yet given to the sink.
+    pub(crate) fn pending(&self) -> usize {
+        (self.end() - self.emit) as usize
+    }
+
+    #[inline]
+    fn end(&self) -> u64 {
+        self.base + self.buf.len() as u64
+    }
+
+    #[inline]
+    fn rel(&self, abs: u64) -> usize {
+        (abs - self.base) as usize
+    }
+
+    /// Decides as much of the buffer as `mode` allows and hands it to `sink`.
+    pub(crate) fn poll(&mut self, policy: &Policy, mode: Poll, hits: &mut [u64], sink: &mut dyn Sink) {
+        let fin = mode != Poll::Partial;
+        loop {
+            if self.region.is_some() {
+                if self.poll_region(policy, mode, sink) {
+                    continue;
+                }
+                break;
+            }
+            self.refresh(policy, fin);
+            let mut best: Option<(u64, usize)> = None;
+            let mut front = self.end();
+            for (r, st) in self.states.iter().enumerate() {
+                match st.cand {
+                    Some((s, _)) if best.is_none_or(|(b, _)| s < b) => best = Some((s, r)),
+                    Some(_) => {}
+                    None => front = front.min(st.frontier),
+                }
+            }
+            match best {
+                Some((s, r)) if s < front => self.commit(policy, r, hits, sink),
+                _ => {
+                    let mut p = best.map_or(front, |(s, _)| s.min(front)).max(self.emit);
+                    if !fin {
+                        p = self.char_boundary(p);
+                    }
+                    let (a, b) = (self.rel(self.emit), self.rel(p));
+                    sink.keep(&self.buf[a..b]);
+                    self.emit = p;
+                    break;
+                }
+            }
+        }
+        self.compact(policy.lookbehind);
+    }
+
+    /// Moves `p` back so that it does not split a UTF-8 character (at most 3 bytes).
+    fn char_boundary(&self, p: u64) -> u64 {
+        let mut q = p;
+        for _ in 0..3 {
+            if q > self.emit && q < self.end() && self.buf[self.rel(q)] & 0xC0 == 0x80 {
+                q -= 1;
+            } else {
+                break;
+            }
+        }
+        q
+    }
+
+    fn compact(&mut self, lookbehind: usize) {
+        let cut = self.rel(self.emit).saturating_sub(lookbehind);
+        if cut > 0 {
+            self.buf.drain(..cut);
+            self.base += cut as u64;
+        }
+    }
+
+    /// Brings every rule's candidate or frontier up to date with the buffer.
+    fn refresh(&mut self, policy: &Policy, fin: bool) {
+        let end = self.end();
+        let need = |st: &RuleState| st.cand.is_none() && (st.searched_end != end || (fin && !st.searched_fin));
+        if !self.states.iter().any(need) {
+            return;
+        }
+        if let Some(u) = &policy.union {
+            if self.states.iter().all(|st| st.cand.is_none()) {
+                let p = self.states.iter().map(|st| st.next).min().unwrap_or(self.emit);
+                let from = self.rel(p);
+                let too_short = fin && self.buf.len() - from.min(self.buf.len()) < u.min_len;
+                let found = if too_short {
+                    None
+                } else {
+                    u.regex.search(&Input::new(&self.buf[..]).range(from..))
+                };
+                match found {
+                    None => {
+                        let f = if fin { end } else { self.base + tight(&self.buf, from, u) as u64 };
+                        for st in &mut self.states {
+                            st.next = st.next.max(f);
+                            st.frontier = st.next;
+                            st.searched_end = end;
+                            st.searched_fin = fin;
+                        }
+                        return;
+                    }
+                    Some(m) => {
+                        let s = self.base + m.start() as u64;
+                        let bound = if fin { s } else { s.min(self.base + tight(&self.buf, from, u) as u64) };
+                        for st in &mut self.states {
+                            st.next = st.next.max(bound);
+                        }
+                    }
+                }
+            }
+        }
+        for r in 0..self.states.len() {
+            if need(&self.states[r]) {
+                self.find_candidate(policy, r, fin);
+            }
+        }
+    }
+
+    fn find_candidate(&mut self, policy: &Policy, r: usize, fin: bool) {
+        let Some(rule) = policy.rules.get(r) else {
+            return;
+        };
+        let end = self.end();
+        let base = self.base;
+        let buf = &self.buf[..];
+        let st = &mut self.states[r];
+        st.searched_end = end;
+        st.searched_fin = fin;
+        loop {
+            let from = (st.next - base) as usize;
+            if from > buf.len() {
+                st.frontier = st.next;
+                return;
+            }
+            let Some(m) = rule.pattern.regex.search(&Input::new(buf).range(from..)) else {
+                let f = if fin { end } else { base + tight(buf, from, &rule.pattern) as u64 };
+                st.next = f.max(st.next);
+                st.frontier = st.next;
+                return;
+            };
+            let (s, e) = (m.start(), m.end());
+            if !fin && !is_final(buf, s, e, &rule.pattern) {
+                st.next = base + s as u64;
+                st.frontier = st.next;
+                return;
+            }
+            let verdict = match rule.validate {
+                Some(v) => v(buf, s, e),
+                None => Verdict::Accept(s, e),
+            };
+            match verdict {
+                Verdict::Accept(s2, e2) if s2 >= s && e2 > s2 && e2 <= buf.len() => {
+                    let near_ok = rule.near.as_ref().is_none_or(|(ac, within)| {
+                        let lo = s2.saturating_sub(*within);
+                        ac.find(&buf[lo..s2]).is_some()
+                    });
+                    if near_ok {
+                        st.cand = Some((base + s2 as u64, base + e2 as u64));
+                        st.frontier = base + s2 as u64;
+                        return;
+                    }
+                    st.next = base + e.max(s + 1) as u64;
+                }
+                Verdict::Accept(..) => st.next = base + e.max(s + 1) as u64,
+                Verdict::Reject { resume } => st.next = base + resume.max(s + 1) as u64,
+            }
+        }
+    }
+
+    fn commit(&mut self, policy: &Policy, r: usize, hits: &mut [u64], sink: &mut dyn Sink) {
+        let Some((s, e)) = self.states[r].cand else {
+            return;
+        };
+        let Some(rule) = policy.rules.get(r) else {
+            return;
+        };
+        let (a, b, c) = (self.rel(self.emit), self.rel(s), self.rel(e));
+        sink.keep(&self.buf[a..b]);
+        self.scratch.clear();
+        let mut seen = 0;
+        if rule.region_end.is_some() {
+            rule.action.apply_streaming(&self.buf[b..c], &mut seen, true, &mut self.scratch);
+            self.region = Some(Region {
+                rule: r,
+                seen,
+                search_from: e,
+            });
+        } else {
+            rule.action.apply(&self.buf[b..c], &mut self.scratch);
+        }
+        sink.replace(&self.buf[b..c], &self.scratch);
+        if let Some(h) = hits.get_mut(r) {
+            *h += 1;
+        }
+        self.emit = e;
+        self.after_accept(e);
+    }
+
+    /// Every rule resumes after an accepted value; candidates overlapping it are dropped.
+    fn after_accept(&mut self, e: u64) {
+        for st in &mut self.states {
+            if st.cand.is_some_and(|(s, _)| s < e) {
+                st.cand = None;
+                st.searched_end = u64::MAX;
+            }
+            if st.cand.is_none() && st.frontier < e {
+                st.searched_end = u64::MAX;
+            }
+            st.next = st.next.max(e);
+            st.frontier = st.frontier.max(e);
+        }
+    }
+
+    /// Masks an open private-key region. Returns true when the region closed (scan on).
+    fn poll_region(&mut self, policy: &Policy, mode: Poll, sink: &mut dyn Sink) -> bool {
+        let Some(reg) = self.region.as_mut() else {
+            return true;
+        };
+        let Some(rule) = policy.rules.get(reg.rule) else {
+            self.region = None;
+            return true;
+        };
+        let Some(endp) = rule.region_end.as_ref() else {
+            self.region = None;
+            return true;
+        };
+        let fin = mode != Poll::Partial;
+        let from = (reg.search_from - self.base) as usize;
+        let found = endp.regex.search(&Input::new(&self.buf[..]).range(from..));
+        let (stop, closes) = match found {
+            Some(m) if fin || is_final(&self.buf, m.start(), m.end(), endp) => (m.end(), true),
+            Some(m) => (m.start(), false),
+            None if mode == Poll::End => (self.buf.len(), true),
+            None if fin => (self.buf.len(), false),
+            None => (tight(&self.buf, from, endp), false),
+        };
+        let a = (self.emit - self.base) as usize;
+        let stop = stop.max(a);
+        self.scratch.clear();
+        rule.action.apply_streaming(&self.buf[a..stop], &mut reg.seen, false, &mut self.scratch);
+        sink.replace(&self.buf[a..stop], &self.scratch);
+        self.emit = self.base + stop as u64;
+        reg.search_from = self.emit;
+        if closes {
+            self.region = None;
+            let e = self.emit;
+            self.after_accept(e);
+            return true;
+        }
+        false
+    }
+}
+
+/// Start of the trailing run of bytes that could begin a match not yet complete.
+fn tight(buf: &[u8], from: usize, p: &Pattern) -> usize {
+    let len = buf.len();
+    let lo = from.max(len.saturating_sub(p.max_len + LOOKAHEAD));
+    let mut i = len;
+    while i > lo && p.class.contains(buf[i - 1]) {
+        i -= 1;
+    }
+    i
+}
+
+/// Can more input change the match found at `[s, e)`?
+fn is_final(buf: &[u8], s: usize, e: usize, p: &Pattern) -> bool {
+    let len = buf.len();
+    if len < e + LOOKAHEAD {
+        return false;
+    }
+    len - s > p.max_len + LOOKAHEAD || buf[e..].iter().any(|&b| !p.class.contains(b))
+}
