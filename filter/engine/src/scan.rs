@@ -181,26 +181,30 @@ impl Scanner {
     pub(crate) fn poll(&mut self, policy: &Policy, mode: Poll, hits: &mut [u64], sink: &mut dyn Sink) {
         let fin = mode != Poll::Partial;
         loop {
+            self.refresh(policy, fin);
             if self.region.is_some() {
                 if self.poll_region(policy, mode, sink) {
                     continue;
                 }
                 break;
             }
-            self.refresh(policy, fin);
-            let mut best: Option<(u64, usize)> = None;
+            // Leftmost start wins; at the same start the longer value, then the earlier rule.
+            let mut best: Option<(u64, u64, usize)> = None;
             let mut front = self.end();
             for (r, st) in self.states.iter().enumerate() {
                 match st.cand {
-                    Some((s, _)) if best.is_none_or(|(b, _)| s < b) => best = Some((s, r)),
-                    Some(_) => {}
+                    Some((s, e)) => {
+                        if best.is_none_or(|(bs, be, _)| s < bs || (s == bs && e > be)) {
+                            best = Some((s, e, r));
+                        }
+                    }
                     None => front = front.min(st.frontier),
                 }
             }
             match best {
-                Some((s, r)) if s < front => self.commit(policy, r, hits, sink),
+                Some((s, _, r)) if s < front => self.commit(policy, r, hits, sink),
                 _ => {
-                    let mut p = best.map_or(front, |(s, _)| s.min(front)).max(self.emit);
+                    let mut p = best.map_or(front, |(s, _, _)| s.min(front)).max(self.emit);
                     if !fin {
                         p = self.char_boundary(p);
                     }
@@ -228,7 +232,11 @@ impl Scanner {
     }
 
     fn compact(&mut self, lookbehind: usize) {
-        let cut = self.rel(self.emit).saturating_sub(lookbehind);
+        let mut keep_from = self.emit;
+        for st in &self.states {
+            keep_from = keep_from.min(st.cand.map_or(st.next, |(s, _)| s));
+        }
+        let cut = self.rel(keep_from.max(self.base)).saturating_sub(lookbehind);
         if cut > 0 {
             self.buf.drain(..cut);
             self.base += cut as u64;
@@ -286,6 +294,7 @@ impl Scanner {
         };
         let end = self.end();
         let base = self.base;
+        let emit = self.emit;
         let buf = &self.buf[..];
         let st = &mut self.states[r];
         st.searched_end = end;
@@ -318,12 +327,14 @@ impl Scanner {
                         let lo = s2.saturating_sub(*within);
                         ac.find(&buf[lo..s2]).is_some()
                     });
-                    if near_ok {
-                        st.cand = Some((base + s2 as u64, base + e2 as u64));
-                        st.frontier = base + s2 as u64;
+                    let (cs, ce) = (base + s2 as u64, base + e2 as u64);
+                    if near_ok && ce > emit {
+                        // A value that another rule's accepted value partly covers keeps its rest.
+                        st.cand = Some((cs.max(emit), ce));
+                        st.frontier = cs.max(emit);
                         return;
                     }
-                    st.next = base + e.max(s + 1) as u64;
+                    st.next = if near_ok { ce } else { base + e.max(s + 1) as u64 };
                 }
                 Verdict::Accept(..) => st.next = base + e.max(s + 1) as u64,
                 Verdict::Reject { resume } => st.next = base + resume.max(s + 1) as u64,
@@ -357,21 +368,31 @@ impl Scanner {
             *h += 1;
         }
         self.emit = e;
-        self.after_accept(e);
+        if let Some(st) = self.states.get_mut(r) {
+            st.cand = None;
+            st.next = e;
+            st.searched_end = u64::MAX;
+        }
+        self.trim_candidates();
     }
 
-    /// Every rule resumes after an accepted value; candidates overlapping it are dropped.
-    fn after_accept(&mut self, e: u64) {
+    /// Candidates that start before `emit` (covered by an accepted value or a key region) lose the
+    /// covered part; those entirely covered are dropped and their rule searches on after them.
+    /// Each rule's own sequence of values never depends on other rules, which keeps the result
+    /// independent of chunking.
+    fn trim_candidates(&mut self) {
+        let emit = self.emit;
         for st in &mut self.states {
-            if st.cand.is_some_and(|(s, _)| s < e) {
-                st.cand = None;
-                st.searched_end = u64::MAX;
+            if let Some((s, e)) = st.cand {
+                if e <= emit {
+                    st.cand = None;
+                    st.next = st.next.max(e);
+                    st.searched_end = u64::MAX;
+                } else if s < emit {
+                    st.cand = Some((emit, e));
+                    st.frontier = emit;
+                }
             }
-            if st.cand.is_none() && st.frontier < e {
-                st.searched_end = u64::MAX;
-            }
-            st.next = st.next.max(e);
-            st.frontier = st.frontier.max(e);
         }
     }
 
@@ -405,10 +426,9 @@ impl Scanner {
         sink.replace(&self.buf[a..stop], &self.scratch);
         self.emit = self.base + stop as u64;
         reg.search_from = self.emit;
+        self.trim_candidates();
         if closes {
             self.region = None;
-            let e = self.emit;
-            self.after_accept(e);
             return true;
         }
         false

@@ -47,7 +47,7 @@ pub(crate) fn validate_v6(hay: &[u8], s: usize, e: usize) -> Verdict {
         return reject;
     };
     let groups = text.split(':').filter(|g| !g.is_empty()).count();
-    if groups < 2 || Ipv6Addr::from_str(text).is_err() {
+    if groups < 2 || (groups < 3 && text.len() < 6) || Ipv6Addr::from_str(text).is_err() {
         return reject;
     }
     Verdict::Accept(s, e)

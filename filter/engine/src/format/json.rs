@@ -279,6 +279,10 @@ pub(crate) struct JsonMasker {
     text: TextMasker,
     tmp: Vec<u8>,
     has_near: bool,
+    /// A finished number's output (and raw form), held until the next token shows the JSON goes on
+    /// (`4111 1111 ...` is not four numbers: on an error the raw bytes go to text rules).
+    held: Vec<u8>,
+    held_raw: Vec<u8>,
 }
 
 impl JsonMasker {
@@ -304,6 +308,8 @@ impl JsonMasker {
             text: TextMasker::new(policy),
             tmp: Vec::new(),
             has_near: policy.rules.iter().any(|r| r.near.is_some()),
+            held: Vec::new(),
+            held_raw: Vec::new(),
         }
     }
 
@@ -317,7 +323,30 @@ impl JsonMasker {
 
     /// Bytes held back (pending in the current token).
     pub(crate) fn pending(&self) -> usize {
-        self.scanner.pending() + self.capture.len() + self.text.pending()
+        self.scanner.pending() + self.capture.len() + self.text.pending() + self.held_raw.len()
+    }
+
+    /// Whitespace between tokens: after a held number it is held too.
+    fn ws_out(&mut self, ws: &[u8], out: &mut Vec<u8>) {
+        if self.held_raw.is_empty() {
+            out.extend_from_slice(ws);
+            return;
+        }
+        self.held.extend_from_slice(ws);
+        self.held_raw.extend_from_slice(ws);
+        if self.held_raw.len() > 4096 {
+            // a number followed by pages of blanks: stop holding (bounded memory)
+            self.release(out);
+        }
+    }
+
+    /// Releases a held number.
+    fn release(&mut self, out: &mut Vec<u8>) {
+        if !self.held_raw.is_empty() || !self.held.is_empty() {
+            out.extend_from_slice(&self.held);
+            self.held.clear();
+            self.held_raw.clear();
+        }
     }
 
     pub(crate) fn push(&mut self, p: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
@@ -345,19 +374,28 @@ impl JsonMasker {
             let b = input[i];
             if is_ws(b) {
                 let run = input[i..].iter().take_while(|&&c| is_ws(c)).count();
+                let ws = &input[i..i + run];
                 let top_level = self.stack.is_empty() && matches!(self.st, St::Value | St::After);
-                if self.framing == Framing::Lines && !top_level {
-                    if let Some(nl) = memchr::memchr(b'\n', &input[i..i + run]) {
-                        // a line ended inside a value: the line is malformed
-                        out.extend_from_slice(&input[i..i + nl]);
-                        i += nl;
-                        self.fail(p, stats, out);
-                        continue;
+                if self.framing == Framing::Lines {
+                    if let Some(nl) = memchr::memchr(b'\n', ws) {
+                        if !top_level {
+                            // a line ended inside a value: the line is malformed
+                            self.ws_out(&ws[..nl], out);
+                            i += nl;
+                            self.fail(p, stats, out);
+                            continue;
+                        }
+                        // end of a line: the next line holds a new value
+                        self.release(out);
+                        self.st = St::Value;
                     }
                 }
-                out.extend_from_slice(&input[i..i + run]);
+                self.ws_out(ws, out);
                 i += run;
                 continue;
+            }
+            if !self.held_raw.is_empty() && matches!(b, b',' | b'}' | b']') {
+                self.release(out);
             }
             let ok = match self.st {
                 St::ArrFirst if b == b']' => self.close(b']', out),
@@ -388,11 +426,6 @@ impl JsonMasker {
                         None => false,
                     },
                     b'}' | b']' => self.close(b, out),
-                    _ if self.stack.is_empty() => {
-                        // another top-level value (a JSON sequence)
-                        self.st = St::Value;
-                        continue;
-                    }
                     _ => false,
                 },
                 _ => false,
@@ -414,6 +447,7 @@ impl JsonMasker {
     }
 
     pub(crate) fn finish(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+        self.release(out);
         match self.st {
             St::Str => match self.kind {
                 StrKind::Key | StrKind::Value => {
@@ -430,6 +464,7 @@ impl JsonMasker {
             },
             St::Num => {
                 self.end_number(p, stats, out);
+                self.release(out);
                 if self.st == St::Text {
                     self.text.finish(p, &mut stats.rule_hits, out);
                 }
@@ -464,6 +499,9 @@ impl JsonMasker {
     fn fail(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
         stats.json_fallbacks += 1;
         self.tmp.clear();
+        self.tmp.extend_from_slice(&self.held_raw);
+        self.held.clear();
+        self.held_raw.clear();
         match self.st {
             St::Str => match self.kind {
                 StrKind::Key | StrKind::Value => {
@@ -881,9 +919,10 @@ impl JsonMasker {
             self.fail(p, stats, out);
             return;
         }
+        self.held_raw.extend_from_slice(&self.capture);
         let min = p.union.as_ref().map_or(usize::MAX, |u| u.min_len);
         if self.capture.len() < min {
-            out.extend_from_slice(&self.capture);
+            self.held.extend_from_slice(&self.capture);
             self.capture.clear();
             return;
         }
@@ -897,11 +936,11 @@ impl JsonMasker {
         };
         self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
         if sink.replaced {
-            out.push(b'"');
-            escape_into(&self.tmp, out);
-            out.push(b'"');
+            self.held.push(b'"');
+            escape_into(&self.tmp, &mut self.held);
+            self.held.push(b'"');
         } else {
-            out.extend_from_slice(&self.capture);
+            self.held.extend_from_slice(&self.capture);
         }
         self.capture.clear();
     }

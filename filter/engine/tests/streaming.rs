@@ -1,0 +1,180 @@
+//! The central property: for any input and any way to cut it into chunks (down to single bytes),
+//! the streamed output equals masking the whole input at once, in every format. Plus the leak
+//! properties: valid JSON stays valid and no raw value survives.
+
+use proptest::prelude::*;
+use std::sync::Arc;
+use streammask_engine::{mask_all, Format, Masker, Policy};
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef-test-only";
+
+fn policy() -> Arc<Policy> {
+    let json = format!(
+        r#"{{
+        "rules": [
+            {{"detector": "private_key"}},
+            {{"detector": "jwt"}},
+            {{"detector": "aws_access_key_id"}},
+            {{"detector": "credit_card"}},
+            {{"detector": "iban"}},
+            {{"detector": "us_ssn", "action": {{"type": "redact"}}}},
+            {{"detector": "email", "action": {{"type": "tokenize"}}}},
+            {{"detector": "phone_number"}},
+            {{"detector": "ipv4"}},
+            {{"name": "orders", "pattern": "ORD-[0-9]{{10}}", "action": {{"type": "redact", "replacement": "[order]"}}}},
+            {{"name": "bare-ssn", "pattern": "[0-9]{{9}}", "near": ["ssn", "social"], "within": 24}}
+        ],
+        "fields": [
+            {{"name": "user-ids", "keys": ["user_id", "userId"], "action": {{"type": "tokenize"}}}},
+            {{"name": "cards", "paths": ["$.items[*].card", "$.payment"], "action": {{"type": "mask", "keep_last": 4}}}}
+        ],
+        "tokenize": {{"key_id": "k1", "secret": "{SECRET}"}}
+    }}"#
+    );
+    Arc::new(Policy::from_json(&json, &|_| None).unwrap())
+}
+
+const VALUES: &[&str] = &[
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "5555555555554444",
+    "jane.doe@example.com",
+    "J.Smith+news@mail.example.co.uk",
+    "123-45-6789",
+    "DE89 3704 0044 0532 0130 00",
+    "+1 (415) 555-2671",
+    "203.0.113.42",
+    "ORD-1234567890",
+    "AKIAIOSFODNN7EXAMPLE",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+];
+
+const FILLER: &[&str] = &[
+    " ", "\n", "\r\n", "hello", "4111", " 1111", "-", "@", ".", "ssn: ", "ssn 123456789", "12345",
+    "é", "日本", "\u{1F600}", "\"", "\\", "{", "}", "[", "]", ":", ",", "data: ", "data: {\"a\":", "event: x\n",
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n", "-----END PRIVATE KEY-----\n", "\u{0}",
+    "2024-11-30", "v1.2.3", "0.5", "ORD-12345",
+];
+
+fn text_input() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        3 => prop::sample::select(VALUES).prop_map(|s| s.as_bytes().to_vec()),
+        5 => prop::sample::select(FILLER).prop_map(|s| s.as_bytes().to_vec()),
+        1 => prop::collection::vec(any::<u8>(), 0..6),
+    ];
+    prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+}
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value as V;
+    let leaf = prop_oneof![
+        prop::sample::select(VALUES).prop_map(|s| V::String(s.to_string())),
+        prop::sample::select(VALUES).prop_map(|s| V::String(format!("note {s} end"))),
+        "[a-z ]{0,12}".prop_map(V::String),
+        any::<i64>().prop_map(|n| V::from(n)),
+        Just(V::from(4111111111111111u64)),
+        Just(V::from(1.5f64)),
+        Just(V::Bool(true)),
+        Just(V::Null),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::Array),
+            prop::collection::vec(
+                (prop::sample::select(&["user_id", "userId", "email", "note", "items", "card", "payment", "ssn", "a"][..]), inner),
+                0..5
+            )
+            .prop_map(|kv| serde_json::Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+        ]
+    })
+}
+
+/// Serialises with some characters escaped as `\uXXXX`, the way other encoders do.
+fn escaped(v: &serde_json::Value, escape_at: bool) -> Vec<u8> {
+    let s = v.to_string();
+    if escape_at {
+        s.replace('@', "\\u0040").replace(' ', "\\u0020").into_bytes()
+    } else {
+        s.into_bytes()
+    }
+}
+
+fn stream(p: &Arc<Policy>, f: Format, input: &[u8], cuts: &[usize]) -> Vec<u8> {
+    let mut m = Masker::new(p.clone(), f);
+    let mut out = Vec::new();
+    let mut last = 0;
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    points.sort_unstable();
+    for c in points {
+        m.push(&input[last..c], &mut out);
+        last = c;
+    }
+    m.push(&input[last..], &mut out);
+    m.finish(&mut out);
+    out
+}
+
+fn one_byte_chunks(p: &Arc<Policy>, f: Format, input: &[u8]) -> Vec<u8> {
+    let mut m = Masker::new(p.clone(), f);
+    let mut out = Vec::new();
+    for b in input {
+        m.push(std::slice::from_ref(b), &mut out);
+    }
+    m.finish(&mut out);
+    out
+}
+
+const FORMATS: [Format; 4] = [Format::Text, Format::Json, Format::Ndjson, Format::Sse];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+
+    #[test]
+    fn any_chunking_of_any_text_gives_the_whole_input_output(input in text_input(), cuts in prop::collection::vec(any::<usize>(), 0..12)) {
+        let p = policy();
+        for f in FORMATS {
+            let whole = mask_all(&p, f, &input).0;
+            prop_assert_eq!(&stream(&p, f, &input, &cuts), &whole, "format {:?}", f);
+            prop_assert_eq!(&one_byte_chunks(&p, f, &input), &whole, "format {:?} 1-byte", f);
+        }
+    }
+
+    #[test]
+    fn any_chunking_of_json_gives_the_whole_input_output_and_valid_json(v in json_value(), esc in any::<bool>(), cuts in prop::collection::vec(any::<usize>(), 0..12)) {
+        let p = policy();
+        let input = escaped(&v, esc);
+        let whole = mask_all(&p, Format::Json, &input).0;
+        prop_assert_eq!(&stream(&p, Format::Json, &input, &cuts), &whole);
+        prop_assert_eq!(&one_byte_chunks(&p, Format::Json, &input), &whole);
+        let parsed: Result<serde_json::Value, _> = serde_json::from_slice(&whole);
+        prop_assert!(parsed.is_ok(), "invalid JSON out: {}", String::from_utf8_lossy(&whole));
+        let out = String::from_utf8_lossy(&whole);
+        for raw in ["4111 1111 1111 1111", "4111-1111-1111-1111", "5555555555554444", "4111111111111111", "jane.doe@example.com", "123-45-6789", "ORD-1234567890", "AKIAIOSFODNN7EXAMPLE"] {
+            prop_assert!(!out.contains(raw), "{} leaked in {}", raw, out);
+        }
+    }
+
+    #[test]
+    fn ndjson_and_sse_framings_are_chunk_invariant(vs in prop::collection::vec(json_value(), 1..6), garbage in prop::collection::vec(text_input(), 0..3), cuts in prop::collection::vec(any::<usize>(), 0..16)) {
+        let p = policy();
+        let mut nd = Vec::new();
+        let mut sse = Vec::new();
+        for (i, v) in vs.iter().enumerate() {
+            nd.extend_from_slice(v.to_string().as_bytes());
+            nd.push(b'\n');
+            sse.extend_from_slice(format!("id: {i}\ndata: {v}\n\n").as_bytes());
+            if let Some(g) = garbage.get(i) {
+                nd.extend_from_slice(g);
+                nd.push(b'\n');
+                sse.extend_from_slice(b"data: ");
+                sse.extend_from_slice(g);
+                sse.extend_from_slice(b"\n\n");
+            }
+        }
+        for (f, input) in [(Format::Ndjson, &nd), (Format::Sse, &sse)] {
+            let whole = mask_all(&p, f, input).0;
+            prop_assert_eq!(&stream(&p, f, input, &cuts), &whole, "{:?}", f);
+            prop_assert_eq!(&one_byte_chunks(&p, f, input), &whole, "{:?}", f);
+        }
+    }
+}
