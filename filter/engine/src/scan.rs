@@ -218,17 +218,25 @@ impl Scanner {
         self.compact(policy.lookbehind);
     }
 
-    /// Moves `p` back so that it does not split a UTF-8 character (at most 3 bytes).
+    /// Moves `p` back to the start of a UTF-8 character that `p` would cut (at most 3 bytes).
     fn char_boundary(&self, p: u64) -> u64 {
-        let mut q = p;
-        for _ in 0..3 {
-            if q > self.emit && q < self.end() && self.buf[self.rel(q)] & 0xC0 == 0x80 {
-                q -= 1;
-            } else {
-                break;
+        let (lo, r) = (self.rel(self.emit), self.rel(p));
+        let mut i = r;
+        while i > lo && r - i < 4 {
+            i -= 1;
+            let b = self.buf[i];
+            if b & 0xC0 == 0x80 {
+                continue;
             }
+            let need = match b {
+                0xC2..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF4 => 4,
+                _ => 1,
+            };
+            return if need > r - i { self.base + i as u64 } else { p };
         }
-        q
+        p
     }
 
     fn compact(&mut self, lookbehind: usize) {
@@ -262,8 +270,11 @@ impl Scanner {
                 };
                 match found {
                     None => {
-                        let f = if fin { end } else { self.base + tight(&self.buf, from, u) as u64 };
-                        for st in &mut self.states {
+                        // No rule can match before the end; each holds back only what could still
+                        // begin one of its own matches.
+                        for (st, rule) in self.states.iter_mut().zip(&policy.rules) {
+                            let from_r = (st.next.max(self.base) - self.base) as usize;
+                            let f = if fin { end } else { self.base + tight(&self.buf, from_r, &rule.pattern) as u64 };
                             st.next = st.next.max(f);
                             st.frontier = st.next;
                             st.searched_end = end;

@@ -18,3 +18,86 @@ fn empty_policy_enables_every_builtin_detector() {
     assert_eq!(p.mode, Mode::Enforce);
     assert!(p.request && p.response);
 }
+
+#[test]
+fn unknown_fields_are_errors_with_their_path() {
+    let e = errors(r#"{"rules":[{"detector":"email","action":{"type":"mask","keep_frist":2}}]}"#);
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("rules[0].action"), "{e:?}");
+    assert!(e[0].contains("keep_frist"), "{e:?}");
+}
+
+#[test]
+fn unbounded_and_empty_patterns_are_refused_with_a_fix() {
+    let e = errors(r#"{"rules":[{"name":"a","pattern":"\\d+"},{"name":"b","pattern":"x*"}]}"#);
+    assert!(e[0].starts_with("rules[0].pattern: unbounded repetition"), "{e:?}");
+    assert!(e[0].contains("bound it"), "{e:?}");
+    assert!(e[1].starts_with("rules[1].pattern: pattern can match the empty string"), "{e:?}");
+}
+
+#[test]
+fn duplicate_names_unknown_detectors_and_bad_actions_are_reported_together() {
+    let e = errors(
+        r#"{"rules":[{"detector":"email"},{"detector":"email"},{"detector":"credit_kard"},
+            {"name":"t","pattern":"abc","action":{"type":"tokenize"}},{"detector":"private_key","action":{"type":"tokenize"}}]}"#,
+    );
+    assert!(e.iter().any(|m| m.starts_with("rules[1].name: duplicate name")), "{e:?}");
+    assert!(e.iter().any(|m| m.starts_with("rules[2].detector: unknown detector \"credit_kard\"")), "{e:?}");
+    assert!(e.iter().any(|m| m.starts_with("rules[3].action: tokenize needs a key")), "{e:?}");
+    assert!(e.iter().any(|m| m.starts_with("rules[4].action")), "{e:?}");
+}
+
+#[test]
+fn short_or_missing_secrets_are_refused_and_never_printed() {
+    let e = errors(r#"{"tokenize":{"key_id":"k1","secret":"short-secret-value"}}"#);
+    assert!(e[0].contains("at least 32"), "{e:?}");
+    assert!(!e[0].contains("short-secret-value"));
+    let e = errors(r#"{"tokenize":{"key_id":"k1","secret_env":"NOPE_NOT_SET"}}"#);
+    assert!(e[0].starts_with("tokenize.secret_env: environment variable \"NOPE_NOT_SET\" is not set"), "{e:?}");
+}
+
+#[test]
+fn secret_env_is_read_through_the_given_lookup() {
+    let env = |k: &str| (k == "KEY").then(|| "k".repeat(40));
+    let p = Policy::from_json(r#"{"tokenize":{"key_id":"k7","secret_env":"KEY"}}"#, &env).unwrap();
+    assert_eq!(p.token_key_id.as_deref(), Some("k7"));
+}
+
+#[test]
+fn key_rotation_needs_an_active_key() {
+    let env = |_: &str| Some("s".repeat(40));
+    let json = r#"{"tokenize":{"keys":[{"id":"k1","secret_env":"A"},{"id":"k2","secret_env":"B"}]}}"#;
+    assert!(Policy::from_json(json, &env).is_err());
+    let json = r#"{"tokenize":{"keys":[{"id":"k1","secret_env":"A"},{"id":"k2","secret_env":"B"}],"active":"k2"}}"#;
+    assert_eq!(Policy::from_json(json, &env).unwrap().token_key_id.as_deref(), Some("k2"));
+}
+
+#[test]
+fn top_level_settings_are_validated() {
+    let e = errors(r#"{"mode":"audit","on_error":"ignore","directions":["inbound"],"content_types":["json"]}"#);
+    assert!(e.iter().any(|m| m.starts_with("mode: unknown mode")), "{e:?}");
+    assert!(e.iter().any(|m| m.starts_with("on_error: unknown value")), "{e:?}");
+    assert!(e.iter().any(|m| m.starts_with("directions[0]")), "{e:?}");
+    assert!(e.iter().any(|m| m.starts_with("content_types[0]")), "{e:?}");
+}
+
+#[test]
+fn hostile_patterns_are_refused_not_built() {
+    let e = errors(r#"{"rules":[{"name":"big","pattern":"(?:[a-z]{1,100}){1,100}"}]}"#);
+    assert!(e[0].starts_with("rules[0].pattern:"), "{e:?}");
+}
+
+#[test]
+fn content_types_choose_formats() {
+    let p = Policy::from_json(r#"{"formats":{"application/vnd.acme":"json"},"content_types":["application/json","text/*","application/vnd.acme","application/*+json"]}"#, &env).unwrap();
+    assert_eq!(p.format_for(Some("application/json; charset=utf-8")), Some(Format::Json));
+    assert_eq!(p.format_for(Some("application/problem+json")), Some(Format::Json));
+    assert_eq!(p.format_for(Some("text/event-stream")), Some(Format::Sse));
+    assert_eq!(p.format_for(Some("text/plain")), Some(Format::Text));
+    assert_eq!(p.format_for(Some("application/vnd.acme")), Some(Format::Json));
+    assert_eq!(p.format_for(Some("image/png")), None);
+    assert_eq!(p.format_for(None), Some(Format::Text));
+    let d = Policy::builtin_default();
+    assert_eq!(d.format_for(Some("application/x-ndjson")), Some(Format::Ndjson));
+    assert_eq!(d.format_for(Some("application/octet-stream")), None);
+}
