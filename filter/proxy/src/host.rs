@@ -1,0 +1,101 @@
+//! The host seam: the only host functions the filter may call, all fallible.
+//!
+//! Every function here exists on both Envoy and ngx_wasm_module (see `../shared/HOSTS.md`); there is
+//! deliberately no `get_log_level` (ngx_wasm_module cannot even load a module importing it), no
+//! `close_stream`, no `continue_response` and no trailer writes. Bodies are always read whole from
+//! offset 0 and written as a full replacement, the one form both hosts agree on.
+
+use std::fmt;
+
+/// Which body or header map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dir {
+    Request,
+    Response,
+}
+
+impl Dir {
+    /// `request` or `response` (metric labels, logs).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dir::Request => "request",
+            Dir::Response => "response",
+        }
+    }
+}
+
+/// Log levels of the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Critical,
+}
+
+/// A host call failed (the host's status code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostError(pub u32);
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "host call failed with status {}", self.0)
+    }
+}
+
+/// The result of a host call.
+pub type HostResult<T> = Result<T, HostError>;
+
+/// What a filter may ask of the proxy while a stream is processed.
+pub trait Host {
+    /// A header (or pseudo-header such as `:status`) value.
+    fn header(&self, dir: Dir, name: &str) -> HostResult<Option<String>>;
+    /// Replaces (or adds) a header.
+    fn set_header(&mut self, dir: Dir, name: &str, value: &str) -> HostResult<()>;
+    /// Removes a header.
+    fn remove_header(&mut self, dir: Dir, name: &str) -> HostResult<()>;
+    /// The current body chunk: always read from offset 0, `size` bytes (the callback's size).
+    fn body(&self, dir: Dir, size: usize) -> HostResult<Option<Vec<u8>>>;
+    /// Replaces the whole current body chunk.
+    fn set_body(&mut self, dir: Dir, data: &[u8]) -> HostResult<()>;
+    /// Sends a local reply (only called from request or response headers; see `Caps`).
+    fn send_response(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> HostResult<()>;
+    /// Adds to a counter defined at configuration time.
+    fn increment(&mut self, metric: u32, by: u64) -> HostResult<()>;
+    /// Writes a log line. Callers never pass matched values or body bytes.
+    fn log(&self, level: Level, msg: &str);
+}
+
+/// Root-level host functions (configuration time).
+pub trait RootHost {
+    /// Defines a counter and returns its id.
+    fn define_counter(&mut self, name: &str) -> HostResult<u32>;
+    /// Writes a log line.
+    fn log(&self, level: Level, msg: &str);
+}
+
+/// What the running host can do beyond the portable core, detected once per VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// Repeated `Pause` on body callbacks holds bytes in the proxy, and a paused body can still be
+    /// rewritten from the trailers callback (Envoy). ngx_wasm_module honours a single Pause only.
+    pub repeated_body_pause: bool,
+    /// A local reply sent from a response body callback resets the stream (Envoy); on
+    /// ngx_wasm_module it traps, so it must never be called there.
+    pub local_reply_resets_stream: bool,
+}
+
+impl Caps {
+    /// Envoy's semantics.
+    pub const ENVOY: Caps = Caps {
+        repeated_body_pause: true,
+        local_reply_resets_stream: true,
+    };
+    /// ngx_wasm_module's semantics (and the safe default for an unknown host).
+    pub const PORTABLE: Caps = Caps {
+        repeated_body_pause: false,
+        local_reply_resets_stream: false,
+    };
+}

@@ -1,0 +1,158 @@
+//! Metric names and ids. Names are built so that Envoy's `stats_tags` can lift the rule, direction
+//! and reason into Prometheus labels (see `envoy/envoy.yaml`):
+//!
+//! | stat name | Prometheus | meaning |
+//! | --- | --- | --- |
+//! | `streammask.values_masked.rule.R.direction.D` | `streammask_values_masked{rule,direction}` | values replaced |
+//! | `streammask.values_reported.rule.R.direction.D` | `streammask_values_reported{rule,direction}` | values found in report mode (not replaced) |
+//! | `streammask.bytes_scanned.direction.D` | `streammask_bytes_scanned{direction}` | body bytes scanned (after decompression) |
+//! | `streammask.streams_scanned.direction.D` | `streammask_streams_scanned{direction}` | bodies scanned |
+//! | `streammask.streams_skipped.reason.X.direction.D` | `streammask_streams_skipped{reason,direction}` | bodies not scanned, by reason |
+//! | `streammask.streams_blocked.reason.X.direction.D` | `streammask_streams_blocked{reason,direction}` | bodies stopped, by reason |
+//! | `streammask.streams_passed_unmasked.reason.X.direction.D` | `streammask_streams_passed_unmasked{reason,direction}` | errors let through because `on_error` is `pass` |
+//! | `streammask.json_fallbacks.direction.D` | `streammask_json_fallbacks{direction}` | malformed JSON scanned as text |
+//! | `streammask.streams_decompressed.direction.D` | `streammask_streams_decompressed{direction}` | gzip/deflate bodies decoded for scanning |
+
+use crate::host::{Dir, Level, RootHost};
+use streammask_engine::Policy;
+
+/// Why a body was not scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// The policy does not scan this direction.
+    Direction,
+    /// The content type is not one the policy scans.
+    ContentType,
+    /// The body cannot have content (HEAD, 1xx, 204, 304) or is empty.
+    NoBody,
+    /// A protocol upgrade (WebSocket, CONNECT): not HTTP bodies any more.
+    Upgrade,
+}
+
+/// Why a body was blocked (or, with `on_error: pass`, passed unmasked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fail {
+    /// A content coding the filter cannot decode.
+    Encoding,
+    /// Corrupt or truncated compressed data.
+    Decode,
+    /// The host could not give the body (NGINX temp-file request bodies).
+    Unreadable,
+    /// A host call failed, or the stream reached a state it should not.
+    Internal,
+    /// Trailers arrived while bytes were held in filter memory (cannot be written any more).
+    TrailerTail,
+}
+
+const SKIPS: [(Skip, &str); 4] = [
+    (Skip::Direction, "direction"),
+    (Skip::ContentType, "content_type"),
+    (Skip::NoBody, "no_body"),
+    (Skip::Upgrade, "upgrade"),
+];
+const FAILS: [(Fail, &str); 5] = [
+    (Fail::Encoding, "encoding"),
+    (Fail::Decode, "decode_error"),
+    (Fail::Unreadable, "unreadable_body"),
+    (Fail::Internal, "internal"),
+    (Fail::TrailerTail, "trailer_tail"),
+];
+
+/// Counter ids for one direction.
+#[derive(Debug, Clone, Default)]
+pub struct DirMetrics {
+    pub masked: Vec<Option<u32>>,
+    pub reported: Vec<Option<u32>>,
+    pub bytes_scanned: Option<u32>,
+    pub streams_scanned: Option<u32>,
+    pub json_fallbacks: Option<u32>,
+    pub decompressed: Option<u32>,
+    skipped: [Option<u32>; 4],
+    blocked: [Option<u32>; 5],
+    passed: [Option<u32>; 5],
+}
+
+impl DirMetrics {
+    pub fn skipped(&self, s: Skip) -> Option<u32> {
+        SKIPS.iter().position(|(k, _)| *k == s).and_then(|i| self.skipped[i])
+    }
+    pub fn blocked(&self, f: Fail) -> Option<u32> {
+        FAILS.iter().position(|(k, _)| *k == f).and_then(|i| self.blocked[i])
+    }
+    pub fn passed(&self, f: Fail) -> Option<u32> {
+        FAILS.iter().position(|(k, _)| *k == f).and_then(|i| self.passed[i])
+    }
+}
+
+/// Every counter the filter increments; a failed definition leaves `None` (the counter is skipped,
+/// the filter still works).
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    pub request: DirMetrics,
+    pub response: DirMetrics,
+}
+
+impl Metrics {
+    pub fn dir(&self, d: Dir) -> &DirMetrics {
+        match d {
+            Dir::Request => &self.request,
+            Dir::Response => &self.response,
+        }
+    }
+
+    /// The stat names for a policy, in definition order (documented in the module table).
+    pub fn names(policy: &Policy) -> Vec<String> {
+        let mut v = Vec::new();
+        for d in ["request", "response"] {
+            for r in policy.rule_names().chain(policy.field_names()) {
+                v.push(format!("streammask.values_masked.rule.{r}.direction.{d}"));
+                v.push(format!("streammask.values_reported.rule.{r}.direction.{d}"));
+            }
+            v.push(format!("streammask.bytes_scanned.direction.{d}"));
+            v.push(format!("streammask.streams_scanned.direction.{d}"));
+            v.push(format!("streammask.json_fallbacks.direction.{d}"));
+            v.push(format!("streammask.streams_decompressed.direction.{d}"));
+            for (_, s) in SKIPS {
+                v.push(format!("streammask.streams_skipped.reason.{s}.direction.{d}"));
+            }
+            for (_, f) in FAILS {
+                v.push(format!("streammask.streams_blocked.reason.{f}.direction.{d}"));
+                v.push(format!("streammask.streams_passed_unmasked.reason.{f}.direction.{d}"));
+            }
+        }
+        v
+    }
+
+    /// Defines every counter for `policy`.
+    pub fn define(host: &mut dyn RootHost, policy: &Policy) -> Metrics {
+        let mut def = |name: String| match host.define_counter(&name) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                host.log(Level::Warn, &format!("streammask: cannot define metric {name}: {e}"));
+                None
+            }
+        };
+        let mut dir = |d: &str| {
+            let mut m = DirMetrics::default();
+            for r in policy.rule_names().chain(policy.field_names()) {
+                m.masked.push(def(format!("streammask.values_masked.rule.{r}.direction.{d}")));
+                m.reported.push(def(format!("streammask.values_reported.rule.{r}.direction.{d}")));
+            }
+            m.bytes_scanned = def(format!("streammask.bytes_scanned.direction.{d}"));
+            m.streams_scanned = def(format!("streammask.streams_scanned.direction.{d}"));
+            m.json_fallbacks = def(format!("streammask.json_fallbacks.direction.{d}"));
+            m.decompressed = def(format!("streammask.streams_decompressed.direction.{d}"));
+            for (i, (_, s)) in SKIPS.iter().enumerate() {
+                m.skipped[i] = def(format!("streammask.streams_skipped.reason.{s}.direction.{d}"));
+            }
+            for (i, (_, f)) in FAILS.iter().enumerate() {
+                m.blocked[i] = def(format!("streammask.streams_blocked.reason.{f}.direction.{d}"));
+                m.passed[i] = def(format!("streammask.streams_passed_unmasked.reason.{f}.direction.{d}"));
+            }
+            m
+        };
+        let request = dir("request");
+        let response = dir("response");
+        Metrics { request, response }
+    }
+}

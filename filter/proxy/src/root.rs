@@ -1,0 +1,49 @@
+//! Configuration: parse and compile the policy once per VM; on any error, log each problem with its
+//! JSON path and refuse the configuration (the proxy then rejects the filter instead of serving
+//! unmasked traffic because of a typo).
+
+use crate::host::{Caps, Level, RootHost};
+use crate::metrics::Metrics;
+use crate::stream::Shared;
+use std::sync::Arc;
+use streammask_engine::Policy;
+
+/// Compiles the plugin configuration. `env` reads the VM's environment (for `secret_env`).
+///
+/// # Errors
+/// Returns `None` after logging every policy error at `error` level.
+pub fn configure(host: &mut dyn RootHost, config: &[u8], env: &dyn Fn(&str) -> Option<String>, caps: Caps) -> Option<Shared> {
+    let text = match std::str::from_utf8(config) {
+        Ok(t) => t,
+        Err(_) => {
+            host.log(Level::Error, "streammask: invalid configuration: .: the plugin configuration is not UTF-8 text");
+            return None;
+        }
+    };
+    let policy = match Policy::from_json(text, env) {
+        Ok(p) => Arc::new(p),
+        Err(errs) => {
+            for e in &errs.0 {
+                host.log(Level::Error, &format!("streammask: invalid configuration: {e}"));
+            }
+            host.log(
+                Level::Critical,
+                &format!("streammask: configuration rejected ({} problem(s)); the filter will not start", errs.0.len()),
+            );
+            return None;
+        }
+    };
+    let metrics = Metrics::define(host, &policy);
+    host.log(
+        Level::Info,
+        &format!(
+            "streammask: policy loaded: {} rules, {} fields, mode {:?}, on_error {:?}, hold-back <= {} bytes",
+            policy.rule_names().count(),
+            policy.field_names().count(),
+            policy.mode,
+            policy.on_error,
+            policy.max_hold_back()
+        ),
+    );
+    Some(Shared { policy, metrics, caps })
+}

@@ -1,0 +1,489 @@
+//! Per-stream logic: decide in the headers callbacks whether and how each body is scanned, then mask
+//! every body chunk as it passes, by the portable rules of `../shared/HOSTS.md`.
+//!
+//! - Headers: skip bodies that cannot have content or are not textual; remove `content-length`
+//!   (the length changes) and `content-encoding` (gzip/deflate are decoded); refuse other codings
+//!   with a clean local reply while the headers are still ours.
+//! - Body: read the chunk whole from offset 0, mask it, write it back as a full replacement (only
+//!   when it changed). End of stream is any of: eos on a data call, a separate 0-byte eos call, the
+//!   declared Content-Length reached (NGINX never says eos then), or the trailers callback (Envoy).
+//! - Where the held-back tail lives: on hosts that allow repeated Pauses (Envoy) a stream pauses
+//!   while a tail is held, so the tail is still writable if trailers end the stream; the paused bytes
+//!   are bounded by `limits.max_paused_bytes`, past which they are released and the tail moves to
+//!   filter memory. Elsewhere the tail lives in filter memory.
+//! - Errors fail closed: a local reply while headers are ours, otherwise the stream is reset (Envoy)
+//!   or every further byte is dropped (NGINX). With `on_error: pass` the body goes through unmasked
+//!   and the event is counted.
+
+use crate::decode::{Coding, Decoder};
+use crate::host::{Caps, Dir, Host, Level};
+use crate::metrics::{Fail, Metrics, Skip};
+use std::rc::Rc;
+use std::sync::Arc;
+use streammask_engine::{Format, Masker, Mode, OnError, Policy};
+
+/// What a callback tells the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Continue,
+    Pause,
+}
+
+/// What every stream of a VM shares: the compiled policy, the counters, the host's capabilities.
+pub struct Shared {
+    pub policy: Arc<Policy>,
+    pub metrics: Metrics,
+    pub caps: Caps,
+}
+
+/// Appended when a body is cut on a host that cannot reset a stream, so the client sees why.
+pub const BLOCKED_MARKER: &[u8] = b"\n[streammask: body blocked]\n";
+
+struct Scan {
+    masker: Masker,
+    decoder: Option<Decoder>,
+    enforce: bool,
+    declared: Option<u64>,
+    seen: u64,
+    scanned: u64,
+    /// Bytes at the start of the host's buffer that we wrote before pausing (already masked).
+    held_in_host: usize,
+    /// Whether the last body callback returned Pause.
+    paused: bool,
+    /// Masked output kept in the host's buffer under a Pause.
+    pending: Vec<u8>,
+    out: Vec<u8>,
+    plain: Vec<u8>,
+}
+
+enum Body {
+    /// Not decided yet (headers not seen).
+    Idle,
+    /// Passes untouched.
+    Skip,
+    /// Scanned.
+    Scan(Box<Scan>),
+    /// Finished; any later call (Envoy's 0-byte eos after Content-Length) passes.
+    Done,
+    /// Blocked after bytes left: every further byte is dropped.
+    Dropping,
+}
+
+/// One HTTP stream.
+pub struct StreamFilter {
+    shared: Rc<Shared>,
+    req: Body,
+    resp: Body,
+    head: bool,
+    enforce: bool,
+}
+
+fn lower(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_ascii_lowercase())
+}
+
+/// FNV-1a, for a stable rollout bucket from the request id.
+fn bucket(s: &str) -> u8 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in s.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    (h % 100) as u8
+}
+
+impl StreamFilter {
+    pub fn new(shared: Rc<Shared>) -> StreamFilter {
+        StreamFilter {
+            shared,
+            req: Body::Idle,
+            resp: Body::Idle,
+            head: false,
+            enforce: true,
+        }
+    }
+
+    fn body_mut(&mut self, d: Dir) -> &mut Body {
+        match d {
+            Dir::Request => &mut self.req,
+            Dir::Response => &mut self.resp,
+        }
+    }
+
+    fn count(&self, host: &mut dyn Host, id: Option<u32>, by: u64) {
+        if let (Some(id), true) = (id, by > 0) {
+            // A failed increment only loses a count; it must not fail the stream.
+            let _ = host.increment(id, by);
+        }
+    }
+
+    fn skip(&mut self, host: &mut dyn Host, d: Dir, why: Skip) -> Next {
+        let id = self.shared.metrics.dir(d).skipped(why);
+        self.count(host, id, 1);
+        *self.body_mut(d) = Body::Skip;
+        Next::Continue
+    }
+
+    /// A failure while the headers are still ours: a clean local reply, or (`on_error: pass`) the
+    /// body goes through untouched.
+    fn fail_headers(&mut self, host: &mut dyn Host, d: Dir, why: Fail, detail: &str) -> Next {
+        let shared = self.shared.clone();
+        let m = shared.metrics.dir(d);
+        if shared.policy.on_error == OnError::Pass {
+            self.count(host, m.passed(why), 1);
+            host.log(Level::Warn, &format!("streammask: {} body passed unmasked (on_error: pass): {detail}", d.name()));
+            *self.body_mut(d) = Body::Skip;
+            return Next::Continue;
+        }
+        self.count(host, m.blocked(why), 1);
+        host.log(Level::Warn, &format!("streammask: {} blocked: {detail}", d.name()));
+        let status = match (d, why) {
+            (Dir::Request, Fail::Encoding) => 415,
+            (Dir::Request, Fail::Unreadable) => 413,
+            (Dir::Request, _) => 500,
+            (Dir::Response, _) => 502,
+        };
+        let body = format!("streammask: {detail}\n");
+        if let Err(e) = host.send_response(status, &[("content-type", "text/plain")], body.as_bytes()) {
+            host.log(Level::Error, &format!("streammask: cannot send local reply: {e}"));
+        }
+        *self.body_mut(d) = Body::Dropping;
+        Next::Pause
+    }
+
+    /// Request headers: strip `accept-encoding`, decide the request body's fate.
+    pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
+        let shared = self.shared.clone();
+        let p = &*shared.policy;
+        if p.strip_accept_encoding {
+            if let Err(e) = host.remove_header(Dir::Request, "accept-encoding") {
+                host.log(Level::Debug, &format!("streammask: cannot remove accept-encoding: {e}"));
+            }
+        }
+        let method = lower(host.header(Dir::Request, ":method").ok().flatten()).unwrap_or_default();
+        self.head = method == "head";
+        self.enforce = p.mode == Mode::Enforce
+            && (p.enforce_percent >= 100
+                || host
+                    .header(Dir::Request, "x-request-id")
+                    .ok()
+                    .flatten()
+                    .is_some_and(|id| bucket(&id) < p.enforce_percent));
+        let upgrade = method == "connect" || host.header(Dir::Request, "upgrade").ok().flatten().is_some();
+        if upgrade {
+            self.skip(host, Dir::Response, Skip::Upgrade);
+            return self.skip(host, Dir::Request, Skip::Upgrade);
+        }
+        if end_of_stream {
+            return self.skip(host, Dir::Request, Skip::NoBody);
+        }
+        if !p.request {
+            return self.skip(host, Dir::Request, Skip::Direction);
+        }
+        self.begin(host, Dir::Request)
+    }
+
+    /// Response headers: skip what cannot or need not be scanned, refuse what cannot be decoded.
+    pub fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
+        let shared = self.shared.clone();
+        let p = &*shared.policy;
+        if matches!(self.resp, Body::Skip) {
+            return Next::Continue; // an upgrade decided at request time
+        }
+        let status: u32 = host
+            .header(Dir::Response, ":status")
+            .ok()
+            .flatten()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(200);
+        if status == 101 {
+            return self.skip(host, Dir::Response, Skip::Upgrade);
+        }
+        if end_of_stream || self.head || (100..200).contains(&status) || status == 204 || status == 304 {
+            return self.skip(host, Dir::Response, Skip::NoBody);
+        }
+        if !p.response {
+            return self.skip(host, Dir::Response, Skip::Direction);
+        }
+        self.begin(host, Dir::Response)
+    }
+
+    fn begin(&mut self, host: &mut dyn Host, d: Dir) -> Next {
+        let shared = self.shared.clone();
+        let p = &*shared.policy;
+        let ct = host.header(d, "content-type").ok().flatten();
+        let Some(format) = p.format_for(ct.as_deref()) else {
+            return self.skip(host, d, Skip::ContentType);
+        };
+        let ce = host.header(d, "content-encoding").ok().flatten();
+        let coding = match Coding::parse(ce.as_deref()) {
+            Ok(c) => c,
+            Err(()) => {
+                let detail = format!(
+                    "content-encoding {:?} cannot be scanned; only gzip and deflate are decoded",
+                    ce.unwrap_or_default()
+                );
+                return self.fail_headers(host, d, Fail::Encoding, &detail);
+            }
+        };
+        let declared = host
+            .header(d, "content-length")
+            .ok()
+            .flatten()
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared == Some(0) {
+            return self.skip(host, d, Skip::NoBody);
+        }
+        let enforce = self.enforce;
+        if enforce || coding.is_some() {
+            // The body changes length (and encoding): the old headers would lie.
+            let mut ok = host.remove_header(d, "content-length").is_ok();
+            if coding.is_some() {
+                ok &= host.remove_header(d, "content-encoding").is_ok();
+            }
+            if !ok {
+                return self.fail_headers(host, d, Fail::Internal, "cannot remove content-length");
+            }
+        }
+        let m = shared.metrics.dir(d);
+        self.count(host, m.streams_scanned, 1);
+        if coding.is_some() {
+            self.count(host, m.decompressed, 1);
+        }
+        *self.body_mut(d) = Body::Scan(Box::new(Scan {
+            masker: Masker::new(shared.policy.clone(), format),
+            decoder: coding.map(Decoder::new),
+            enforce,
+            declared,
+            seen: 0,
+            scanned: 0,
+            held_in_host: 0,
+            paused: false,
+            pending: Vec::new(),
+            out: Vec::new(),
+            plain: Vec::new(),
+        }));
+        host.log(
+            Level::Debug,
+            &format!(
+                "streammask: scanning {} body as {}{}{}",
+                d.name(),
+                format.name(),
+                coding.map_or(String::new(), |c| format!(" (decoding {})", c.name())),
+                if enforce { "" } else { " in report mode" }
+            ),
+        );
+        Next::Continue
+    }
+
+    pub fn on_request_body(&mut self, host: &mut dyn Host, size: usize, end_of_stream: bool) -> Next {
+        self.on_body(host, Dir::Request, size, end_of_stream)
+    }
+
+    pub fn on_response_body(&mut self, host: &mut dyn Host, size: usize, end_of_stream: bool) -> Next {
+        self.on_body(host, Dir::Response, size, end_of_stream)
+    }
+
+    pub fn on_request_trailers(&mut self, host: &mut dyn Host) -> Next {
+        self.on_trailers(host, Dir::Request)
+    }
+
+    pub fn on_response_trailers(&mut self, host: &mut dyn Host) -> Next {
+        self.on_trailers(host, Dir::Response)
+    }
+
+    fn on_body(&mut self, host: &mut dyn Host, d: Dir, size: usize, eos: bool) -> Next {
+        match self.body_mut(d) {
+            Body::Scan(_) => {}
+            Body::Dropping => return self.drop_chunk(host, d, size, eos),
+            _ => return Next::Continue,
+        }
+        match self.scan_chunk(host, d, size, eos) {
+            Ok(next) => next,
+            Err(why) => self.fail_body(host, d, why, size, eos),
+        }
+    }
+
+    fn scan_chunk(&mut self, host: &mut dyn Host, d: Dir, size: usize, eos: bool) -> Result<Next, Fail> {
+        let shared = self.shared.clone();
+        let caps = shared.caps;
+        let max_paused = shared.policy.limits.max_paused_bytes;
+        let Body::Scan(scan) = self.body_mut(d) else {
+            return Ok(Next::Continue);
+        };
+        let chunk = if size == 0 {
+            Vec::new()
+        } else {
+            match host.body(d, size) {
+                Ok(Some(b)) => b,
+                Ok(None) => return Err(Fail::Unreadable),
+                Err(_) => return Err(Fail::Internal),
+            }
+        };
+        // Under a Pause the host re-delivers what we left in its buffer, then the new bytes.
+        let new = chunk.get(scan.held_in_host..).ok_or(Fail::Internal)?;
+        scan.seen += new.len() as u64;
+        let end = eos || scan.declared.is_some_and(|n| scan.seen >= n);
+        scan.out.clear();
+        if let Some(dec) = scan.decoder.as_mut() {
+            scan.plain.clear();
+            dec.push(new, &mut scan.plain).map_err(|_| Fail::Decode)?;
+            if end {
+                dec.finish(&mut scan.plain).map_err(|_| Fail::Decode)?;
+            }
+            scan.masker.push(&scan.plain, &mut scan.out);
+            scan.scanned += scan.plain.len() as u64;
+        } else {
+            scan.masker.push(new, &mut scan.out);
+            scan.scanned += new.len() as u64;
+        }
+        if end {
+            scan.masker.finish(&mut scan.out);
+        }
+        if !scan.enforce {
+            // Report mode: count, change nothing.
+            if end {
+                self.finish(host, d);
+            }
+            return Ok(Next::Continue);
+        }
+        let hold = caps.repeated_body_pause && !end && scan.masker.held() > 0;
+        scan.pending.extend_from_slice(&scan.out);
+        let next = if hold && scan.pending.len() <= max_paused {
+            // Keep the decided bytes in the host, paused, so a trailers callback can still append
+            // the tail; they are released with the next chunk that leaves nothing held.
+            if scan.pending != chunk {
+                host.set_body(d, &scan.pending).map_err(|_| Fail::Internal)?;
+            }
+            scan.held_in_host = scan.pending.len();
+            scan.paused = true;
+            Next::Pause
+        } else {
+            if scan.pending != chunk && !(size == 0 && scan.pending.is_empty()) {
+                host.set_body(d, &scan.pending).map_err(|_| Fail::Internal)?;
+            }
+            scan.pending.clear();
+            scan.held_in_host = 0;
+            scan.paused = false;
+            Next::Continue
+        };
+        if end {
+            self.finish(host, d);
+        }
+        Ok(next)
+    }
+
+    fn on_trailers(&mut self, host: &mut dyn Host, d: Dir) -> Next {
+        let Body::Scan(scan) = self.body_mut(d) else {
+            return Next::Continue;
+        };
+        scan.out.clear();
+        let mut failed = None;
+        if let Some(dec) = scan.decoder.as_mut() {
+            scan.plain.clear();
+            if dec.finish(&mut scan.plain).is_err() {
+                failed = Some(Fail::Decode);
+            }
+            scan.masker.push(&scan.plain, &mut scan.out);
+        }
+        scan.masker.finish(&mut scan.out);
+        if scan.enforce && failed.is_none() {
+            scan.pending.extend_from_slice(&scan.out);
+            if scan.paused {
+                if host.set_body(d, &scan.pending).is_err() {
+                    failed = Some(Fail::TrailerTail);
+                }
+            } else if !scan.out.is_empty() {
+                // Bytes held in filter memory cannot be written once trailers arrived.
+                failed = Some(Fail::TrailerTail);
+            }
+        }
+        match failed {
+            None => {
+                self.finish(host, d);
+                Next::Continue
+            }
+            Some(why) => {
+                let id = self.shared.metrics.dir(d).blocked(why);
+                self.count(host, id, 1);
+                host.log(Level::Error, &format!("streammask: {} body tail could not be written before trailers; the body is incomplete", d.name()));
+                *self.body_mut(d) = Body::Dropping;
+                Next::Continue
+            }
+        }
+    }
+
+    /// Counts what a finished body held.
+    fn finish(&mut self, host: &mut dyn Host, d: Dir) {
+        let shared = self.shared.clone();
+        let m = shared.metrics.dir(d);
+        let Body::Scan(scan) = std::mem::replace(self.body_mut(d), Body::Done) else {
+            return;
+        };
+        let stats = scan.masker.stats();
+        let hits = stats.rule_hits.iter().chain(&stats.field_hits);
+        let ids = if scan.enforce { &m.masked } else { &m.reported };
+        let mut summary = String::new();
+        for ((n, id), name) in hits.zip(ids).zip(shared.policy.rule_names().chain(shared.policy.field_names())) {
+            self.count(host, *id, *n);
+            if *n > 0 {
+                summary.push_str(&format!(" {name}={n}"));
+            }
+        }
+        self.count(host, m.bytes_scanned, scan.scanned);
+        self.count(host, m.json_fallbacks, stats.json_fallbacks + stats.depth_fallbacks);
+        host.log(
+            Level::Debug,
+            &format!(
+                "streammask: {} body done: {} bytes scanned, {}{}",
+                d.name(),
+                scan.scanned,
+                if scan.enforce { "masked" } else { "would mask (report mode)" },
+                if summary.is_empty() { " nothing".to_string() } else { summary }
+            ),
+        );
+    }
+
+    /// A failure after bytes may have left: reset the stream where the host can, otherwise drop
+    /// every further byte. `on_error: pass` lets the rest through (not for decode errors: the
+    /// encoding header is gone, the raw bytes would be garbage).
+    fn fail_body(&mut self, host: &mut dyn Host, d: Dir, why: Fail, size: usize, eos: bool) -> Next {
+        let shared = self.shared.clone();
+        let m = shared.metrics.dir(d);
+        if shared.policy.on_error == OnError::Pass && why != Fail::Decode {
+            self.count(host, m.passed(why), 1);
+            host.log(Level::Warn, &format!("streammask: {} body passed unmasked after an error (on_error: pass)", d.name()));
+            *self.body_mut(d) = Body::Skip;
+            return Next::Continue;
+        }
+        self.count(host, m.blocked(why), 1);
+        host.log(Level::Error, &format!("streammask: {} body blocked mid-stream ({why:?})", d.name()));
+        *self.body_mut(d) = Body::Dropping;
+        if d == Dir::Request || shared.caps.local_reply_resets_stream {
+            let status = if why == Fail::Unreadable { 413 } else { 502 };
+            if host
+                .send_response(status, &[("content-type", "text/plain")], b"streammask: body blocked\n")
+                .is_ok()
+            {
+                return Next::Pause;
+            }
+        }
+        self.drop_chunk(host, d, size, eos)
+    }
+
+    fn drop_chunk(&mut self, host: &mut dyn Host, d: Dir, size: usize, eos: bool) -> Next {
+        // Never leave an eos call empty (NGINX would never complete the response).
+        let data: &[u8] = if eos { BLOCKED_MARKER } else { b"" };
+        if size > 0 || eos {
+            if let Err(e) = host.set_body(d, data) {
+                host.log(Level::Error, &format!("streammask: cannot drop blocked bytes: {e}"));
+            }
+        }
+        Next::Continue
+    }
+}
+
+/// A convenience for hosts and tests: the body format a content type maps to under a policy.
+pub fn format_of(policy: &Policy, content_type: Option<&str>) -> Option<Format> {
+    policy.format_for(content_type)
+}

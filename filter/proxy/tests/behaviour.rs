@@ -1,0 +1,303 @@
+//! The per-stream logic under both hosts' semantics: every test runs against the Envoy fake and the
+//! ngx_wasm_module fake (where the scenario exists on that host).
+
+mod fakes;
+
+use fakes::{run, shared, Exchange, Framing, Kind};
+use std::io::Write;
+
+const POLICY: &str = r#"{
+    "rules": [
+        {"detector": "credit_card"},
+        {"detector": "email", "action": {"type": "tokenize"}},
+        {"detector": "us_ssn", "action": {"type": "redact"}}
+    ],
+    "fields": [{"name": "user-ids", "keys": ["user_id"], "action": {"type": "tokenize"}}],
+    "tokenize": {"key_id": "k1", "secret_env": "STREAMMASK_TOKEN_KEY"}
+}"#;
+
+const BOTH: [Kind; 2] = [Kind::Envoy, Kind::Ngx];
+
+fn chunks(s: &[u8], n: usize) -> Vec<Vec<u8>> {
+    s.chunks(n.max(1)).map(<[u8]>::to_vec).collect()
+}
+
+fn json_resp(body: &[u8], n: usize, framing: Framing) -> Exchange<'static> {
+    Exchange {
+        resp_headers: vec![("content-type", "application/json".into())],
+        resp_chunks: chunks(body, n),
+        resp_framing: framing,
+        ..Exchange::default()
+    }
+}
+
+const BODY: &[u8] = br#"{"user_id":"u-1","card":"4111 1111 1111 1111","email":"Jane@Example.com","ssn":"123-45-6789","ok":"clean value"}"#;
+
+fn assert_masked(out: &[u8]) {
+    let s = String::from_utf8_lossy(out);
+    for raw in ["4111 1111 1111 1111", "Jane@Example.com", "123-45-6789", "\"u-1\""] {
+        assert!(!s.contains(raw), "{raw} leaked: {s}");
+    }
+    let v: serde_json::Value = serde_json::from_slice(out).unwrap_or_else(|e| panic!("invalid JSON ({e}): {s}"));
+    assert_eq!(v["card"], "4111 11** **** 1111");
+    assert_eq!(v["ssn"], "[REDACTED]");
+    assert_eq!(v["ok"], "clean value");
+    assert!(v["email"].as_str().unwrap().starts_with("tok_k1_"));
+}
+
+#[test]
+fn json_response_is_masked_at_every_chunk_size_and_framing() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, POLICY);
+        for framing in [Framing::Chunked, Framing::Length, Framing::H2EndStream] {
+            for n in [1, 2, 7, 16, 64, 1000] {
+                let out = run(kind, &sh, &names, json_resp(BODY, n, framing));
+                assert_eq!(out.client_status, 200);
+                assert_masked(&out.client_body);
+                assert!(!out.resp_headers.contains_key("content-length"), "{kind:?} kept content-length");
+            }
+        }
+    }
+}
+
+#[test]
+fn tokens_are_the_same_on_both_hosts() {
+    let a = run(Kind::Envoy, &shared(Kind::Envoy, POLICY).0, &shared(Kind::Envoy, POLICY).1, json_resp(BODY, 5, Framing::Chunked));
+    let (sh, names) = shared(Kind::Ngx, POLICY);
+    let b = run(Kind::Ngx, &sh, &names, json_resp(BODY, 9, Framing::Length));
+    assert_eq!(a.client_body, b.client_body);
+}
+
+#[test]
+fn request_bodies_are_masked_before_the_upstream_sees_them() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, POLICY);
+        for framing in [Framing::Chunked, Framing::Length] {
+            let ex = Exchange {
+                method: "POST",
+                req_headers: vec![("content-type", "application/json".into())],
+                req_chunks: chunks(BODY, 3),
+                req_framing: framing,
+                ..Exchange::default()
+            };
+            let out = run(kind, &sh, &names, ex);
+            assert_masked(&out.upstream_body);
+            assert!(!out.req_headers.contains_key("content-length"));
+            assert_eq!(out.counters["streammask.values_masked.rule.credit_card.direction.request"], 1);
+        }
+    }
+}
+
+#[test]
+fn accept_encoding_is_removed_from_requests() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, POLICY);
+        let ex = Exchange {
+            req_headers: vec![("accept-encoding", "gzip, br".into())],
+            ..json_resp(BODY, 10, Framing::Chunked)
+        };
+        let out = run(kind, &sh, &names, ex);
+        assert!(!out.req_headers.contains_key("accept-encoding"));
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn gzip_responses_are_decoded_masked_and_sent_plain() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, POLICY);
+        let z = gzip(BODY);
+        let ex = Exchange {
+            resp_headers: vec![("content-type", "application/json".into()), ("content-encoding", "gzip".into())],
+            resp_chunks: chunks(&z, 11),
+            resp_framing: Framing::Length,
+            ..Exchange::default()
+        };
+        let out = run(kind, &sh, &names, ex);
+        assert_masked(&out.client_body);
+        assert!(!out.resp_headers.contains_key("content-encoding"));
+        assert_eq!(out.counters["streammask.streams_decompressed.direction.response"], 1);
+    }
+}
+
+#[test]
+fn an_encoding_that_cannot_be_decoded_gets_a_clean_502_not_raw_bytes() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, POLICY);
+        let ex = Exchange {
+            resp_headers: vec![("content-type", "application/json".into()), ("content-encoding", "br".into())],
+            resp_chunks: vec![b"\x1b\x00\x00raw".to_vec()],
+            ..Exchange::default()
+        };
+        let out = run(kind, &sh, &names, ex);
+        assert_eq!(out.client_status, 502);
+        assert!(!out.client_body.windows(3).any(|w| w == b"raw"));
+        assert_eq!(out.counters["streammask.streams_blocked.reason.encoding.direction.response"], 1);
+    }
+}
+
+#[test]
+fn corrupt_gzip_mid_stream_is_blocked_not_passed() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, POLICY);
+        let mut z = gzip(&BODY.repeat(50));
+        let mid = z.len() / 2;
+        for b in &mut z[mid..mid + 20] {
+            *b ^= 0x5a;
+        }
+        let ex = Exchange {
+            resp_headers: vec![("content-type", "application/json".into()), ("content-encoding", "gzip".into())],
+            resp_chunks: chunks(&z, 64),
+            ..Exchange::default()
+        };
+        let out = run(kind, &sh, &names, ex);
+        assert_eq!(out.counters["streammask.streams_blocked.reason.decode_error.direction.response"], 1, "{kind:?}");
+        match kind {
+            Kind::Envoy => assert!(out.reset),
+            Kind::Ngx => assert!(out.client_body.ends_with(streammask_proxy::stream::BLOCKED_MARKER)),
+        }
+        assert!(!String::from_utf8_lossy(&out.client_body).contains("4111 1111 1111 1111"));
+    }
+}
+
+#[test]
+fn bodies_that_cannot_have_content_or_are_not_text_pass_untouched() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, POLICY);
+        let head = Exchange {
+            method: "HEAD",
+            ..json_resp(b"", 1, Framing::Length)
+        };
+        let out = run(kind, &sh, &names, head);
+        assert_eq!(out.client_status, 200);
+        let png = Exchange {
+            resp_headers: vec![("content-type", "image/png".into())],
+            resp_chunks: vec![b"\x89PNG 4111 1111 1111 1111".to_vec()],
+            ..Exchange::default()
+        };
+        let out = run(kind, &sh, &names, png);
+        assert_eq!(out.client_body, b"\x89PNG 4111 1111 1111 1111");
+        assert_eq!(out.counters["streammask.streams_skipped.reason.content_type.direction.response"], 1);
+        let no_content = Exchange {
+            status: 204,
+            resp_headers: vec![("content-type", "application/json".into())],
+            ..Exchange::default()
+        };
+        let out = run(kind, &sh, &names, no_content);
+        assert_eq!(out.counters["streammask.streams_skipped.reason.no_body.direction.response"], 1);
+    }
+}
+
+#[test]
+fn report_mode_changes_nothing_and_counts() {
+    let policy = POLICY.replacen('{', r#"{"mode": "report","#, 1);
+    for kind in BOTH {
+        let (sh, names) = shared(kind, &policy);
+        let out = run(kind, &sh, &names, json_resp(BODY, 13, Framing::Length));
+        assert_eq!(out.client_body, BODY);
+        assert!(out.resp_headers.contains_key("content-length"), "report mode must not touch headers");
+        assert_eq!(out.counters["streammask.values_reported.rule.credit_card.direction.response"], 1);
+        assert_eq!(out.counters["streammask.values_reported.rule.user-ids.direction.response"], 1);
+        assert!(!out.counters.contains_key("streammask.values_masked.rule.credit_card.direction.response"));
+    }
+}
+
+#[test]
+fn trailers_end_the_body_without_losing_or_leaking_the_tail_on_envoy() {
+    let (sh, names) = shared(Kind::Envoy, POLICY);
+    let text = b"card 4111 1111 1111 1111 and the tail ends with letters";
+    for n in [1, 3, 8, 20, 1000] {
+        let ex = Exchange {
+            resp_headers: vec![("content-type", "text/plain".into())],
+            resp_chunks: chunks(text, n),
+            resp_framing: Framing::H2Trailers,
+            ..Exchange::default()
+        };
+        let out = run(Kind::Envoy, &sh, &names, ex);
+        assert_eq!(out.client_body, b"card 4111 11** **** 1111 and the tail ends with letters", "chunk {n}");
+    }
+}
+
+#[test]
+fn ngx_content_length_bodies_end_at_the_declared_length() {
+    let (sh, names) = shared(Kind::Ngx, POLICY);
+    let text = b"ends with a card 4111111111111111";
+    let ex = Exchange {
+        resp_headers: vec![("content-type", "text/plain".into())],
+        resp_chunks: chunks(text, 10),
+        resp_framing: Framing::Length,
+        ..Exchange::default()
+    };
+    let out = run(Kind::Ngx, &sh, &names, ex);
+    assert_eq!(out.client_body, b"ends with a card 411111******1111");
+}
+
+#[test]
+fn an_unreadable_request_body_is_refused() {
+    let (sh, names) = shared(Kind::Ngx, POLICY);
+    let ex = Exchange {
+        method: "POST",
+        req_headers: vec![("content-type", "application/json".into())],
+        req_chunks: vec![BODY.to_vec()],
+        unreadable_request: true,
+        ..Exchange::default()
+    };
+    let out = run(Kind::Ngx, &sh, &names, ex);
+    assert_eq!(out.client_status, 413);
+    assert!(out.upstream_body.is_empty());
+}
+
+#[test]
+fn on_error_pass_lets_an_undecodable_body_through_and_counts_it() {
+    let policy = POLICY.replacen('{', r#"{"on_error": "pass","#, 1);
+    for kind in BOTH {
+        let (sh, names) = shared(kind, &policy);
+        let ex = Exchange {
+            resp_headers: vec![("content-type", "text/plain".into()), ("content-encoding", "zstd".into())],
+            resp_chunks: vec![b"opaque".to_vec()],
+            ..Exchange::default()
+        };
+        let out = run(kind, &sh, &names, ex);
+        assert_eq!(out.client_body, b"opaque");
+        assert_eq!(out.counters["streammask.streams_passed_unmasked.reason.encoding.direction.response"], 1);
+    }
+}
+
+#[test]
+fn sse_events_leave_as_soon_as_they_are_complete() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, POLICY);
+        let ex = Exchange {
+            resp_headers: vec![("content-type", "text/event-stream".into())],
+            resp_chunks: vec![
+                b"data: {\"email\":\"a@example.com\"}\n\n".to_vec(),
+                b"data: card 4111 1111 ".to_vec(),
+                b"1111 1111\n\n".to_vec(),
+            ],
+            ..Exchange::default()
+        };
+        let out = run(kind, &sh, &names, ex);
+        let s = String::from_utf8(out.client_body).unwrap();
+        assert!(s.starts_with("data: {\"email\":\"tok_k1_"), "{s}");
+        assert!(s.ends_with("data: card 4111 11** **** 1111\n\n"), "{s}");
+    }
+}
+
+#[test]
+fn metric_names_cover_every_rule_and_direction() {
+    let (_, names) = shared(Kind::Envoy, POLICY);
+    for r in ["credit_card", "email", "us_ssn", "user-ids"] {
+        for d in ["request", "response"] {
+            assert!(names.contains(&format!("streammask.values_masked.rule.{r}.direction.{d}")));
+        }
+    }
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), names.len(), "duplicate metric names");
+}
