@@ -1,1 +1,313 @@
-fn main() {}
+//! demo-upstream: a small HTTP/1.1 + h2c server with fake personal data, for the demo and the
+//! end-to-end tests. Every value here is fictitious (test card numbers, example.com addresses).
+//!
+//!   demo-upstream [--port N]   (default 8081; 0 picks a free port; the port is printed on stdout)
+//!
+//! Routes:
+//!   GET  /api/users            JSON API response
+//!   GET  /logs.ndjson          NDJSON log stream (?lines=N&delay_ms=D)
+//!   GET  /events               SSE stream (?n=N&delay_ms=D), one event per interval
+//!   GET  /text                 plain text
+//!   GET  /bytes                the text in 1-byte chunks
+//!   GET  /split                a card number split across two chunks with a pause between
+//!   GET  /gzip                 the JSON response gzip-compressed (content-encoding: gzip)
+//!   GET  /deflate              the same with content-encoding: deflate
+//!   GET  /brotli               content-encoding: br (not decodable by the filter)
+//!   GET  /empty                204 No Content
+//!   GET  /big?mb=N             N MiB of streamed text with a card every 64 KiB
+//!   GET  /trailers             JSON body followed by HTTP trailers (needs HTTP/2 or te: trailers)
+//!   GET  /length               the JSON response with a Content-Length, sent in several writes
+//!   POST /record/ID            stores the request body (ID is any name) and answers its size
+//!   GET  /record/ID            returns what was stored, exactly as received
+//!   POST /count                answers the number of body bytes received (for huge uploads)
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+type Store = Arc<Mutex<HashMap<String, Vec<u8>>>>;
+
+pub const USERS_JSON: &str = r#"{"users":[{"user_id":"u-1001","name":"Jane Doe","email":"jane.doe@example.com","phone":"+1 (415) 555-2671","card":"4111 1111 1111 1111","ssn":"123-45-6789","iban":"DE89 3704 0044 0532 0130 00","plan":"pro","created":"2024-11-30T12:00:00Z","id":"550e8400-e29b-41d4-a716-446655440000"},{"user_id":"u-1002","name":"John Roe","email":"John.Roe@Example.org","phone":"+44 20 7946 0958","card":5555555555554444,"ssn":"078-05-1120","notes":"paid with 4000-0566-5566-5556 via jroe@mail.example.net","plan":"free","version":"1.2.3"}],"total":2,"request_ip":"203.0.113.42"}"#;
+
+pub const TEXT: &str = "Order ORD-2024-000123 for jane.doe@example.com\ncard 4111 1111 1111 1111 exp 12/29, ssn 123-45-6789\ncall +1 (415) 555-2671 from 203.0.113.42\nkey AKIAIOSFODNN7EXAMPLE\nclean line: version 1.2.3, total $1,234.56, id 550e8400-e29b-41d4-a716-446655440000\n";
+
+fn full(status: StatusCode, ct: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(Full::new(body.into()).boxed());
+    *r.status_mut() = status;
+    if !ct.is_empty() {
+        if let Ok(v) = ct.parse() {
+            r.headers_mut().insert("content-type", v);
+        }
+    }
+    r
+}
+
+fn streamed(ct: &str) -> (mpsc::Sender<Frame<Bytes>>, Response<Body>) {
+    let (tx, rx) = mpsc::channel::<Frame<Bytes>>(8);
+    let mut r = Response::new(BodyExt::boxed(RecvStream(rx)));
+    if let Ok(v) = ct.parse() {
+        r.headers_mut().insert("content-type", v);
+    }
+    (tx, r)
+}
+
+/// An mpsc receiver of frames as a response body.
+struct RecvStream(mpsc::Receiver<Frame<Bytes>>);
+
+impl hyper::body::Body for RecvStream {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|o| o.map(Ok))
+    }
+}
+
+
+fn query(req: &Request<Incoming>, key: &str, default: u64) -> u64 {
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = e.write_all(data);
+    e.finish().unwrap_or_default()
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = e.write_all(data);
+    e.finish().unwrap_or_default()
+}
+
+async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let resp = match (method.as_str(), path.as_str()) {
+        ("GET" | "HEAD", "/api/users") => full(StatusCode::OK, "application/json", USERS_JSON),
+        ("GET", "/text") => full(StatusCode::OK, "text/plain; charset=utf-8", TEXT),
+        ("GET", "/logs.ndjson") => {
+            let lines = query(&req, "lines", 5);
+            let delay = query(&req, "delay_ms", 50);
+            let (tx, r) = streamed("application/x-ndjson");
+            tokio::spawn(async move {
+                for i in 0..lines {
+                    let line = format!(
+                        "{{\"ts\":\"2024-11-30T12:00:{:02}Z\",\"level\":\"info\",\"user_id\":\"u-{}\",\"msg\":\"login by user{}@example.com from 198.51.100.{}\",\"card\":\"4111-1111-1111-1111\",\"latency_ms\":{}}}\n",
+                        i % 60, 1000 + i, i, i % 250, 10 + i
+                    );
+                    if tx.send(Frame::data(Bytes::from(line))).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
+            });
+            r
+        }
+        ("GET", "/events") => {
+            let n = query(&req, "n", 3);
+            let delay = query(&req, "delay_ms", 1000);
+            let (tx, mut r) = streamed("text/event-stream");
+            r.headers_mut().insert("cache-control", hyper::header::HeaderValue::from_static("no-cache"));
+            tokio::spawn(async move {
+                for i in 0..n {
+                    let ev = format!(
+                        "id: {i}\nevent: payment\ndata: {{\"seq\":{i},\"email\":\"buyer{i}@example.com\",\"card\":\"4111 1111 1111 1111\",\"sent_ms\":{}}}\n\n",
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_millis())
+                            .unwrap_or(0)
+                    );
+                    if tx.send(Frame::data(Bytes::from(ev))).await.is_err() {
+                        return;
+                    }
+                    if i + 1 < n {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                    }
+                }
+            });
+            r
+        }
+        ("GET", "/bytes") => {
+            let (tx, r) = streamed("text/plain");
+            tokio::spawn(async move {
+                for b in TEXT.as_bytes() {
+                    if tx.send(Frame::data(Bytes::copy_from_slice(&[*b]))).await.is_err() {
+                        return;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            });
+            r
+        }
+        ("GET", "/split") => {
+            let (tx, r) = streamed("application/json");
+            tokio::spawn(async move {
+                let _ = tx.send(Frame::data(Bytes::from_static(b"{\"note\":\"paid with 4111 1111 11"))).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let _ = tx.send(Frame::data(Bytes::from_static(b"11 1111 thanks\",\"email\":\"jane.doe@exam"))).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let _ = tx.send(Frame::data(Bytes::from_static(b"ple.com\"}"))).await;
+            });
+            r
+        }
+        ("GET", "/gzip") => {
+            let mut r = full(StatusCode::OK, "application/json", gzip(USERS_JSON.as_bytes()));
+            r.headers_mut().insert("content-encoding", hyper::header::HeaderValue::from_static("gzip"));
+            r
+        }
+        ("GET", "/deflate") => {
+            let mut r = full(StatusCode::OK, "application/json", zlib(USERS_JSON.as_bytes()));
+            r.headers_mut().insert("content-encoding", hyper::header::HeaderValue::from_static("deflate"));
+            r
+        }
+        ("GET", "/brotli") => {
+            let mut r = full(StatusCode::OK, "application/json", &b"\x1b\x4a\x00\xf8\x25\x0a\x4111111111111111"[..]);
+            r.headers_mut().insert("content-encoding", hyper::header::HeaderValue::from_static("br"));
+            r
+        }
+        ("GET" | "HEAD", "/empty") => full(StatusCode::NO_CONTENT, "application/json", Bytes::new()),
+        ("GET", "/big") => {
+            let mb = query(&req, "mb", 10);
+            let (tx, r) = streamed("text/plain");
+            tokio::spawn(async move {
+                // 64 KiB blocks: lines of lorem ipsum, one card per block, always whole.
+                let line: &[u8] = b"lorem ipsum dolor sit amet, consectetur adipiscing elit 0123\n";
+                let card: &[u8] = b"card 4111 1111 1111 1111\n";
+                let mut block = Vec::with_capacity(64 << 10);
+                while block.len() + line.len() + card.len() < (64 << 10) {
+                    block.extend_from_slice(line);
+                }
+                block.extend_from_slice(card);
+                while block.len() < (64 << 10) {
+                    block.push(b'\n');
+                }
+                let block = Bytes::from(block);
+                for _ in 0..(mb * 16) {
+                    if tx.send(Frame::data(block.clone())).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            r
+        }
+        ("GET", "/trailers") => {
+            let (tx, r) = streamed("application/json");
+            tokio::spawn(async move {
+                let _ = tx.send(Frame::data(Bytes::from_static(b"{\"email\":\"jane.doe@example.com\",\"card\":\"4111 1111 "))).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = tx.send(Frame::data(Bytes::from_static(b"1111 1111\",\"tail\":\"ends in a word"))).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = tx.send(Frame::data(Bytes::from_static(b"\"}"))).await;
+                let mut t = hyper::HeaderMap::new();
+                t.insert("grpc-status", hyper::header::HeaderValue::from_static("0"));
+                t.insert("x-checksum", hyper::header::HeaderValue::from_static("abc123"));
+                let _ = tx.send(Frame::trailers(t)).await;
+            });
+            r
+        }
+        ("GET", "/length") => {
+            let (tx, mut r) = streamed("application/json");
+            if let Ok(v) = USERS_JSON.len().to_string().parse() {
+                r.headers_mut().insert("content-length", v);
+            }
+            tokio::spawn(async move {
+                for part in USERS_JSON.as_bytes().chunks(97) {
+                    if tx.send(Frame::data(Bytes::copy_from_slice(part))).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            });
+            r
+        }
+        ("POST" | "PUT", p) if p.starts_with("/record/") => {
+            let id = p.trim_start_matches("/record/").to_string();
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes().to_vec(),
+                Err(_) => return Ok(full(StatusCode::BAD_REQUEST, "text/plain", "body read failed\n")),
+            };
+            let n = body.len();
+            if let Ok(mut s) = store.lock() {
+                s.insert(id, body);
+            }
+            full(StatusCode::OK, "text/plain", format!("stored {n} bytes\n"))
+        }
+        ("GET", p) if p.starts_with("/record/") => {
+            let id = p.trim_start_matches("/record/");
+            match store.lock().ok().and_then(|s| s.get(id).cloned()) {
+                Some(b) => full(StatusCode::OK, "application/octet-stream", b),
+                None => full(StatusCode::NOT_FOUND, "text/plain", "no such record\n"),
+            }
+        }
+        ("POST", "/count") => {
+            let mut body = req.into_body();
+            let mut n: u64 = 0;
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(f) => n += f.data_ref().map_or(0, |d| d.len() as u64),
+                    Err(_) => return Ok(full(StatusCode::BAD_REQUEST, "text/plain", "body read failed\n")),
+                }
+            }
+            full(StatusCode::OK, "text/plain", format!("{n}\n"))
+        }
+        _ => full(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
+    };
+    Ok(resp)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let port: u16 = args
+        .iter()
+        .position(|a| a == "--port")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8081);
+    let host = std::env::var("DEMO_UPSTREAM_BIND").unwrap_or_else(|_| "0.0.0.0".into());
+    let listener = match TcpListener::bind((host.as_str(), port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("demo-upstream: cannot bind {host}:{port}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    println!("{port}");
+    let _ = std::io::stdout().flush();
+    eprintln!("demo-upstream: listening on {host}:{port} (HTTP/1.1 and h2c)");
+    let store: Store = Arc::new(Mutex::new(HashMap::new()));
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(_) => continue,
+        };
+        let store = store.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| handle(req, store.clone()));
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}

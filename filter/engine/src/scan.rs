@@ -10,8 +10,9 @@
 //! and given to the [`Sink`]. Matches of different rules are resolved by leftmost start, then rule
 //! order; an accepted match hides every overlapping one.
 //!
-//! A union of all rules (one multi-pattern regex) is searched first, so text without any candidate
-//! costs one pass, not one per rule.
+//! Each rule is searched with its own regex, so each keeps the regex engine's literal prefilters
+//! (an email search jumps from `@` to `@`); a single union of all rules was measured 50x slower
+//! (its lazy DFA thrashes on the counted repetitions).
 //!
 //! # Limits
 //! Memory is the rules' longest match plus `lookbehind` bytes of context, whatever the stream length.
@@ -258,40 +259,6 @@ impl Scanner {
         if !self.states.iter().any(need) {
             return;
         }
-        if let Some(u) = &policy.union {
-            if self.states.iter().all(|st| st.cand.is_none()) {
-                let p = self.states.iter().map(|st| st.next).min().unwrap_or(self.emit);
-                let from = self.rel(p);
-                let too_short = fin && self.buf.len() - from.min(self.buf.len()) < u.min_len;
-                let found = if too_short {
-                    None
-                } else {
-                    u.regex.search(&Input::new(&self.buf[..]).range(from..))
-                };
-                match found {
-                    None => {
-                        // No rule can match before the end; each holds back only what could still
-                        // begin one of its own matches.
-                        for (st, rule) in self.states.iter_mut().zip(&policy.rules) {
-                            let from_r = (st.next.max(self.base) - self.base) as usize;
-                            let f = if fin { end } else { self.base + tight(&self.buf, from_r, &rule.pattern) as u64 };
-                            st.next = st.next.max(f);
-                            st.frontier = st.next;
-                            st.searched_end = end;
-                            st.searched_fin = fin;
-                        }
-                        return;
-                    }
-                    Some(m) => {
-                        let s = self.base + m.start() as u64;
-                        let bound = if fin { s } else { s.min(self.base + tight(&self.buf, from, u) as u64) };
-                        for st in &mut self.states {
-                            st.next = st.next.max(bound);
-                        }
-                    }
-                }
-            }
-        }
         for r in 0..self.states.len() {
             if need(&self.states[r]) {
                 self.find_candidate(policy, r, fin);
@@ -316,7 +283,13 @@ impl Scanner {
                 st.frontier = st.next;
                 return;
             }
-            let Some(m) = rule.pattern.regex.search(&Input::new(buf).range(from..)) else {
+            let too_short = fin && buf.len() - from < rule.pattern.min_len;
+            let found = if too_short {
+                None
+            } else {
+                rule.pattern.regex.search(&Input::new(buf).range(from..))
+            };
+            let Some(m) = found else {
                 let f = if fin { end } else { base + tight(buf, from, &rule.pattern) as u64 };
                 st.next = f.max(st.next);
                 st.frontier = st.next;

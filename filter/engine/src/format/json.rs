@@ -920,8 +920,7 @@ impl JsonMasker {
             return;
         }
         self.held_raw.extend_from_slice(&self.capture);
-        let min = p.union.as_ref().map_or(usize::MAX, |u| u.min_len);
-        if self.capture.len() < min {
+        if self.capture.len() < p.min_len {
             self.held.extend_from_slice(&self.capture);
             self.capture.clear();
             return;

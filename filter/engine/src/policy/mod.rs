@@ -73,7 +73,10 @@ pub(crate) struct Field {
 /// A compiled policy, shared by every stream of a proxy VM.
 pub struct Policy {
     pub(crate) rules: Vec<Rule>,
-    pub(crate) union: Option<Pattern>,
+    /// Shortest match of any rule (a shorter value cannot match anything).
+    pub(crate) min_len: usize,
+    /// Longest match of any rule.
+    pub(crate) max_len: usize,
     pub(crate) fields: Vec<Field>,
     pub(crate) field_keys: Vec<(Box<[u8]>, usize)>,
     pub(crate) field_paths: Vec<(Vec<PathSeg>, usize)>,
@@ -167,7 +170,6 @@ impl Policy {
 
         let mut names = HashSet::new();
         let mut rules = Vec::new();
-        let mut hirs = Vec::new();
         let wires: Vec<(String, wire::RuleWire)> = match w.rules {
             Some(r) => r.into_iter().enumerate().map(|(i, r)| (format!("rules[{i}]"), r)).collect(),
             None => detect::DETECTORS
@@ -186,9 +188,8 @@ impl Policy {
                 .collect(),
         };
         for (path, r) in wires {
-            if let Some((rule, hir)) = compile_rule(&path, r, key.as_ref(), has_key, &mut names, &mut errs) {
+            if let Some(rule) = compile_rule(&path, r, key.as_ref(), has_key, &mut names, &mut errs) {
                 rules.push(rule);
-                hirs.push(hir);
             }
         }
 
@@ -221,18 +222,6 @@ impl Policy {
                 fields.push(Field { name: f.name, action });
             }
         }
-
-        let union = if hirs.is_empty() {
-            None
-        } else {
-            match pattern::compile_union(&hirs) {
-                Ok(p) => Some(p),
-                Err(m) => {
-                    errs.push("rules", m);
-                    None
-                }
-            }
-        };
 
         let (mut request, mut response) = (true, true);
         if let Some(dirs) = &w.directions {
@@ -322,9 +311,12 @@ impl Policy {
             .max()
             .unwrap_or(0)
             + 8;
+        let min_len = rules.iter().map(|r| r.pattern.min_len).min().unwrap_or(usize::MAX);
+        let max_len = rules.iter().map(|r| r.pattern.max_len).max().unwrap_or(0);
         Ok(Policy {
             rules,
-            union,
+            min_len,
+            max_len,
             fields,
             field_keys,
             field_paths,
@@ -352,7 +344,8 @@ impl Policy {
     fn empty() -> Policy {
         Policy {
             rules: Vec::new(),
-            union: None,
+            min_len: usize::MAX,
+            max_len: 0,
             fields: Vec::new(),
             field_keys: Vec::new(),
             field_paths: Vec::new(),
@@ -387,7 +380,7 @@ impl Policy {
 
     /// The longest a stream holds back for a pending match, in bytes.
     pub fn max_hold_back(&self) -> usize {
-        self.union.as_ref().map_or(0, |u| u.max_len) + self.lookbehind
+        self.max_len + self.lookbehind
     }
 
     /// The body format for a `content-type` header value, or `None` when such bodies pass untouched.
@@ -570,7 +563,7 @@ fn compile_rule(
     has_key: bool,
     names: &mut HashSet<String>,
     errs: &mut Errors,
-) -> Option<(Rule, regex_syntax::hir::Hir)> {
+) -> Option<Rule> {
     let before = errs.0.len();
     let det = match (&r.detector, &r.pattern) {
         (Some(_), Some(_)) => {
@@ -678,17 +671,14 @@ fn compile_rule(
     if errs.0.len() != before {
         return None;
     }
-    Some((
-        Rule {
-            name,
-            pattern: compiled,
-            validate: det.and_then(|d| d.validate),
-            near,
-            action,
-            region_end,
-        },
-        hir,
-    ))
+    Some(Rule {
+        name,
+        pattern: compiled,
+        validate: det.and_then(|d| d.validate),
+        near,
+        action,
+        region_end,
+    })
 }
 
 #[cfg(test)]

@@ -91,27 +91,6 @@ pub(crate) fn compile(hir: &Hir) -> Result<Pattern, String> {
     })
 }
 
-/// Compiles several HIRs into one multi-pattern regex (the union prefilter).
-pub(crate) fn compile_union(hirs: &[Hir]) -> Result<Pattern, String> {
-    let regex = meta::Builder::new()
-        .configure(meta_config().nfa_size_limit(Some(NFA_SIZE_LIMIT * 4)))
-        .build_many_from_hir(hirs)
-        .map_err(|e| format!("rules are too large to compile together ({e})"))?;
-    let mut class = ByteSet::default();
-    let (mut max_len, mut min_len) = (0, usize::MAX);
-    for h in hirs {
-        collect_bytes(h, &mut class);
-        max_len = max_len.max(h.properties().maximum_len().unwrap_or(0));
-        min_len = min_len.min(h.properties().minimum_len().unwrap_or(0));
-    }
-    Ok(Pattern {
-        regex,
-        max_len,
-        min_len,
-        class,
-    })
-}
-
 fn unbounded_piece(hir: &Hir) -> Option<String> {
     match hir.kind() {
         HirKind::Repetition(r) if r.max.is_none() => Some(hir.to_string()),
