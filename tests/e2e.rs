@@ -10,7 +10,9 @@ use std::time::Duration;
 use support::*;
 
 fn direct(path: &str) -> Vec<u8> {
-    curl(&["-s", &format!("http://127.0.0.1:{}{}", upstream(), path)]).out.stdout
+    curl(&["-s", &format!("http://127.0.0.1:{}{}", upstream(), path)])
+        .out
+        .stdout
 }
 
 #[test]
@@ -19,7 +21,10 @@ fn json_ndjson_sse_and_text_responses_are_masked_and_clean_values_stay_identical
     // JSON: valid, same structure, clean values byte-identical, sensitive ones masked
     let (status, headers, body) = get(&e.url("/api/users"), &[]);
     assert_eq!(status, 200);
-    assert!(!headers.contains("content-length: 562"), "content-length of the unmasked body kept");
+    assert!(
+        !headers.contains("content-length: 562"),
+        "content-length of the unmasked body kept"
+    );
     assert_no_raw("json", &body);
     let masked: Value = serde_json::from_slice(&body).expect("valid JSON");
     let orig: Value = serde_json::from_slice(&direct("/api/users")).unwrap();
@@ -29,7 +34,10 @@ fn json_ndjson_sse_and_text_responses_are_masked_and_clean_values_stay_identical
     }
     assert_eq!(masked["users"][1]["version"], "1.2.3");
     assert_eq!(m0["card"], "4111 11** **** 1111");
-    assert_eq!(masked["users"][1]["card"], "555555******4444", "a card sent as a JSON number");
+    assert_eq!(
+        masked["users"][1]["card"], "555555******4444",
+        "a card sent as a JSON number"
+    );
     assert_eq!(m0["ssn"], "[REDACTED]");
     assert!(m0["email"].as_str().unwrap().starts_with("tok_k1_"));
     assert!(m0["user_id"].as_str().unwrap().starts_with("tok_k1_"));
@@ -66,8 +74,14 @@ fn one_byte_chunks_and_a_card_split_across_chunks_are_masked_whole() {
     assert_no_raw("1-byte chunks", body.as_bytes());
     assert!(body.contains("card 4111 11** **** 1111 exp 12/29"), "{body}");
     let body = curl(&["-s", &e.url("/split")]).body_string();
-    assert_eq!(body.len(), r#"{"note":"paid with 4111 11** **** 1111 thanks","email":"tok_k1_"#.len() + 26 + 2);
-    assert!(body.starts_with(r#"{"note":"paid with 4111 11** **** 1111 thanks","email":"tok_k1_"#), "{body}");
+    assert_eq!(
+        body.len(),
+        r#"{"note":"paid with 4111 11** **** 1111 thanks","email":"tok_k1_"#.len() + 26 + 2
+    );
+    assert!(
+        body.starts_with(r#"{"note":"paid with 4111 11** **** 1111 thanks","email":"tok_k1_"#),
+        "{body}"
+    );
 }
 
 #[test]
@@ -75,9 +89,19 @@ fn request_bodies_never_reach_the_upstream_raw() {
     let e = envoy();
     let doc = std::fs::read(root().join("tests/data/request.json")).unwrap();
     let file = root().join("tests/data/request.json").display().to_string();
-    for (id, extra) in [("chunked", vec!["-H", "Transfer-Encoding: chunked"]), ("length", vec![])] {
+    for (id, extra) in [
+        ("chunked", vec!["-H", "Transfer-Encoding: chunked"]),
+        ("length", vec![]),
+    ] {
         let url = e.url(&format!("/record/{id}-{}", rand_suffix()));
-        let mut args = vec!["-s", "-X", "POST", "-H", "content-type: application/json", "--data-binary"];
+        let mut args = vec![
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+        ];
         let at = format!("@{file}");
         args.push(&at);
         args.extend(extra.iter().copied());
@@ -106,17 +130,26 @@ fn sse_events_reach_the_client_in_real_time() {
         assert!(!line.contains("@example.com") && !line.contains("4111 1111"), "{line}");
         let v: Value = serde_json::from_str(line.trim_start_matches("data: ").trim()).unwrap();
         let sent = v["sent_ms"].as_u64().unwrap();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
         // the line was read at `at`; it left the upstream at `sent`: latency = arrival - sent
         let arrival = now - (lines.last().unwrap().0 - *at).as_millis() as u64;
         let latency = arrival.saturating_sub(sent);
         report.push(latency);
-        assert!(latency < 500, "event {i} arrived {latency} ms after it was sent (buffered?)");
+        assert!(
+            latency < 500,
+            "event {i} arrived {latency} ms after it was sent (buffered?)"
+        );
     }
     println!("SSE per-event latency through Envoy + streammask (ms): {report:?}");
     let gaps: Vec<u128> = data.windows(2).map(|w| (w[1].0 - w[0].0).as_millis()).collect();
     for g in &gaps {
-        assert!(*g > 700, "events arrived together ({gaps:?} ms apart): the stream was buffered");
+        assert!(
+            *g > 700,
+            "events arrived together ({gaps:?} ms apart): the stream was buffered"
+        );
     }
 }
 
@@ -134,7 +167,10 @@ fn http2_downstream_and_a_response_with_trailers() {
         let s = String::from_utf8(body).unwrap();
         let v: Value = serde_json::from_str(&s).unwrap_or_else(|_| panic!("bytes lost or extra before trailers: {s}"));
         assert_eq!(v["card"], "4111 11** **** 1111");
-        assert_eq!(v["tail"], "ends in a word", "the tail held at the trailers boundary was lost");
+        assert_eq!(
+            v["tail"], "ends in a word",
+            "the tail held at the trailers boundary was lost"
+        );
         assert!(v["email"].as_str().unwrap().starts_with("tok_k1_"));
         assert!(headers.contains("x-checksum: abc123"), "trailers lost: {headers}");
     }
@@ -159,7 +195,10 @@ fn compressed_upstream_bodies_are_decoded_or_blocked_and_bodiless_responses_pass
     assert!(!body.windows(4).any(|w| w == b"4111"));
     let (status, headers, _) = get(&e.url("/api/users"), &["-I"]);
     assert_eq!(status, 200);
-    assert!(headers.contains("content-length: 562"), "HEAD keeps the upstream's length: {headers}");
+    assert!(
+        headers.contains("content-length: 562"),
+        "HEAD keeps the upstream's length: {headers}"
+    );
     let (status, _, body) = get(&e.url("/empty"), &[]);
     assert_eq!(status, 204);
     assert!(body.is_empty());
@@ -179,17 +218,35 @@ fn responses_are_compressed_for_clients_after_masking() {
 
 #[test]
 fn a_200_mb_streamed_body_passes_and_envoy_memory_does_not_grow_with_body_size() {
-    let e = start_envoy(EnvoyOpts { log_level: "wasm:info", ..EnvoyOpts::default() });
+    let e = start_envoy(EnvoyOpts {
+        log_level: "wasm:info",
+        ..EnvoyOpts::default()
+    });
     let run = |mb: u64| {
-        let r = curl(&["-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", &e.url(&format!("/big?mb={mb}"))]);
+        let r = curl(&[
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{size_download}",
+            &e.url(&format!("/big?mb={mb}")),
+        ]);
         r.body_string()
     };
     assert_eq!(run(20), format!("200 {}", 20u64 << 20));
     let before = e.rss_kib();
-    assert_eq!(run(200), format!("200 {}", 200u64 << 20), "no 413/500 and every byte delivered");
+    assert_eq!(
+        run(200),
+        format!("200 {}", 200u64 << 20),
+        "no 413/500 and every byte delivered"
+    );
     let after = e.rss_kib();
     println!("Envoy RSS after a 20 MiB body: {before} KiB; after a 200 MiB body: {after} KiB");
-    assert!(after < before + 64 * 1024, "Envoy grew by {} KiB over a 200 MiB body", after.saturating_sub(before));
+    assert!(
+        after < before + 64 * 1024,
+        "Envoy grew by {} KiB over a 200 MiB body",
+        after.saturating_sub(before)
+    );
     let sample = curl(&["-s", &e.url("/big?mb=1")]).body_string();
     assert_eq!(sample.matches("card 4111 11** **** 1111").count(), 16);
     assert!(!sample.contains("4111 1111 1111 1111"));
@@ -198,21 +255,33 @@ fn a_200_mb_streamed_body_passes_and_envoy_memory_does_not_grow_with_body_size()
 #[test]
 fn an_invalid_policy_makes_envoy_reject_the_filter_and_name_the_json_path() {
     let policy = r#"{"rules": [{"name": "orders", "pattern": "ORD-\\d+"}, {"detector": "credit_kard"}]}"#;
-    let log = match try_start_envoy(EnvoyOpts { policy: Some(policy), ..EnvoyOpts::default() }) {
+    let log = match try_start_envoy(EnvoyOpts {
+        policy: Some(policy),
+        ..EnvoyOpts::default()
+    }) {
         Ok(e) => panic!("Envoy started with an invalid policy; log:\n{}", e.log()),
         Err(log) => log,
     };
     assert!(log.contains("rules[0].pattern: unbounded repetition"), "{log}");
-    assert!(log.contains("rules[1].detector: unknown detector \"credit_kard\""), "{log}");
+    assert!(
+        log.contains("rules[1].detector: unknown detector \"credit_kard\""),
+        "{log}"
+    );
 }
 
 #[test]
 fn a_missing_token_key_is_a_configuration_error_not_a_silent_pass() {
-    let log = match try_start_envoy(EnvoyOpts { env: vec![], ..EnvoyOpts::default() }) {
+    let log = match try_start_envoy(EnvoyOpts {
+        env: vec![],
+        ..EnvoyOpts::default()
+    }) {
         Ok(e) => panic!("Envoy started without the token key; log:\n{}", e.log()),
         Err(log) => log,
     };
-    assert!(log.contains("tokenize.secret_env: environment variable \"STREAMMASK_TOKEN_KEY\" is not set"), "{log}");
+    assert!(
+        log.contains("tokenize.secret_env: environment variable \"STREAMMASK_TOKEN_KEY\" is not set"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -243,32 +312,101 @@ fn prometheus_shows_the_documented_counters_with_the_right_counts() {
     }
     curl(&["-s", "-o", "/dev/null", &e.url("/brotli")]);
     // an octet-stream response is not scanned
-    curl(&["-s", "-o", "/dev/null", "-X", "POST", "--data-binary", "x", "-H", "content-type: image/png", &e.url("/record/bin")]);
+    curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-X",
+        "POST",
+        "--data-binary",
+        "x",
+        "-H",
+        "content-type: image/png",
+        &e.url("/record/bin"),
+    ]);
     curl(&["-s", "-o", "/dev/null", &e.url("/record/bin")]);
-    curl(&["-s", "-o", "/dev/null", "-X", "POST", "--data-binary", "4111111111111111", "-H", "content-type: text/plain", &e.url("/count")]);
+    curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-X",
+        "POST",
+        "--data-binary",
+        "4111111111111111",
+        "-H",
+        "content-type: text/plain",
+        &e.url("/count"),
+    ]);
     // the readiness probe in start_envoy made one /api/users request too
     let n = 4;
-    assert_eq!(e.prom("streammask_values_masked{rule=\"cards\",direction=\"response\"}"), 3 * n);
-    assert_eq!(e.prom("streammask_values_masked{rule=\"emails\",direction=\"response\"}"), 3 * n);
-    assert_eq!(e.prom("streammask_values_masked{rule=\"user-ids\",direction=\"response\"}"), 2 * n);
-    assert_eq!(e.prom("streammask_values_masked{rule=\"cards\",direction=\"request\"}"), 1);
-    assert_eq!(e.prom("streammask_bytes_scanned{direction=\"response\"}") >= 562 * n, true);
-    assert_eq!(e.prom("streammask_streams_blocked{reason=\"encoding\",direction=\"response\"}"), 1);
-    assert_eq!(e.prom("streammask_streams_skipped{reason=\"content_type\",direction=\"response\"}"), 1);
+    assert_eq!(
+        e.prom("streammask_values_masked{rule=\"cards\",direction=\"response\"}"),
+        3 * n
+    );
+    assert_eq!(
+        e.prom("streammask_values_masked{rule=\"emails\",direction=\"response\"}"),
+        3 * n
+    );
+    assert_eq!(
+        e.prom("streammask_values_masked{rule=\"user-ids\",direction=\"response\"}"),
+        2 * n
+    );
+    assert_eq!(
+        e.prom("streammask_values_masked{rule=\"cards\",direction=\"request\"}"),
+        1
+    );
+    assert!(e.prom("streammask_bytes_scanned{direction=\"response\"}") >= 562 * n);
+    assert_eq!(
+        e.prom("streammask_streams_blocked{reason=\"encoding\",direction=\"response\"}"),
+        1
+    );
+    assert_eq!(
+        e.prom("streammask_streams_skipped{reason=\"content_type\",direction=\"response\"}"),
+        1
+    );
     assert!(e.prom("streammask_streams_scanned{direction=\"response\"}") >= n);
     assert!(e.prom("streammask_streams_skipped{reason=\"no_body\",direction=\"request\"}") >= n);
-    assert_eq!(e.prom("streammask_streams_skipped{reason=\"content_type\",direction=\"request\"}"), 1);
+    assert_eq!(
+        e.prom("streammask_streams_skipped{reason=\"content_type\",direction=\"request\"}"),
+        1
+    );
 }
 
 #[test]
 fn envoy_debug_log_contains_no_raw_values_and_no_secret() {
-    let e = start_envoy(EnvoyOpts { log_level: "wasm:trace", ..EnvoyOpts::default() });
-    for p in ["/api/users", "/text", "/bytes", "/split", "/gzip", "/brotli", "/logs.ndjson?lines=3&delay_ms=1", "/events?n=2&delay_ms=1"] {
+    let e = start_envoy(EnvoyOpts {
+        log_level: "wasm:trace",
+        ..EnvoyOpts::default()
+    });
+    for p in [
+        "/api/users",
+        "/text",
+        "/bytes",
+        "/split",
+        "/gzip",
+        "/brotli",
+        "/logs.ndjson?lines=3&delay_ms=1",
+        "/events?n=2&delay_ms=1",
+    ] {
         curl(&["-s", "-o", "/dev/null", &e.url(p)]);
     }
-    curl(&["-s", "-o", "/dev/null", "-X", "POST", "-H", "content-type: application/json", "--data-binary", "@tests/data/request.json", &e.url("/record/log")]);
+    curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        "@tests/data/request.json",
+        &e.url("/record/log"),
+    ]);
     let log = e.log();
-    assert!(log.contains("streammask: response body done"), "the filter did not log at debug level:\n{log}");
+    assert!(
+        log.contains("streammask: response body done"),
+        "the filter did not log at debug level:\n{log}"
+    );
     for raw in RAW_VALUES {
         // the access log prints paths, not bodies; no raw value may appear anywhere
         assert!(!log.contains(raw), "raw value {raw:?} in Envoy's log");

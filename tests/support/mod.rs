@@ -78,7 +78,9 @@ pub fn start_upstream() -> Upstream {
         .spawn()
         .expect("start demo-upstream");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let port: u16 = line.trim().parse().expect("upstream port");
     Upstream {
         port,
@@ -161,9 +163,15 @@ pub fn render_config(listen: u16, admin: u16, up: u16, policy: Option<&str>) -> 
     }
     let out = out
         .replace("/etc/streammask/streammask.wasm", &wasm_path().display().to_string())
-        .replace("address: upstream, port_value: 8081", &format!("address: 127.0.0.1, port_value: {up}"))
+        .replace(
+            "address: upstream, port_value: 8081",
+            &format!("address: 127.0.0.1, port_value: {up}"),
+        )
         .replace("port_value: 10000", &format!("port_value: {listen}"))
-        .replace("{address: 0.0.0.0, port_value: 9901}", &format!("{{address: 127.0.0.1, port_value: {admin}}}"))
+        .replace(
+            "{address: 0.0.0.0, port_value: 9901}",
+            &format!("{{address: 127.0.0.1, port_value: {admin}}}"),
+        )
         .replace("address: 0.0.0.0,", "address: 127.0.0.1,");
     assert!(out.contains(&format!("port_value: {listen}")) && out.contains(&format!("port_value: {admin}")));
     out
@@ -198,7 +206,13 @@ pub fn try_start_envoy(opts: EnvoyOpts) -> Result<Envoy, String> {
     let mut cmd = Command::new(envoy_bin());
     cmd.arg("-c")
         .arg(&config)
-        .args(["--concurrency", &opts.concurrency.to_string(), "--disable-hot-restart", "-l", "info"])
+        .args([
+            "--concurrency",
+            &opts.concurrency.to_string(),
+            "--disable-hot-restart",
+            "-l",
+            "info",
+        ])
         .args(["--component-log-level", opts.log_level])
         .env_remove("STREAMMASK_TOKEN_KEY")
         .stdout(std::fs::File::create(&log).unwrap())
@@ -218,11 +232,22 @@ pub fn try_start_envoy(opts: EnvoyOpts) -> Result<Envoy, String> {
         if let Ok(Some(_)) = env.proc.child.try_wait() {
             return Err(env.log());
         }
-        let r = Command::new("curl").args(["-s", "-m", "2", &env.admin_url("/ready")]).output();
+        let r = Command::new("curl")
+            .args(["-s", "-m", "2", &env.admin_url("/ready")])
+            .output();
         if r.is_ok_and(|o| o.stdout.starts_with(b"LIVE")) {
             // the listener is up too once a request goes through
             let ok = Command::new("curl")
-                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5", &env.url("/api/users")])
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "-m",
+                    "5",
+                    &env.url("/api/users"),
+                ])
                 .output()
                 .is_ok_and(|o| o.stdout == b"200");
             if ok {

@@ -75,7 +75,6 @@ impl hyper::body::Body for RecvStream {
     }
 }
 
-
 fn query(req: &Request<Incoming>, key: &str, default: u64) -> u64 {
     req.uri()
         .query()
@@ -127,7 +126,8 @@ async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, 
             let n = query(&req, "n", 3);
             let delay = query(&req, "delay_ms", 1000);
             let (tx, mut r) = streamed("text/event-stream");
-            r.headers_mut().insert("cache-control", hyper::header::HeaderValue::from_static("no-cache"));
+            r.headers_mut()
+                .insert("cache-control", hyper::header::HeaderValue::from_static("no-cache"));
             tokio::spawn(async move {
                 for i in 0..n {
                     let ev = format!(
@@ -162,9 +162,15 @@ async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, 
         ("GET", "/split") => {
             let (tx, r) = streamed("application/json");
             tokio::spawn(async move {
-                let _ = tx.send(Frame::data(Bytes::from_static(b"{\"note\":\"paid with 4111 1111 11"))).await;
+                let _ = tx
+                    .send(Frame::data(Bytes::from_static(b"{\"note\":\"paid with 4111 1111 11")))
+                    .await;
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                let _ = tx.send(Frame::data(Bytes::from_static(b"11 1111 thanks\",\"email\":\"jane.doe@exam"))).await;
+                let _ = tx
+                    .send(Frame::data(Bytes::from_static(
+                        b"11 1111 thanks\",\"email\":\"jane.doe@exam",
+                    )))
+                    .await;
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 let _ = tx.send(Frame::data(Bytes::from_static(b"ple.com\"}"))).await;
             });
@@ -172,17 +178,24 @@ async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, 
         }
         ("GET", "/gzip") => {
             let mut r = full(StatusCode::OK, "application/json", gzip(USERS_JSON.as_bytes()));
-            r.headers_mut().insert("content-encoding", hyper::header::HeaderValue::from_static("gzip"));
+            r.headers_mut()
+                .insert("content-encoding", hyper::header::HeaderValue::from_static("gzip"));
             r
         }
         ("GET", "/deflate") => {
             let mut r = full(StatusCode::OK, "application/json", zlib(USERS_JSON.as_bytes()));
-            r.headers_mut().insert("content-encoding", hyper::header::HeaderValue::from_static("deflate"));
+            r.headers_mut()
+                .insert("content-encoding", hyper::header::HeaderValue::from_static("deflate"));
             r
         }
         ("GET", "/brotli") => {
-            let mut r = full(StatusCode::OK, "application/json", &b"\x1b\x4a\x00\xf8\x25\x0a\x4111111111111111"[..]);
-            r.headers_mut().insert("content-encoding", hyper::header::HeaderValue::from_static("br"));
+            let mut r = full(
+                StatusCode::OK,
+                "application/json",
+                &b"\x1b\x4a\x00\xf8\x25\x0a\x4111111111111111"[..],
+            );
+            r.headers_mut()
+                .insert("content-encoding", hyper::header::HeaderValue::from_static("br"));
             r
         }
         ("GET" | "HEAD", "/empty") => full(StatusCode::NO_CONTENT, "application/json", Bytes::new()),
@@ -213,9 +226,17 @@ async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, 
         ("GET", "/trailers") => {
             let (tx, r) = streamed("application/json");
             tokio::spawn(async move {
-                let _ = tx.send(Frame::data(Bytes::from_static(b"{\"email\":\"jane.doe@example.com\",\"card\":\"4111 1111 "))).await;
+                let _ = tx
+                    .send(Frame::data(Bytes::from_static(
+                        b"{\"email\":\"jane.doe@example.com\",\"card\":\"4111 1111 ",
+                    )))
+                    .await;
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                let _ = tx.send(Frame::data(Bytes::from_static(b"1111 1111\",\"tail\":\"ends in a word"))).await;
+                let _ = tx
+                    .send(Frame::data(Bytes::from_static(
+                        b"1111 1111\",\"tail\":\"ends in a word",
+                    )))
+                    .await;
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let _ = tx.send(Frame::data(Bytes::from_static(b"\"}"))).await;
                 let mut t = hyper::HeaderMap::new();

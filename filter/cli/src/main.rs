@@ -164,7 +164,15 @@ fn mask(args: &[String]) -> ExitCode {
     if s.json_fallbacks > 0 {
         parts.push(format!("json_fallbacks={}", s.json_fallbacks));
     }
-    eprintln!("masked: {} ({} bytes in)", if parts.is_empty() { "nothing".into() } else { parts.join(" ") }, m.bytes_in());
+    eprintln!(
+        "masked: {} ({} bytes in)",
+        if parts.is_empty() {
+            "nothing".into()
+        } else {
+            parts.join(" ")
+        },
+        m.bytes_in()
+    );
     ExitCode::SUCCESS
 }
 
@@ -174,7 +182,12 @@ fn detectors() -> ExitCode {
         let example = d.example.replace("\\n", "\n");
         let (masked, _) = streammask_engine::mask_all(&policy, Format::Text, example.as_bytes());
         println!("{:<18} {}", d.name, d.description);
-        println!("{:<18}   e.g. {:?} -> {:?}", "", example, String::from_utf8_lossy(&masked));
+        println!(
+            "{:<18}   e.g. {:?} -> {:?}",
+            "",
+            example,
+            String::from_utf8_lossy(&masked)
+        );
     }
     ExitCode::SUCCESS
 }

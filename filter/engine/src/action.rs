@@ -76,9 +76,7 @@ impl Action {
     pub(crate) fn apply_streaming(&self, piece: &[u8], seen: &mut usize, first: bool, out: &mut Vec<u8>) {
         match self {
             Action::Mask {
-                keep_first,
-                mask_char,
-                ..
+                keep_first, mask_char, ..
             } => for_each_unit(piece, |bytes, maskable| {
                 if maskable {
                     if *seen < *keep_first {

@@ -290,7 +290,11 @@ impl Scanner {
                 rule.pattern.regex.search(&Input::new(buf).range(from..))
             };
             let Some(m) = found else {
-                let f = if fin { end } else { base + tight(buf, from, &rule.pattern) as u64 };
+                let f = if fin {
+                    end
+                } else {
+                    base + tight(buf, from, &rule.pattern) as u64
+                };
                 st.next = f.max(st.next);
                 st.frontier = st.next;
                 return;
@@ -338,7 +342,8 @@ impl Scanner {
         self.scratch.clear();
         let mut seen = 0;
         if rule.region_end.is_some() {
-            rule.action.apply_streaming(&self.buf[b..c], &mut seen, true, &mut self.scratch);
+            rule.action
+                .apply_streaming(&self.buf[b..c], &mut seen, true, &mut self.scratch);
             self.region = Some(Region {
                 rule: r,
                 seen,
@@ -406,7 +411,8 @@ impl Scanner {
         let a = (self.emit - self.base) as usize;
         let stop = stop.max(a);
         self.scratch.clear();
-        rule.action.apply_streaming(&self.buf[a..stop], &mut reg.seen, false, &mut self.scratch);
+        rule.action
+            .apply_streaming(&self.buf[a..stop], &mut reg.seen, false, &mut self.scratch);
         sink.replace(&self.buf[a..stop], &self.scratch);
         self.emit = self.base + stop as u64;
         reg.search_from = self.emit;

@@ -22,9 +22,7 @@ pub struct TokenKey {
 
 impl fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenKey")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+        f.debug_struct("TokenKey").field("id", &self.id).finish_non_exhaustive()
     }
 }
 
@@ -96,7 +94,9 @@ mod tests {
         let s = String::from_utf8(out).unwrap();
         let rest = s.strip_prefix("tok_k1_").unwrap();
         assert_eq!(rest.len(), 26);
-        assert!(rest.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)));
+        assert!(rest
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)));
     }
 
     #[test]

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 //! Table-driven detector corpus (`data/detectors.json`): every positive is found and masked in text
 //! and inside a JSON string, with one digit changed a checksum detector no longer matches, and every
 //! near-miss passes through byte-identical.
@@ -17,12 +19,21 @@ fn corpus() -> Vec<Value> {
 }
 
 fn strings(v: &Value, key: &str) -> Vec<String> {
-    v[key].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+    v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
 }
 
 /// Changes one digit (the middle one) of a value.
 fn one_digit_changed(v: &str) -> Option<String> {
-    let idx: Vec<usize> = v.char_indices().filter(|(_, c)| c.is_ascii_digit()).map(|(i, _)| i).collect();
+    let idx: Vec<usize> = v
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_digit())
+        .map(|(i, _)| i)
+        .collect();
     let i = *idx.get(idx.len() / 2)?;
     let mut b = v.as_bytes().to_vec();
     b[i] = if b[i] == b'9' { b'0' } else { b[i] + 1 };
@@ -82,7 +93,11 @@ fn near_misses_pass_through_untouched() {
         for v in strings(&entry, "negative") {
             let input = format!("x {v} y\n");
             let (out, stats) = mask_all(&p, Format::Text, input.as_bytes());
-            assert_eq!(String::from_utf8_lossy(&out), input, "{det}: near-miss {v:?} was changed");
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                input,
+                "{det}: near-miss {v:?} was changed"
+            );
             assert_eq!(stats.rule_hits, vec![0], "{det}: {v:?}");
         }
     }

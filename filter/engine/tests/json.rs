@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 //! JSON masking: fields by key and path, rules on strings and numbers, escapes, validity, and the
 //! text fallback for malformed or too-deep JSON.
 
@@ -48,12 +50,16 @@ fn field_keys_mask_whole_values_of_any_type() {
 fn field_on_a_container_masks_every_scalar_inside_and_keeps_keys() {
     let doc = r#"{"password":{"old":"a1","new":["b2",33,true,null]}}"#;
     let (out, _) = mask(doc);
-    assert_eq!(out, r#"{"password":{"old":"[REDACTED]","new":["[REDACTED]","[REDACTED]","[REDACTED]",null]}}"#);
+    assert_eq!(
+        out,
+        r#"{"password":{"old":"[REDACTED]","new":["[REDACTED]","[REDACTED]","[REDACTED]",null]}}"#
+    );
 }
 
 #[test]
 fn paths_select_nested_values() {
-    let doc = r#"{"items":[{"card":"ab-1234","x":"1234"},{"card":9876}],"profile":{"address":"1 Main St"},"address":"free"}"#;
+    let doc =
+        r#"{"items":[{"card":"ab-1234","x":"1234"},{"card":9876}],"profile":{"address":"1 Main St"},"address":"free"}"#;
     let (out, _) = mask(doc);
     assert_eq!(
         out,
@@ -65,7 +71,10 @@ fn paths_select_nested_values() {
 fn same_value_gives_the_same_token_everywhere() {
     let a = mask(r#"{"user_id":"42"}"#).0;
     let b = mask(r#"[{"user_id":"42"},{"user_id":"42"}]"#).0;
-    let tok = serde_json::from_str::<Value>(&a).unwrap()["user_id"].as_str().unwrap().to_string();
+    let tok = serde_json::from_str::<Value>(&a).unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(b.matches(&tok).count(), 2);
 }
 
@@ -73,7 +82,10 @@ fn same_value_gives_the_same_token_everywhere() {
 fn rules_apply_to_strings_after_unescaping_and_keep_clean_escapes_byte_identical() {
     let doc = r#"{"note":"mail jane\u002edoe\u0040example.com now","clean":"caf\u00e9 \"quoted\" \\ \/"}"#;
     let (out, stats) = mask(doc);
-    assert_eq!(out, r#"{"note":"mail <email> now","clean":"caf\u00e9 \"quoted\" \\ \/"}"#);
+    assert_eq!(
+        out,
+        r#"{"note":"mail <email> now","clean":"caf\u00e9 \"quoted\" \\ \/"}"#
+    );
     assert_eq!(stats.rule_hits[1], 1);
 }
 
@@ -154,5 +166,8 @@ fn sse_json_data_lines_use_fields_and_other_lines_use_text_rules() {
     let out = String::from_utf8(out).unwrap();
     assert!(out.starts_with("event: user\ndata: {\"user_id\":\"tok_k1_"), "{out}");
     assert!(out.contains("\"note\":\"<email>\"}\n\n"), "{out}");
-    assert!(out.ends_with("data: plain <email>\n: comment 411111******1111\n\n"), "{out}");
+    assert!(
+        out.ends_with("data: plain <email>\n: comment 411111******1111\n\n"),
+        "{out}"
+    );
 }

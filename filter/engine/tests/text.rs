@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 //! Text bodies: streaming behaviour users can see (what is held back, what is not), UTF-8, and
 //! private-key regions.
 
@@ -13,7 +15,10 @@ fn card_split_across_chunks_is_masked_whole() {
     let mut m = Masker::new(default_policy(), Format::Text);
     let mut out = Vec::new();
     m.push(b"pay with 4111 11", &mut out);
-    assert!(!String::from_utf8_lossy(&out).contains("4111"), "the start of a card was released early");
+    assert!(
+        !String::from_utf8_lossy(&out).contains("4111"),
+        "the start of a card was released early"
+    );
     m.push(b"11 1111 1111 today\n", &mut out);
     m.finish(&mut out);
     assert_eq!(String::from_utf8(out).unwrap(), "pay with 4111 11** **** 1111 today\n");
@@ -43,13 +48,19 @@ fn invalid_utf8_passes_through_unharmed_and_output_never_splits_a_character() {
     let p = default_policy();
     let input = b"bad \xff\xfe bytes \xe6\x97\xa5\xe6\x9c\xac ok 4111111111111111\n".to_vec();
     let (whole, _) = mask_all(&p, Format::Text, &input);
-    assert_eq!(whole, b"bad \xff\xfe bytes \xe6\x97\xa5\xe6\x9c\xac ok 411111******1111\n".to_vec());
+    assert_eq!(
+        whole,
+        b"bad \xff\xfe bytes \xe6\x97\xa5\xe6\x9c\xac ok 411111******1111\n".to_vec()
+    );
     // "日" is bytes 13..16 and "本" 16..19: no emission may end inside them.
     let mut m = Masker::new(p, Format::Text);
     let mut out = Vec::new();
     for b in &input[..24] {
         m.push(std::slice::from_ref(b), &mut out);
-        assert!(![14, 15, 17, 18].contains(&out.len()), "emission split a character: {out:?}");
+        assert!(
+            ![14, 15, 17, 18].contains(&out.len()),
+            "emission split a character: {out:?}"
+        );
     }
 }
 
@@ -70,14 +81,26 @@ fn private_key_is_masked_while_it_streams() {
 
 #[test]
 fn an_unterminated_private_key_is_masked_to_the_end() {
-    let (out, _) = mask_all(&default_policy(), Format::Text, b"-----BEGIN PRIVATE KEY-----\nAAAA\nBBBB 4111111111111111");
+    let (out, _) = mask_all(
+        &default_policy(),
+        Format::Text,
+        b"-----BEGIN PRIVATE KEY-----\nAAAA\nBBBB 4111111111111111",
+    );
     assert_eq!(out, b"[REDACTED]");
 }
 
 #[test]
 fn masking_is_linear_on_adversarial_digit_runs() {
     // a long run of digits with single spaces: many near-miss card candidates
-    let body: String = (0..20_000).map(|i| if i % 5 == 4 { ' ' } else { char::from(b'0' + (i % 10) as u8) }).collect();
+    let body: String = (0..20_000)
+        .map(|i| {
+            if i % 5 == 4 {
+                ' '
+            } else {
+                char::from(b'0' + (i % 10) as u8)
+            }
+        })
+        .collect();
     let (out, _) = mask_all(&default_policy(), Format::Text, body.as_bytes());
     assert_eq!(out.len(), body.len());
 }

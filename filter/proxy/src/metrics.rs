@@ -135,8 +135,10 @@ impl Metrics {
         let mut dir = |d: &str| {
             let mut m = DirMetrics::default();
             for r in policy.rule_names().chain(policy.field_names()) {
-                m.masked.push(def(format!("streammask.values_masked.rule.{r}.direction.{d}")));
-                m.reported.push(def(format!("streammask.values_reported.rule.{r}.direction.{d}")));
+                m.masked
+                    .push(def(format!("streammask.values_masked.rule.{r}.direction.{d}")));
+                m.reported
+                    .push(def(format!("streammask.values_reported.rule.{r}.direction.{d}")));
             }
             m.bytes_scanned = def(format!("streammask.bytes_scanned.direction.{d}"));
             m.streams_scanned = def(format!("streammask.streams_scanned.direction.{d}"));

@@ -12,11 +12,19 @@ use streammask_engine::Policy;
 ///
 /// # Errors
 /// Returns `None` after logging every policy error at `error` level.
-pub fn configure(host: &mut dyn RootHost, config: &[u8], env: &dyn Fn(&str) -> Option<String>, caps: Caps) -> Option<Shared> {
+pub fn configure(
+    host: &mut dyn RootHost,
+    config: &[u8],
+    env: &dyn Fn(&str) -> Option<String>,
+    caps: Caps,
+) -> Option<Shared> {
     let text = match std::str::from_utf8(config) {
         Ok(t) => t,
         Err(_) => {
-            host.log(Level::Error, "streammask: invalid configuration: .: the plugin configuration is not UTF-8 text");
+            host.log(
+                Level::Error,
+                "streammask: invalid configuration: .: the plugin configuration is not UTF-8 text",
+            );
             return None;
         }
     };
@@ -28,7 +36,10 @@ pub fn configure(host: &mut dyn RootHost, config: &[u8], env: &dyn Fn(&str) -> O
             }
             host.log(
                 Level::Critical,
-                &format!("streammask: configuration rejected ({} problem(s)); the filter will not start", errs.0.len()),
+                &format!(
+                    "streammask: configuration rejected ({} problem(s)); the filter will not start",
+                    errs.0.len()
+                ),
             );
             return None;
         }

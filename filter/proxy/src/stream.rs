@@ -131,7 +131,13 @@ impl StreamFilter {
         let m = shared.metrics.dir(d);
         if shared.policy.on_error == OnError::Pass {
             self.count(host, m.passed(why), 1);
-            host.log(Level::Warn, &format!("streammask: {} body passed unmasked (on_error: pass): {detail}", d.name()));
+            host.log(
+                Level::Warn,
+                &format!(
+                    "streammask: {} body passed unmasked (on_error: pass): {detail}",
+                    d.name()
+                ),
+            );
             *self.body_mut(d) = Body::Skip;
             return Next::Continue;
         }
@@ -406,7 +412,13 @@ impl StreamFilter {
             Some(why) => {
                 let id = self.shared.metrics.dir(d).blocked(why);
                 self.count(host, id, 1);
-                host.log(Level::Error, &format!("streammask: {} body tail could not be written before trailers; the body is incomplete", d.name()));
+                host.log(
+                    Level::Error,
+                    &format!(
+                        "streammask: {} body tail could not be written before trailers; the body is incomplete",
+                        d.name()
+                    ),
+                );
                 *self.body_mut(d) = Body::Dropping;
                 Next::Continue
             }
@@ -424,7 +436,10 @@ impl StreamFilter {
         let hits = stats.rule_hits.iter().chain(&stats.field_hits);
         let ids = if scan.enforce { &m.masked } else { &m.reported };
         let mut summary = String::new();
-        for ((n, id), name) in hits.zip(ids).zip(shared.policy.rule_names().chain(shared.policy.field_names())) {
+        for ((n, id), name) in hits
+            .zip(ids)
+            .zip(shared.policy.rule_names().chain(shared.policy.field_names()))
+        {
             self.count(host, *id, *n);
             if *n > 0 {
                 summary.push_str(&format!(" {name}={n}"));
@@ -438,8 +453,16 @@ impl StreamFilter {
                 "streammask: {} body done: {} bytes scanned, {}{}",
                 d.name(),
                 scan.scanned,
-                if scan.enforce { "masked" } else { "would mask (report mode)" },
-                if summary.is_empty() { " nothing".to_string() } else { summary }
+                if scan.enforce {
+                    "masked"
+                } else {
+                    "would mask (report mode)"
+                },
+                if summary.is_empty() {
+                    " nothing".to_string()
+                } else {
+                    summary
+                }
             ),
         );
     }
@@ -452,12 +475,21 @@ impl StreamFilter {
         let m = shared.metrics.dir(d);
         if shared.policy.on_error == OnError::Pass && why != Fail::Decode {
             self.count(host, m.passed(why), 1);
-            host.log(Level::Warn, &format!("streammask: {} body passed unmasked after an error (on_error: pass)", d.name()));
+            host.log(
+                Level::Warn,
+                &format!(
+                    "streammask: {} body passed unmasked after an error (on_error: pass)",
+                    d.name()
+                ),
+            );
             *self.body_mut(d) = Body::Skip;
             return Next::Continue;
         }
         self.count(host, m.blocked(why), 1);
-        host.log(Level::Error, &format!("streammask: {} body blocked mid-stream ({why:?})", d.name()));
+        host.log(
+            Level::Error,
+            &format!("streammask: {} body blocked mid-stream ({why:?})", d.name()),
+        );
         *self.body_mut(d) = Body::Dropping;
         if d == Dir::Request || shared.caps.local_reply_resets_stream {
             let status = if why == Fail::Unreadable { 413 } else { 502 };

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 //! The per-stream logic under both hosts' semantics: every test runs against the Envoy fake and the
 //! ngx_wasm_module fake (where the scenario exists on that host).
 
@@ -54,7 +56,10 @@ fn json_response_is_masked_at_every_chunk_size_and_framing() {
                 let out = run(kind, &sh, &names, json_resp(BODY, n, framing));
                 assert_eq!(out.client_status, 200);
                 assert_masked(&out.client_body);
-                assert!(!out.resp_headers.contains_key("content-length"), "{kind:?} kept content-length");
+                assert!(
+                    !out.resp_headers.contains_key("content-length"),
+                    "{kind:?} kept content-length"
+                );
             }
         }
     }
@@ -62,7 +67,12 @@ fn json_response_is_masked_at_every_chunk_size_and_framing() {
 
 #[test]
 fn tokens_are_the_same_on_both_hosts() {
-    let a = run(Kind::Envoy, &shared(Kind::Envoy, POLICY).0, &shared(Kind::Envoy, POLICY).1, json_resp(BODY, 5, Framing::Chunked));
+    let a = run(
+        Kind::Envoy,
+        &shared(Kind::Envoy, POLICY).0,
+        &shared(Kind::Envoy, POLICY).1,
+        json_resp(BODY, 5, Framing::Chunked),
+    );
     let (sh, names) = shared(Kind::Ngx, POLICY);
     let b = run(Kind::Ngx, &sh, &names, json_resp(BODY, 9, Framing::Length));
     assert_eq!(a.client_body, b.client_body);
@@ -83,7 +93,10 @@ fn request_bodies_are_masked_before_the_upstream_sees_them() {
             let out = run(kind, &sh, &names, ex);
             assert_masked(&out.upstream_body);
             assert!(!out.req_headers.contains_key("content-length"));
-            assert_eq!(out.counters["streammask.values_masked.rule.credit_card.direction.request"], 1);
+            assert_eq!(
+                out.counters["streammask.values_masked.rule.credit_card.direction.request"],
+                1
+            );
         }
     }
 }
@@ -113,7 +126,10 @@ fn gzip_responses_are_decoded_masked_and_sent_plain() {
         let (sh, names) = shared(kind, POLICY);
         let z = gzip(BODY);
         let ex = Exchange {
-            resp_headers: vec![("content-type", "application/json".into()), ("content-encoding", "gzip".into())],
+            resp_headers: vec![
+                ("content-type", "application/json".into()),
+                ("content-encoding", "gzip".into()),
+            ],
             resp_chunks: chunks(&z, 11),
             resp_framing: Framing::Length,
             ..Exchange::default()
@@ -130,14 +146,20 @@ fn an_encoding_that_cannot_be_decoded_gets_a_clean_502_not_raw_bytes() {
     for kind in BOTH {
         let (sh, names) = shared(kind, POLICY);
         let ex = Exchange {
-            resp_headers: vec![("content-type", "application/json".into()), ("content-encoding", "br".into())],
+            resp_headers: vec![
+                ("content-type", "application/json".into()),
+                ("content-encoding", "br".into()),
+            ],
             resp_chunks: vec![b"\x1b\x00\x00raw".to_vec()],
             ..Exchange::default()
         };
         let out = run(kind, &sh, &names, ex);
         assert_eq!(out.client_status, 502);
         assert!(!out.client_body.windows(3).any(|w| w == b"raw"));
-        assert_eq!(out.counters["streammask.streams_blocked.reason.encoding.direction.response"], 1);
+        assert_eq!(
+            out.counters["streammask.streams_blocked.reason.encoding.direction.response"],
+            1
+        );
     }
 }
 
@@ -151,12 +173,18 @@ fn corrupt_gzip_mid_stream_is_blocked_not_passed() {
             *b ^= 0x5a;
         }
         let ex = Exchange {
-            resp_headers: vec![("content-type", "application/json".into()), ("content-encoding", "gzip".into())],
+            resp_headers: vec![
+                ("content-type", "application/json".into()),
+                ("content-encoding", "gzip".into()),
+            ],
             resp_chunks: chunks(&z, 64),
             ..Exchange::default()
         };
         let out = run(kind, &sh, &names, ex);
-        assert_eq!(out.counters["streammask.streams_blocked.reason.decode_error.direction.response"], 1, "{kind:?}");
+        assert_eq!(
+            out.counters["streammask.streams_blocked.reason.decode_error.direction.response"], 1,
+            "{kind:?}"
+        );
         match kind {
             Kind::Envoy => assert!(out.reset),
             Kind::Ngx => assert!(out.client_body.ends_with(streammask_proxy::stream::BLOCKED_MARKER)),
@@ -182,14 +210,20 @@ fn bodies_that_cannot_have_content_or_are_not_text_pass_untouched() {
         };
         let out = run(kind, &sh, &names, png);
         assert_eq!(out.client_body, b"\x89PNG 4111 1111 1111 1111");
-        assert_eq!(out.counters["streammask.streams_skipped.reason.content_type.direction.response"], 1);
+        assert_eq!(
+            out.counters["streammask.streams_skipped.reason.content_type.direction.response"],
+            1
+        );
         let no_content = Exchange {
             status: 204,
             resp_headers: vec![("content-type", "application/json".into())],
             ..Exchange::default()
         };
         let out = run(kind, &sh, &names, no_content);
-        assert_eq!(out.counters["streammask.streams_skipped.reason.no_body.direction.response"], 1);
+        assert_eq!(
+            out.counters["streammask.streams_skipped.reason.no_body.direction.response"],
+            1
+        );
     }
 }
 
@@ -200,10 +234,21 @@ fn report_mode_changes_nothing_and_counts() {
         let (sh, names) = shared(kind, &policy);
         let out = run(kind, &sh, &names, json_resp(BODY, 13, Framing::Length));
         assert_eq!(out.client_body, BODY);
-        assert!(out.resp_headers.contains_key("content-length"), "report mode must not touch headers");
-        assert_eq!(out.counters["streammask.values_reported.rule.credit_card.direction.response"], 1);
-        assert_eq!(out.counters["streammask.values_reported.rule.user-ids.direction.response"], 1);
-        assert!(!out.counters.contains_key("streammask.values_masked.rule.credit_card.direction.response"));
+        assert!(
+            out.resp_headers.contains_key("content-length"),
+            "report mode must not touch headers"
+        );
+        assert_eq!(
+            out.counters["streammask.values_reported.rule.credit_card.direction.response"],
+            1
+        );
+        assert_eq!(
+            out.counters["streammask.values_reported.rule.user-ids.direction.response"],
+            1
+        );
+        assert!(!out
+            .counters
+            .contains_key("streammask.values_masked.rule.credit_card.direction.response"));
     }
 }
 
@@ -219,7 +264,10 @@ fn trailers_end_the_body_without_losing_or_leaking_the_tail_on_envoy() {
             ..Exchange::default()
         };
         let out = run(Kind::Envoy, &sh, &names, ex);
-        assert_eq!(out.client_body, b"card 4111 11** **** 1111 and the tail ends with letters", "chunk {n}");
+        assert_eq!(
+            out.client_body, b"card 4111 11** **** 1111 and the tail ends with letters",
+            "chunk {n}"
+        );
     }
 }
 
@@ -258,13 +306,19 @@ fn on_error_pass_lets_an_undecodable_body_through_and_counts_it() {
     for kind in BOTH {
         let (sh, names) = shared(kind, &policy);
         let ex = Exchange {
-            resp_headers: vec![("content-type", "text/plain".into()), ("content-encoding", "zstd".into())],
+            resp_headers: vec![
+                ("content-type", "text/plain".into()),
+                ("content-encoding", "zstd".into()),
+            ],
             resp_chunks: vec![b"opaque".to_vec()],
             ..Exchange::default()
         };
         let out = run(kind, &sh, &names, ex);
         assert_eq!(out.client_body, b"opaque");
-        assert_eq!(out.counters["streammask.streams_passed_unmasked.reason.encoding.direction.response"], 1);
+        assert_eq!(
+            out.counters["streammask.streams_passed_unmasked.reason.encoding.direction.response"],
+            1
+        );
     }
 }
 

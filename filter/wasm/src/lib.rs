@@ -96,7 +96,10 @@ impl RootContext for Root {
         let config = match abi::get_buffer(abi::BUFFER_PLUGIN_CONFIGURATION, 0, size) {
             Ok(c) => c.unwrap_or_default(),
             Err(s) => {
-                abi::log(4, &format!("streammask: cannot read the plugin configuration (status {s})"));
+                abi::log(
+                    4,
+                    &format!("streammask: cannot read the plugin configuration (status {s})"),
+                );
                 return false;
             }
         };
@@ -142,16 +145,17 @@ impl HttpContext for Http {
             Some(f) => action(f.on_request_headers(&mut WasmHost, end_of_stream)),
             None => {
                 // Fail closed: no policy, no traffic.
-                let _ = abi::send_local_response(503, &[("content-type", "text/plain")], b"streammask: not configured\n");
+                let _ =
+                    abi::send_local_response(503, &[("content-type", "text/plain")], b"streammask: not configured\n");
                 Action::Pause
             }
         }
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        self.filter
-            .as_mut()
-            .map_or(Action::Pause, |f| action(f.on_request_body(&mut WasmHost, body_size, end_of_stream)))
+        self.filter.as_mut().map_or(Action::Pause, |f| {
+            action(f.on_request_body(&mut WasmHost, body_size, end_of_stream))
+        })
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
@@ -161,15 +165,15 @@ impl HttpContext for Http {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        self.filter
-            .as_mut()
-            .map_or(Action::Continue, |f| action(f.on_response_headers(&mut WasmHost, end_of_stream)))
+        self.filter.as_mut().map_or(Action::Continue, |f| {
+            action(f.on_response_headers(&mut WasmHost, end_of_stream))
+        })
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        self.filter
-            .as_mut()
-            .map_or(Action::Continue, |f| action(f.on_response_body(&mut WasmHost, body_size, end_of_stream)))
+        self.filter.as_mut().map_or(Action::Continue, |f| {
+            action(f.on_response_body(&mut WasmHost, body_size, end_of_stream))
+        })
     }
 
     fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {

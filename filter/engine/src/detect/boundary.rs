@@ -23,9 +23,7 @@ pub(crate) fn number_starts_clean(hay: &[u8], s: usize) -> bool {
     match before(hay, s) {
         None => true,
         Some(b) if b.is_ascii_alphanumeric() => false,
-        Some(b'.' | b',' | b'-' | b' ' | b'/' | b':') => {
-            !matches!(before(hay, s - 1), Some(d) if d.is_ascii_digit())
-        }
+        Some(b'.' | b',' | b'-' | b' ' | b'/' | b':') => !matches!(before(hay, s - 1), Some(d) if d.is_ascii_digit()),
         Some(_) => true,
     }
 }

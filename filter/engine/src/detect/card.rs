@@ -13,11 +13,7 @@ pub(crate) const PATTERN: &str = r"[0-9](?:[ \-]?[0-9]){11,63}";
 /// Does a digit string (no separators) start with a prefix some issuer uses, at a length it uses?
 fn issuer_ok(d: &[u8]) -> bool {
     let n = d.len();
-    let p = |k: usize| -> u32 {
-        d.iter()
-            .take(k)
-            .fold(0u32, |a, &b| a * 10 + u32::from(b - b'0'))
-    };
+    let p = |k: usize| -> u32 { d.iter().take(k).fold(0u32, |a, &b| a * 10 + u32::from(b - b'0')) };
     match d.first() {
         Some(b'4') => matches!(n, 13 | 16 | 19),
         Some(b'5') => {

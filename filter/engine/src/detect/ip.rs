@@ -7,8 +7,7 @@ use std::net::Ipv6Addr;
 use std::str::FromStr;
 
 pub(crate) const V4_PATTERN: &str = r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}";
-pub(crate) const V6_PATTERN: &str =
-    r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}";
+pub(crate) const V6_PATTERN: &str = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}";
 
 fn octets_ok(v: &[u8]) -> bool {
     v.split(|&b| b == b'.').all(|o| {
@@ -21,10 +20,7 @@ fn octets_ok(v: &[u8]) -> bool {
 
 pub(crate) fn validate_v4(hay: &[u8], s: usize, e: usize) -> Verdict {
     let reject = Verdict::Reject { resume: e };
-    let glued_before = match boundary::before(hay, s) {
-        Some(b) if b.is_ascii_alphanumeric() || b == b'.' => true,
-        _ => false,
-    };
+    let glued_before = matches!(boundary::before(hay, s), Some(b) if b.is_ascii_alphanumeric() || b == b'.');
     let glued_after = match boundary::after(hay, e) {
         Some(b) if b.is_ascii_alphanumeric() => true,
         Some(b'.') => matches!(boundary::after(hay, e + 1), Some(d) if d.is_ascii_alphanumeric()),
@@ -39,7 +35,9 @@ pub(crate) fn validate_v4(hay: &[u8], s: usize, e: usize) -> Verdict {
 pub(crate) fn validate_v6(hay: &[u8], s: usize, e: usize) -> Verdict {
     let reject = Verdict::Reject { resume: e };
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b':' || b == b'.' || b == b'_';
-    if boundary::before(hay, s).is_some_and(word) || boundary::after(hay, e).is_some_and(|b| b.is_ascii_alphanumeric() || b == b':') {
+    if boundary::before(hay, s).is_some_and(word)
+        || boundary::after(hay, e).is_some_and(|b| b.is_ascii_alphanumeric() || b == b':')
+    {
         return reject;
     }
     let v = &hay[s..e];

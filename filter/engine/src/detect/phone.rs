@@ -48,7 +48,8 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     if !start_ok || !boundary::number_ends_clean(hay, e) {
         return reject;
     }
-    if matches!((boundary::after(hay, e), boundary::after(hay, e + 1)), (Some(b'-' | b'.'), Some(d)) if d.is_ascii_digit()) {
+    if matches!((boundary::after(hay, e), boundary::after(hay, e + 1)), (Some(b'-' | b'.'), Some(d)) if d.is_ascii_digit())
+    {
         return reject;
     }
     Verdict::Accept(s, e)

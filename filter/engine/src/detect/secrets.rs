@@ -4,12 +4,10 @@
 
 use super::{boundary, Verdict};
 
-pub(crate) const JWT: &str =
-    r"eyJ[A-Za-z0-9_\-]{8,1024}\.eyJ[A-Za-z0-9_\-]{8,8192}\.[A-Za-z0-9_\-]{0,1024}";
+pub(crate) const JWT: &str = r"eyJ[A-Za-z0-9_\-]{8,1024}\.eyJ[A-Za-z0-9_\-]{8,8192}\.[A-Za-z0-9_\-]{0,1024}";
 pub(crate) const AWS_ACCESS_KEY_ID: &str =
     r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}";
-pub(crate) const GITHUB_TOKEN: &str =
-    r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,242}";
+pub(crate) const GITHUB_TOKEN: &str = r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,242}";
 pub(crate) const SLACK_TOKEN: &str = r"xox[abposr]-[A-Za-z0-9\-]{10,250}|xapp-[0-9]-[A-Za-z0-9\-]{10,250}";
 pub(crate) const STRIPE_KEY: &str = r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}|whsec_[A-Za-z0-9]{24,64}";
 pub(crate) const GOOGLE_API_KEY: &str = r"AIza[0-9A-Za-z_\-]{35}";

@@ -7,10 +7,7 @@ pub(crate) const PATTERN: &str = r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} 
 
 pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     let v = &hay[s..e];
-    let num = |r: std::ops::Range<usize>| {
-        v[r].iter()
-            .fold(0u32, |a, &b| a * 10 + u32::from(b.wrapping_sub(b'0')))
-    };
+    let num = |r: std::ops::Range<usize>| v[r].iter().fold(0u32, |a, &b| a * 10 + u32::from(b.wrapping_sub(b'0')));
     let (area, group, serial) = (num(0..3), num(4..6), num(7..11));
     let ok = area != 0
         && area != 666

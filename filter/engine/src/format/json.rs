@@ -437,7 +437,9 @@ impl JsonMasker {
             }
         }
         // Hand over what is decided in an open string or long number.
-        if self.st == St::Str && matches!(self.kind, StrKind::Key | StrKind::Value) || (self.st == St::Num && self.num_long) {
+        if self.st == St::Str && matches!(self.kind, StrKind::Key | StrKind::Value)
+            || (self.st == St::Num && self.num_long)
+        {
             let mut sink = StrSink {
                 map: &mut self.map,
                 out,
@@ -696,7 +698,15 @@ impl JsonMasker {
     }
 
     /// Appends decoded string bytes (and their raw form) to the current string.
-    fn str_bytes(&mut self, p: &Policy, decoded: &[u8], raw: &[u8], literal: bool, stats: &mut Stats, out: &mut Vec<u8>) {
+    fn str_bytes(
+        &mut self,
+        p: &Policy,
+        decoded: &[u8],
+        raw: &[u8],
+        literal: bool,
+        stats: &mut Stats,
+        out: &mut Vec<u8>,
+    ) {
         match self.kind {
             StrKind::Key | StrKind::Value => {
                 if self.kind == StrKind::Key {

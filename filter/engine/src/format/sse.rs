@@ -107,13 +107,21 @@ impl SseMasker {
                 return None;
             }
         }
-        Some(if matches!(h[k], b'{' | b'[') { Route::Json } else { Route::Text })
+        Some(if matches!(h[k], b'{' | b'[') {
+            Route::Json
+        } else {
+            Route::Text
+        })
     }
 
     fn start_route(&mut self, p: &Policy, head: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         match self.route {
             Route::Json => {
-                let k = if head.get(DATA.len()) == Some(&b' ') { DATA.len() + 1 } else { DATA.len() };
+                let k = if head.get(DATA.len()) == Some(&b' ') {
+                    DATA.len() + 1
+                } else {
+                    DATA.len()
+                };
                 out.extend_from_slice(&head[..k]);
                 self.json.reset();
                 self.json.push(p, &head[k..], stats, out);

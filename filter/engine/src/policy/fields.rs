@@ -77,9 +77,16 @@ mod tests {
     fn paths_parse_into_segments() {
         assert_eq!(
             parse_path("$.items[*].card").unwrap(),
-            vec![PathSeg::Key(b"items".as_slice().into()), PathSeg::AnyIndex, PathSeg::Key(b"card".as_slice().into())]
+            vec![
+                PathSeg::Key(b"items".as_slice().into()),
+                PathSeg::AnyIndex,
+                PathSeg::Key(b"card".as_slice().into())
+            ]
         );
-        assert_eq!(parse_path("$['a b'][2]").unwrap(), vec![PathSeg::Key(b"a b".as_slice().into()), PathSeg::Index(2)]);
+        assert_eq!(
+            parse_path("$['a b'][2]").unwrap(),
+            vec![PathSeg::Key(b"a b".as_slice().into()), PathSeg::Index(2)]
+        );
         assert!(parse_path("user.email").is_err());
         assert!(parse_path("$.a[").is_err());
         assert!(parse_path("$").is_err());

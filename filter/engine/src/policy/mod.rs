@@ -152,7 +152,10 @@ impl Policy {
             let path = e.path().to_string();
             let msg = e.inner().to_string();
             // serde's message carries "at line L column C"; keep it, it helps in a long config.
-            PolicyErrors(vec![PolicyError::new(if path.is_empty() { ".".into() } else { path }, msg)])
+            PolicyErrors(vec![PolicyError::new(
+                if path.is_empty() { ".".into() } else { path },
+                msg,
+            )])
         })?;
         Self::compile(wire, env)
     }
@@ -171,7 +174,11 @@ impl Policy {
         let mut names = HashSet::new();
         let mut rules = Vec::new();
         let wires: Vec<(String, wire::RuleWire)> = match w.rules {
-            Some(r) => r.into_iter().enumerate().map(|(i, r)| (format!("rules[{i}]"), r)).collect(),
+            Some(r) => r
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| (format!("rules[{i}]"), r))
+                .collect(),
             None => detect::DETECTORS
                 .iter()
                 .map(|d| {
@@ -199,9 +206,15 @@ impl Policy {
         for (i, f) in w.fields.into_iter().enumerate() {
             let path = format!("fields[{i}]");
             if !valid_name(&f.name) {
-                errs.push(format!("{path}.name"), "use 1-64 letters, digits, '_' or '-' (the name appears in metric names)");
+                errs.push(
+                    format!("{path}.name"),
+                    "use 1-64 letters, digits, '_' or '-' (the name appears in metric names)",
+                );
             } else if !names.insert(f.name.clone()) {
-                errs.push(format!("{path}.name"), format!("duplicate name {:?}; rule and field names must be unique", f.name));
+                errs.push(
+                    format!("{path}.name"),
+                    format!("duplicate name {:?}; rule and field names must be unique", f.name),
+                );
             }
             if f.keys.is_empty() && f.paths.is_empty() {
                 errs.push(path.clone(), "a field needs \"keys\" or \"paths\"");
@@ -217,7 +230,13 @@ impl Policy {
                 }
             }
             let action = f.action.unwrap_or(ActionWire::Redact { replacement: None });
-            let action = compile_action(&format!("{path}.action"), &action, Normalize::None, key.as_ref(), &mut errs);
+            let action = compile_action(
+                &format!("{path}.action"),
+                &action,
+                Normalize::None,
+                key.as_ref(),
+                &mut errs,
+            );
             if let Some(action) = action {
                 fields.push(Field { name: f.name, action });
             }
@@ -231,7 +250,10 @@ impl Policy {
                 match d.as_str() {
                     "request" => request = true,
                     "response" => response = true,
-                    _ => errs.push(format!("directions[{i}]"), format!("unknown direction {d:?}; use \"request\" or \"response\"")),
+                    _ => errs.push(
+                        format!("directions[{i}]"),
+                        format!("unknown direction {d:?}; use \"request\" or \"response\""),
+                    ),
                 }
             }
         }
@@ -247,7 +269,10 @@ impl Policy {
             None | Some("block") => OnError::Block,
             Some("pass") => OnError::Pass,
             Some(m) => {
-                errs.push("on_error", format!("unknown value {m:?}; use \"block\" (default) or \"pass\""));
+                errs.push(
+                    "on_error",
+                    format!("unknown value {m:?}; use \"block\" (default) or \"pass\""),
+                );
                 OnError::Block
             }
         };
@@ -265,14 +290,20 @@ impl Policy {
         };
         for (i, ct) in content_types.iter().enumerate() {
             if w.content_types.is_some() && !ct.contains('/') {
-                errs.push(format!("content_types[{i}]"), format!("{ct:?} is not a media type; use e.g. \"application/json\" or \"text/*\""));
+                errs.push(
+                    format!("content_types[{i}]"),
+                    format!("{ct:?} is not a media type; use e.g. \"application/json\" or \"text/*\""),
+                );
             }
         }
         let mut formats = Vec::new();
         for (t, f) in &w.formats {
             match Format::parse(f) {
                 Some(f) => formats.push((t.trim().to_ascii_lowercase(), f)),
-                None => errs.push(format!("formats.{t}"), format!("unknown format {f:?}; use \"json\", \"ndjson\", \"sse\" or \"text\"")),
+                None => errs.push(
+                    format!("formats.{t}"),
+                    format!("unknown format {f:?}; use \"json\", \"ndjson\", \"sse\" or \"text\""),
+                ),
             }
         }
         let limits = Limits {
@@ -287,7 +318,10 @@ impl Policy {
             errs.push("limits.max_field_value_bytes", "use 16-1048576");
         }
         if !(1024..=(1 << 20)).contains(&limits.max_paused_bytes) {
-            errs.push("limits.max_paused_bytes", "use 1024-1048576 (keep it below the proxy's per-stream buffer limit)");
+            errs.push(
+                "limits.max_paused_bytes",
+                "use 1024-1048576 (keep it below the proxy's per-stream buffer limit)",
+            );
         }
         if !w.headers.is_empty() {
             errs.push("headers", "header rules are not supported by this version");
@@ -441,18 +475,27 @@ fn compile_keys(
                 }
             },
             (None, None) => {
-                errs.push(path, "a tokenization key needs \"secret_env\" (recommended) or \"secret\"");
+                errs.push(
+                    path,
+                    "a tokenization key needs \"secret_env\" (recommended) or \"secret\"",
+                );
                 return None;
             }
         };
         if !valid_name(id) {
-            errs.push(format!("{path}.id"), "use 1-64 letters, digits, '_' or '-' (it is part of every token)");
+            errs.push(
+                format!("{path}.id"),
+                "use 1-64 letters, digits, '_' or '-' (it is part of every token)",
+            );
             return None;
         }
         if value.len() < MIN_SECRET_BYTES {
             errs.push(
                 path,
-                format!("the secret is {} bytes; at least {MIN_SECRET_BYTES} are required (e.g. `openssl rand -base64 48`)", value.len()),
+                format!(
+                    "the secret is {} bytes; at least {MIN_SECRET_BYTES} are required (e.g. `openssl rand -base64 48`)",
+                    value.len()
+                ),
             );
             return None;
         }
@@ -484,13 +527,19 @@ fn compile_keys(
             }
         },
         None if keys.len() > 1 => {
-            errs.push("tokenize.active", "several keys are configured; name the one that makes new tokens");
+            errs.push(
+                "tokenize.active",
+                "several keys are configured; name the one that makes new tokens",
+            );
             None
         }
         None => keys.first().cloned(),
     };
     if keys.is_empty() && t.secret.is_none() && t.secret_env.is_none() && t.keys.is_empty() {
-        errs.push("tokenize", "no key configured; set \"secret_env\" (and \"key_id\") or \"keys\"");
+        errs.push(
+            "tokenize",
+            "no key configured; set \"secret_env\" (and \"key_id\") or \"keys\"",
+        );
     }
     active
 }
@@ -537,7 +586,10 @@ fn compile_action(
                 Some(s) => match Normalize::parse(s) {
                     Some(n) => n,
                     None => {
-                        errs.push(format!("{path}.normalize"), format!("unknown normalization {s:?}; use none, digits, lowercase or upper_compact"));
+                        errs.push(
+                            format!("{path}.normalize"),
+                            format!("unknown normalization {s:?}; use none, digits, lowercase or upper_compact"),
+                        );
                         return None;
                     }
                 },
@@ -578,7 +630,10 @@ fn compile_rule(
             Some(det) => Some(det),
             None => {
                 let known: Vec<&str> = detect::DETECTORS.iter().map(|d| d.name).collect();
-                errs.push(format!("{path}.detector"), format!("unknown detector {d:?}; known: {}", known.join(", ")));
+                errs.push(
+                    format!("{path}.detector"),
+                    format!("unknown detector {d:?}; known: {}", known.join(", ")),
+                );
                 return None;
             }
         },
@@ -588,15 +643,24 @@ fn compile_rule(
         (Some(n), _) => n.clone(),
         (None, Some(d)) => d.name.to_string(),
         (None, None) => {
-            errs.push(format!("{path}.name"), "a pattern rule needs a name (it labels metrics)");
+            errs.push(
+                format!("{path}.name"),
+                "a pattern rule needs a name (it labels metrics)",
+            );
             String::new()
         }
     };
     if !name.is_empty() {
         if !valid_name(&name) {
-            errs.push(format!("{path}.name"), "use 1-64 letters, digits, '_' or '-' (the name appears in metric names)");
+            errs.push(
+                format!("{path}.name"),
+                "use 1-64 letters, digits, '_' or '-' (the name appears in metric names)",
+            );
         } else if !names.insert(name.clone()) {
-            errs.push(format!("{path}.name"), format!("duplicate name {name:?}; rule and field names must be unique"));
+            errs.push(
+                format!("{path}.name"),
+                format!("duplicate name {name:?}; rule and field names must be unique"),
+            );
         }
     }
     let (pat_text, user) = match (det, &r.pattern) {
@@ -604,8 +668,16 @@ fn compile_rule(
         (None, Some(p)) => (p.clone(), true),
         (None, None) => return None,
     };
-    let pat_path = if user { format!("{path}.pattern") } else { format!("{path}.detector") };
-    let max = if user { pattern::MAX_USER_MATCH_BYTES } else { usize::MAX };
+    let pat_path = if user {
+        format!("{path}.pattern")
+    } else {
+        format!("{path}.detector")
+    };
+    let max = if user {
+        pattern::MAX_USER_MATCH_BYTES
+    } else {
+        usize::MAX
+    };
     let hir = match pattern::parse(&pat_text, user, max) {
         Ok(h) => h,
         Err(m) => {

@@ -53,7 +53,7 @@ pub(crate) fn parse(pat: &str, user: bool, max_bytes: usize) -> Result<Hir, Stri
         .parse(pat)
         .map_err(|e| {
             let text = e.to_string();
-            let last = text.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("");
+            let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
             format!("invalid regex: {}", last.trim().trim_start_matches("error: "))
         })?;
     let props = hir.properties();

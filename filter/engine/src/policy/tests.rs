@@ -32,7 +32,10 @@ fn unbounded_and_empty_patterns_are_refused_with_a_fix() {
     let e = errors(r#"{"rules":[{"name":"a","pattern":"\\d+"},{"name":"b","pattern":"x*"}]}"#);
     assert!(e[0].starts_with("rules[0].pattern: unbounded repetition"), "{e:?}");
     assert!(e[0].contains("bound it"), "{e:?}");
-    assert!(e[1].starts_with("rules[1].pattern: pattern can match the empty string"), "{e:?}");
+    assert!(
+        e[1].starts_with("rules[1].pattern: pattern can match the empty string"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -41,9 +44,19 @@ fn duplicate_names_unknown_detectors_and_bad_actions_are_reported_together() {
         r#"{"rules":[{"detector":"email"},{"detector":"email"},{"detector":"credit_kard"},
             {"name":"t","pattern":"abc","action":{"type":"tokenize"}},{"detector":"private_key","action":{"type":"tokenize"}}]}"#,
     );
-    assert!(e.iter().any(|m| m.starts_with("rules[1].name: duplicate name")), "{e:?}");
-    assert!(e.iter().any(|m| m.starts_with("rules[2].detector: unknown detector \"credit_kard\"")), "{e:?}");
-    assert!(e.iter().any(|m| m.starts_with("rules[3].action: tokenize needs a key")), "{e:?}");
+    assert!(
+        e.iter().any(|m| m.starts_with("rules[1].name: duplicate name")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("rules[2].detector: unknown detector \"credit_kard\"")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|m| m.starts_with("rules[3].action: tokenize needs a key")),
+        "{e:?}"
+    );
     assert!(e.iter().any(|m| m.starts_with("rules[4].action")), "{e:?}");
 }
 
@@ -53,7 +66,10 @@ fn short_or_missing_secrets_are_refused_and_never_printed() {
     assert!(e[0].contains("at least 32"), "{e:?}");
     assert!(!e[0].contains("short-secret-value"));
     let e = errors(r#"{"tokenize":{"key_id":"k1","secret_env":"NOPE_NOT_SET"}}"#);
-    assert!(e[0].starts_with("tokenize.secret_env: environment variable \"NOPE_NOT_SET\" is not set"), "{e:?}");
+    assert!(
+        e[0].starts_with("tokenize.secret_env: environment variable \"NOPE_NOT_SET\" is not set"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -69,7 +85,10 @@ fn key_rotation_needs_an_active_key() {
     let json = r#"{"tokenize":{"keys":[{"id":"k1","secret_env":"A"},{"id":"k2","secret_env":"B"}]}}"#;
     assert!(Policy::from_json(json, &env).is_err());
     let json = r#"{"tokenize":{"keys":[{"id":"k1","secret_env":"A"},{"id":"k2","secret_env":"B"}],"active":"k2"}}"#;
-    assert_eq!(Policy::from_json(json, &env).unwrap().token_key_id.as_deref(), Some("k2"));
+    assert_eq!(
+        Policy::from_json(json, &env).unwrap().token_key_id.as_deref(),
+        Some("k2")
+    );
 }
 
 #[test]
@@ -90,7 +109,10 @@ fn hostile_patterns_are_refused_not_built() {
 #[test]
 fn content_types_choose_formats() {
     let p = Policy::from_json(r#"{"formats":{"application/vnd.acme":"json"},"content_types":["application/json","text/*","application/vnd.acme","application/*+json"]}"#, &env).unwrap();
-    assert_eq!(p.format_for(Some("application/json; charset=utf-8")), Some(Format::Json));
+    assert_eq!(
+        p.format_for(Some("application/json; charset=utf-8")),
+        Some(Format::Json)
+    );
     assert_eq!(p.format_for(Some("application/problem+json")), Some(Format::Json));
     assert_eq!(p.format_for(Some("text/event-stream")), Some(Format::Sse));
     assert_eq!(p.format_for(Some("text/plain")), Some(Format::Text));

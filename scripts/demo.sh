@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the filter for real: the demo upstream on :8081, Envoy with streammask on :10000 (admin :9901),
+# from envoy/envoy.yaml with only the wasm path and the upstream address made local. Shows the same
+# requests straight from the upstream and through Envoy, then keeps both running until Ctrl-C
+# (DEMO_ONESHOT=1 stops after the show).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ENVOY=${ENVOY_BIN:-.venv/bin/envoy}
+UP_PORT=${UP_PORT:-8081}
+PORT=${PORT:-10000}
+ADMIN=${ADMIN:-9901}
+dir=target/demo
+mkdir -p "$dir"
+# The demo key is public: never use it outside the demo. Real deployments read the key from a secret.
+export STREAMMASK_TOKEN_KEY=${STREAMMASK_TOKEN_KEY:-demo-only-token-key-not-secret-0123456789}
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+DEMO_UPSTREAM_BIND=127.0.0.1 target/release/demo-upstream --port "$UP_PORT" >/dev/null 2>"$dir/upstream.log" &
+pids+=($!)
+sed -e "s#/etc/streammask/streammask.wasm#$PWD/target/wasm32-wasip1/release/streammask.wasm#" \
+    -e "s#address: upstream, port_value: 8081#address: 127.0.0.1, port_value: $UP_PORT#" \
+    -e "s#port_value: 10000#port_value: $PORT#" \
+    -e "s#{address: 0.0.0.0, port_value: 9901}#{address: 127.0.0.1, port_value: $ADMIN}#" \
+    envoy/envoy.yaml > "$dir/envoy.yaml"
+"$ENVOY" -c "$dir/envoy.yaml" --concurrency 2 --disable-hot-restart -l warning --component-log-level wasm:info \
+  >"$dir/envoy.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$ADMIN/ready" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -sf "http://127.0.0.1:$ADMIN/ready" >/dev/null || { echo "Envoy did not start:"; cat "$dir/envoy.log"; exit 1; }
+
+show() {
+  local title=$1 path=$2
+  printf '\n\033[1m== %s (%s)\033[0m\n' "$title" "$path"
+  printf '\033[2m-- without the filter (straight from the upstream) --\033[0m\n'
+  curl -s "http://127.0.0.1:$UP_PORT$path" | head -c 900; echo
+  printf '\033[2m-- through Envoy with streammask --\033[0m\n'
+  curl -s "http://127.0.0.1:$PORT$path" | head -c 900; echo
+}
+show "JSON API" /api/users
+show "plain text" /text
+show "server-sent events, one per 0.5 s" "/events?n=2&delay_ms=500"
+show "NDJSON logs" "/logs.ndjson?lines=2&delay_ms=10"
+printf '\n\033[1m== a request body: what the upstream received\033[0m\n'
+curl -s -X POST -H 'content-type: application/json' --data-binary @tests/data/request.json "http://127.0.0.1:$PORT/record/demo" >/dev/null
+curl -s "http://127.0.0.1:$UP_PORT/record/demo"; echo
+printf '\n\033[1m== metrics (http://127.0.0.1:%s/stats/prometheus)\033[0m\n' "$ADMIN"
+curl -s "http://127.0.0.1:$ADMIN/stats/prometheus" | grep '^streammask_values_masked' || true
+if [ "${DEMO_ONESHOT:-0}" = 1 ]; then exit 0; fi
+printf '\nEnvoy: http://127.0.0.1:%s  upstream: http://127.0.0.1:%s  admin: http://127.0.0.1:%s  (Ctrl-C to stop)\n' "$PORT" "$UP_PORT" "$ADMIN"
+wait
