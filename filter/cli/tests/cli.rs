@@ -1,0 +1,156 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The `streammask` command: `check`, `mask` on a realistic NDJSON sample, `detectors`.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_streammask");
+const KEY: &str = "cli-test-key-0123456789abcdef0123456789abcdef";
+
+fn dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests")
+}
+
+fn mask(chunk: Option<usize>) -> (String, String) {
+    let mut args = vec![
+        "mask".to_string(),
+        "--policy".into(),
+        dir().join("sample-policy.json").display().to_string(),
+    ];
+    args.extend(["--format".into(), "ndjson".into()]);
+    if let Some(c) = chunk {
+        args.extend(["--chunk-size".into(), c.to_string()]);
+    }
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .env("SAMPLE_TOKEN_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(dir().join("sample.ndjson")).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn mask_on_a_realistic_ndjson_sample_leaks_nothing_and_is_chunk_invariant() {
+    let (whole, summary) = mask(None);
+    let (bytewise, _) = mask(Some(1));
+    assert_eq!(whole, bytewise, "--chunk-size 1 differs from the whole input");
+    for raw in [
+        "4111111111111111",
+        "4111 1111 1111 1111",
+        "5555-5555-5555-4444",
+        "4012888888881881",
+        "jane.doe@example.com",
+        "John.Roe@Example.org",
+        "x.y@mail.example.net",
+        "(415) 555-2671",
+        "20 7946 0958",
+        "DE89 3704 0044 0532 0130 00",
+        "GB82WEST12345698765432",
+        "123-45-6789",
+        "078-05-1120",
+        "u-1001",
+        "u-1002",
+        "u-1003",
+    ] {
+        assert!(!whole.contains(raw), "{raw} leaked:\n{whole}");
+    }
+    let lines: Vec<serde_json::Value> = whole
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["card"], "411111******1111");
+    assert_eq!(lines[1]["card"], "5555-55**-****-4444");
+    assert_eq!(
+        lines[2]["card"], "401288******1881",
+        "a card as a JSON number becomes a masked string"
+    );
+    assert_eq!(lines[2]["contact"]["email"], "[REDACTED]");
+    assert!(lines[0]["user_id"].as_str().unwrap().starts_with("tok_k1_"));
+    assert!(lines[2]["userId"].as_str().unwrap().starts_with("tok_k1_"));
+    // clean values untouched, byte for byte
+    let input = std::fs::read_to_string(dir().join("sample.ndjson")).unwrap();
+    assert_eq!(whole.lines().nth(3), input.lines().nth(3), "the clean line changed");
+    for clean in [
+        "\"ts\":\"2024-11-30T12:00:02Z\"",
+        "\"version\":\"2.4.1\"",
+        "\"status\":\"retry\"",
+        "\"latency_ms\":12",
+    ] {
+        assert!(whole.contains(clean), "{clean} changed");
+    }
+    assert!(summary.contains("cards=4"), "{summary}");
+}
+
+#[test]
+fn check_reports_every_error_with_its_path_and_exits_1() {
+    let mut f = tempfile("bad.json");
+    f.1.write_all(br#"{"rules":[{"name":"x","pattern":"[0-9]+"},{"detector":"emial"}],"modee":"report"}"#)
+        .unwrap();
+    let out = Command::new(BIN).args(["check", &f.0]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field `modee`"), "{err}");
+    let mut g = tempfile("bad2.json");
+    g.1.write_all(br#"{"rules":[{"name":"x","pattern":"[0-9]+"},{"detector":"emial"}]}"#)
+        .unwrap();
+    let out = Command::new(BIN).args(["check", &g.0]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rules[0].pattern: unbounded repetition"), "{err}");
+    assert!(err.contains("rules[1].detector: unknown detector \"emial\""), "{err}");
+    let ok = Command::new(BIN)
+        .args(["check", &dir().join("sample-policy.json").display().to_string()])
+        .env("SAMPLE_TOKEN_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    assert!(
+        !String::from_utf8_lossy(&ok.stdout).contains(KEY),
+        "check printed the secret"
+    );
+}
+
+#[test]
+fn detectors_lists_every_builtin_with_a_masked_example() {
+    let out = Command::new(BIN).arg("detectors").output().unwrap();
+    let s = String::from_utf8(out.stdout).unwrap();
+    for d in [
+        "credit_card",
+        "email",
+        "us_ssn",
+        "iban",
+        "phone_number",
+        "ipv4",
+        "ipv6",
+        "jwt",
+        "aws_access_key_id",
+        "github_token",
+        "slack_token",
+        "stripe_key",
+        "google_api_key",
+        "private_key",
+    ] {
+        assert!(s.contains(d), "{d} missing");
+    }
+    assert!(s.contains("\"4111 11** **** 1111\""));
+}
+
+fn tempfile(name: &str) -> (String, std::fs::File) {
+    let p = std::env::temp_dir().join(format!("streammask-cli-{}-{name}", std::process::id()));
+    let f = std::fs::File::create(&p).unwrap();
+    (p.display().to_string(), f)
+}
