@@ -23,6 +23,7 @@ use crate::policy::Policy;
 use regex_automata::Input;
 
 /// Bytes after a match that validators may look at (`4111...1111.5` is a decimal, not a card).
+/// Validators never look past a newline (see `is_final`).
 const LOOKAHEAD: usize = 2;
 
 /// Where decided bytes go.
@@ -113,6 +114,10 @@ pub(crate) struct Scanner {
     states: Vec<RuleState>,
     region: Option<Region>,
     scratch: Vec<u8>,
+    /// Rules (bit `r % 64`) whose trigger bytes occur somewhere in `buf`.
+    mask: u64,
+    /// Start of the bytes fed since the mask was last updated.
+    fed: Option<usize>,
 }
 
 impl Scanner {
@@ -124,6 +129,8 @@ impl Scanner {
             states: Vec::with_capacity(policy.rules.len()),
             region: None,
             scratch: Vec::new(),
+            mask: 0,
+            fed: None,
         };
         s.states.resize(
             policy.rules.len(),
@@ -142,6 +149,8 @@ impl Scanner {
     /// before the value; it is never emitted.
     pub(crate) fn reset(&mut self, seed: &[u8]) {
         self.buf.clear();
+        self.mask = 0;
+        self.fed = Some(0);
         self.buf.extend_from_slice(seed);
         self.base = 0;
         self.emit = seed.len() as u64;
@@ -161,6 +170,18 @@ impl Scanner {
     #[inline]
     pub(crate) fn feed(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
+        self.fed = self.fed.or(Some(self.buf.len() - data.len()));
+    }
+
+    /// Folds bytes fed since the last poll into the trigger mask.
+    fn update_mask(&mut self, table: &[u64; 256]) {
+        if let Some(from) = self.fed.take() {
+            let mut m = self.mask;
+            for &b in &self.buf[from.min(self.buf.len())..] {
+                m |= table[usize::from(b)];
+            }
+            self.mask = m;
+        }
     }
 
     /// Bytes fed but not yet given to the sink.
@@ -181,6 +202,27 @@ impl Scanner {
     /// Decides as much of the buffer as `mode` allows and hands it to `sink`.
     pub(crate) fn poll(&mut self, policy: &Policy, mode: Poll, hits: &mut [u64], sink: &mut dyn Sink) {
         let fin = mode != Poll::Partial;
+        self.update_mask(&policy.trigger_table);
+        if fin
+            && self.mask == 0
+            && policy.all_triggered
+            && self.region.is_none()
+            && self.states.iter().all(|s| s.cand.is_none())
+        {
+            // No trigger byte of any rule anywhere: nothing can match; the value is decided as is.
+            let end = self.end();
+            let a = self.rel(self.emit);
+            sink.keep(&self.buf[a..]);
+            self.emit = end;
+            for st in &mut self.states {
+                st.next = end;
+                st.frontier = end;
+                st.searched_end = end;
+                st.searched_fin = true;
+            }
+            self.compact(policy.lookbehind);
+            return;
+        }
         loop {
             self.refresh(policy, fin);
             if self.region.is_some() {
@@ -249,6 +291,9 @@ impl Scanner {
         if cut > 0 {
             self.buf.drain(..cut);
             self.base += cut as u64;
+            // the dropped bytes may have set bits: recount over what is left (little)
+            self.mask = 0;
+            self.fed = Some(0);
         }
     }
 
@@ -273,6 +318,7 @@ impl Scanner {
         let end = self.end();
         let base = self.base;
         let emit = self.emit;
+        let mask = self.mask;
         let buf = &self.buf[..];
         let st = &mut self.states[r];
         st.searched_end = end;
@@ -284,7 +330,14 @@ impl Scanner {
                 return;
             }
             let too_short = fin && buf.len() - from < rule.pattern.min_len;
-            let found = if too_short {
+            // A match lies wholly in the buffer and contains a trigger byte: none, no match (a match
+            // still running past the end is covered by `tight`).
+            let absent = rule
+                .pattern
+                .trigger
+                .as_ref()
+                .is_some_and(|t| mask & (1u64 << (r % 64)) == 0 || !t.present(&buf[from..]));
+            let found = if too_short || absent {
                 None
             } else {
                 rule.pattern.regex.search(&Input::new(buf).range(from..))
@@ -439,7 +492,10 @@ fn tight(buf: &[u8], from: usize, p: &Pattern) -> usize {
 /// Can more input change the match found at `[s, e)`?
 fn is_final(buf: &[u8], s: usize, e: usize, p: &Pattern) -> bool {
     let len = buf.len();
-    if len < e + LOOKAHEAD {
+    // Validators never look past a newline, so a match ending at a line end is decided by the
+    // newline alone: a line that ends a chunk is never held back for the next byte.
+    let line_end = buf.get(e) == Some(&b'\n') && !p.class.has_newline();
+    if len < e + LOOKAHEAD && !line_end {
         return false;
     }
     len - s > p.max_len + LOOKAHEAD || buf[e..].iter().any(|&b| !p.class.contains(b))

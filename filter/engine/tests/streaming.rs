@@ -11,9 +11,19 @@ use streammask_engine::{mask_all, Format, Masker, Policy};
 const SECRET: &str = "0123456789abcdef0123456789abcdef-test-only";
 
 fn policy() -> Arc<Policy> {
+    policy_with("")
+}
+
+/// The same rules plus one that can match across a newline (text is then decided line by line).
+fn policy_newline() -> Arc<Policy> {
+    policy_with(r#"{"name": "spaced", "pattern": "PIN\\s{1,3}[0-9]{4}"},"#)
+}
+
+fn policy_with(extra_rule: &str) -> Arc<Policy> {
     let json = format!(
         r#"{{
         "rules": [
+            {extra_rule}
             {{"detector": "private_key"}},
             {{"detector": "jwt"}},
             {{"detector": "aws_access_key_id"}},
@@ -167,8 +177,7 @@ proptest! {
 
     #[test]
     fn any_chunking_of_any_text_gives_the_whole_input_output(input in text_input(), cuts in prop::collection::vec(any::<usize>(), 0..12)) {
-        let p = policy();
-        for f in FORMATS {
+        for (p, f) in [policy(), policy_newline()].into_iter().flat_map(|p| FORMATS.map(|f| (p.clone(), f))) {
             let whole = mask_all(&p, f, &input).0;
             prop_assert_eq!(&stream(&p, f, &input, &cuts), &whole, "format {:?}", f);
             prop_assert_eq!(&one_byte_chunks(&p, f, &input), &whole, "format {:?} 1-byte", f);

@@ -104,3 +104,12 @@ fn masking_is_linear_on_adversarial_digit_runs() {
     let (out, _) = mask_all(&default_policy(), Format::Text, body.as_bytes());
     assert_eq!(out.len(), body.len());
 }
+
+#[test]
+fn a_value_at_the_end_of_a_line_is_released_with_the_line() {
+    let mut m = Masker::new(default_policy(), Format::Text);
+    let mut out = Vec::new();
+    m.push(b"data: card 4111111111111111\n", &mut out);
+    assert_eq!(out, b"data: card 411111******1111\n");
+    assert_eq!(m.held(), 0);
+}

@@ -283,6 +283,8 @@ pub(crate) struct JsonMasker {
     /// (`4111 1111 ...` is not four numbers: on an error the raw bytes go to text rules).
     held: Vec<u8>,
     held_raw: Vec<u8>,
+    /// Nothing of the current string has been fed to the scanner yet.
+    str_fresh: bool,
 }
 
 impl JsonMasker {
@@ -310,6 +312,7 @@ impl JsonMasker {
             has_near: policy.rules.iter().any(|r| r.near.is_some()),
             held: Vec::new(),
             held_raw: Vec::new(),
+            str_fresh: false,
         }
     }
 
@@ -625,6 +628,7 @@ impl JsonMasker {
                     }
                     None => {
                         self.kind = StrKind::Value;
+                        self.str_fresh = true;
                         let seed = self.seed();
                         self.scanner.reset(&seed);
                         self.map.reset();
@@ -663,6 +667,7 @@ impl JsonMasker {
         self.esc = Esc::None;
         self.keybuf.clear();
         self.key_over = false;
+        self.str_fresh = true;
         self.scanner.reset(&[]);
         self.map.reset();
         self.st = St::Str;
@@ -737,6 +742,7 @@ impl JsonMasker {
         while i < input.len() {
             match self.esc {
                 Esc::Backslash => {
+                    self.str_fresh = false;
                     let b = input[i];
                     let d = match b {
                         b'"' => b'"',
@@ -786,6 +792,25 @@ impl JsonMasker {
                 }
                 Esc::None => {
                     let rest = &input[i..];
+                    if self.str_fresh && matches!(self.kind, StrKind::Key | StrKind::Value) {
+                        // Fast path: a whole string in this chunk, no escapes, no trigger byte of
+                        // any rule: copy it through without scanning.
+                        if let Some(j) = memchr::memchr3(b'"', b'\\', b'\n', rest) {
+                            if rest[j] == b'"' && p.cannot_match(&rest[..j]) {
+                                out.extend_from_slice(&rest[..j]);
+                                if self.kind == StrKind::Key {
+                                    self.keybuf.clear();
+                                    self.key_over = j > MAX_KEY;
+                                    if !self.key_over {
+                                        self.keybuf.extend_from_slice(&rest[..j]);
+                                    }
+                                }
+                                self.finish_plain_string(out);
+                                return i + j + 1;
+                            }
+                        }
+                    }
+                    self.str_fresh = false;
                     match memchr::memchr3(b'"', b'\\', b'\n', rest) {
                         None => {
                             self.str_bytes(p, rest, rest, true, stats, out);
@@ -817,6 +842,28 @@ impl JsonMasker {
         i
     }
 
+    /// The closing quote of a key or plain value string whose content is already out.
+    fn finish_plain_string(&mut self, out: &mut Vec<u8>) {
+        out.push(b'"');
+        self.str_fresh = false;
+        if self.kind == StrKind::Key {
+            if let Some(top) = self.stack.last_mut() {
+                self.keys.truncate(top.key_start);
+                if self.key_over {
+                    top.key_ok = false;
+                    top.key_len = 0;
+                } else {
+                    self.keys.extend_from_slice(&self.keybuf);
+                    top.key_ok = true;
+                    top.key_len = self.keybuf.len();
+                }
+            }
+            self.st = St::Colon;
+        } else {
+            self.st = St::After;
+        }
+    }
+
     fn end_string(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
         match self.kind {
             StrKind::Key | StrKind::Value => {
@@ -825,22 +872,8 @@ impl JsonMasker {
                     out,
                 };
                 self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
-                out.push(b'"');
-                if self.kind == StrKind::Key {
-                    if let Some(top) = self.stack.last_mut() {
-                        self.keys.truncate(top.key_start);
-                        if self.key_over {
-                            top.key_ok = false;
-                            top.key_len = 0;
-                        } else {
-                            self.keys.extend_from_slice(&self.keybuf);
-                            top.key_ok = true;
-                            top.key_len = self.keybuf.len();
-                        }
-                    }
-                    self.st = St::Colon;
-                    return;
-                }
+                self.finish_plain_string(out);
+                return;
             }
             StrKind::Field(fi) => {
                 if let Some(f) = p.fields.get(fi) {

@@ -21,6 +21,13 @@ impl TextMasker {
     }
 
     pub(crate) fn push(&mut self, policy: &Policy, input: &[u8], hits: &mut [u64], out: &mut Vec<u8>) {
+        if !policy.newline_matches {
+            // No rule can match across a newline, so a line end already decides everything before
+            // it (a newline can neither start nor continue a match): one poll per chunk suffices.
+            self.scanner.feed(input);
+            self.scanner.poll(policy, Poll::Partial, hits, &mut VecSink(out));
+            return;
+        }
         let mut rest = input;
         while let Some(i) = memchr::memchr(b'\n', rest) {
             self.scanner.feed(&rest[..=i]);

@@ -82,6 +82,12 @@ pub struct Policy {
     pub(crate) field_paths: Vec<(Vec<PathSeg>, usize)>,
     /// Bytes of context the scanner keeps before a possible match.
     pub(crate) lookbehind: usize,
+    /// Whether some rule can match across a newline (then text is decided line by line).
+    pub(crate) newline_matches: bool,
+    /// For each byte, the rules (bit `r % 64`) whose trigger set holds it.
+    pub(crate) trigger_table: Box<[u64; 256]>,
+    /// Every rule has a trigger set: a value without any trigger byte cannot match anything.
+    pub(crate) all_triggered: bool,
     /// Body directions to scan.
     pub request: bool,
     /// Body directions to scan.
@@ -347,10 +353,16 @@ impl Policy {
             + 8;
         let min_len = rules.iter().map(|r| r.pattern.min_len).min().unwrap_or(usize::MAX);
         let max_len = rules.iter().map(|r| r.pattern.max_len).max().unwrap_or(0);
+        let newline_matches = rules.iter().any(|r| r.pattern.class.has_newline());
+        let trigger_table = trigger_table(&rules);
+        let all_triggered = rules.iter().all(|r| r.pattern.trigger.is_some());
         Ok(Policy {
             rules,
             min_len,
             max_len,
+            newline_matches,
+            trigger_table,
+            all_triggered,
             fields,
             field_keys,
             field_paths,
@@ -384,6 +396,9 @@ impl Policy {
             field_keys: Vec::new(),
             field_paths: Vec::new(),
             lookbehind: 8,
+            newline_matches: false,
+            trigger_table: Box::new([0; 256]),
+            all_triggered: true,
             request: true,
             response: true,
             content_types: Vec::new(),
@@ -400,6 +415,19 @@ impl Policy {
             strip_accept_encoding: true,
             token_key_id: None,
         }
+    }
+
+    /// Whether no rule can match anywhere in `value` (no trigger byte of any rule in it).
+    #[inline]
+    pub(crate) fn cannot_match(&self, value: &[u8]) -> bool {
+        if !self.all_triggered {
+            return false;
+        }
+        let mut m = 0u64;
+        for &b in value {
+            m |= self.trigger_table[usize::from(b)];
+        }
+        m == 0
     }
 
     /// Names of the rules, in order (metric labels).
@@ -432,6 +460,19 @@ impl Policy {
         }
         Some(Format::for_media_type(&media))
     }
+}
+
+/// Byte → rules whose trigger holds it (bit `r % 64`; a shared bit only makes a rule search more).
+fn trigger_table(rules: &[Rule]) -> Box<[u64; 256]> {
+    let mut t = Box::new([0u64; 256]);
+    for (r, rule) in rules.iter().enumerate() {
+        if let Some(trig) = &rule.pattern.trigger {
+            for b in trig.bytes() {
+                t[usize::from(b)] |= 1u64 << (r % 64);
+            }
+        }
+    }
+    t
 }
 
 /// `text/*`, `application/*+json`, `*/*` or an exact type.

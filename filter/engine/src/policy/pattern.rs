@@ -18,6 +18,25 @@ impl ByteSet {
     pub(crate) fn contains(&self, b: u8) -> bool {
         self.0[usize::from(b >> 6)] & (1u64 << (b & 63)) != 0
     }
+    fn insert(&mut self, b: u8) {
+        self.0[usize::from(b >> 6)] |= 1u64 << (b & 63);
+    }
+    fn union(&self, o: &ByteSet) -> ByteSet {
+        ByteSet([
+            self.0[0] | o.0[0],
+            self.0[1] | o.0[1],
+            self.0[2] | o.0[2],
+            self.0[3] | o.0[3],
+        ])
+    }
+    /// The members, in order.
+    pub(crate) fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        (0u8..=255).filter(|&b| self.contains(b))
+    }
+    /// Whether the set holds `b'\n'`.
+    pub(crate) fn has_newline(&self) -> bool {
+        self.contains(b'\n')
+    }
     fn insert_range(&mut self, lo: u8, hi: u8) {
         for b in lo..=hi {
             self.0[usize::from(b >> 6)] |= 1u64 << (b & 63);
@@ -34,14 +53,109 @@ pub(crate) struct Pattern {
     pub(crate) min_len: usize,
     /// Every byte that can occur inside a match.
     pub(crate) class: ByteSet,
+    /// Bytes of which every match contains at least one (the rarest such set found), if any.
+    pub(crate) trigger: Option<Trigger>,
+}
+
+/// A set of bytes every match contains one of, with the fastest way to look for it.
+#[derive(Clone, Copy)]
+pub(crate) enum Trigger {
+    One(u8),
+    Two(u8, u8),
+    Three(u8, u8, u8),
+    Set(ByteSet),
+}
+
+impl Trigger {
+    /// The trigger bytes.
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        match *self {
+            Trigger::One(a) => vec![a],
+            Trigger::Two(a, b) => vec![a, b],
+            Trigger::Three(a, b, c) => vec![a, b, c],
+            Trigger::Set(s) => s.bytes().collect(),
+        }
+    }
+
+    fn from_set(s: ByteSet) -> Trigger {
+        let v: Vec<u8> = s.bytes().collect();
+        match v.as_slice() {
+            [a] => Trigger::One(*a),
+            [a, b] => Trigger::Two(*a, *b),
+            [a, b, c] => Trigger::Three(*a, *b, *c),
+            _ => Trigger::Set(s),
+        }
+    }
+
+    /// Whether `hay` holds a trigger byte.
+    #[inline]
+    pub(crate) fn present(&self, hay: &[u8]) -> bool {
+        match *self {
+            Trigger::One(a) => memchr::memchr(a, hay).is_some(),
+            Trigger::Two(a, b) => memchr::memchr2(a, b, hay).is_some(),
+            Trigger::Three(a, b, c) => memchr::memchr3(a, b, c, hay).is_some(),
+            Trigger::Set(s) => hay.iter().any(|&b| s.contains(b)),
+        }
+    }
+}
+
+/// Rough frequency of each byte in textual HTTP bodies (English text, JSON punctuation, digits),
+/// used only to pick the rarest trigger set; any choice is correct, a rare one is fast.
+fn frequency(b: u8) -> u32 {
+    const LOWER: [u32; 26] = [
+        82, 15, 28, 43, 127, 22, 20, 61, 70, 2, 8, 40, 24, 67, 75, 19, 1, 60, 63, 91, 28, 10, 24, 2, 20, 1,
+    ];
+    match b {
+        b'a'..=b'z' => LOWER[usize::from(b - b'a')] * 10,
+        b'A'..=b'Z' => LOWER[usize::from(b - b'A')] + 5,
+        b'0'..=b'9' => 60,
+        b' ' => 1500,
+        b'"' | b',' | b':' => 150,
+        b'.' | b'\n' | b'-' | b'/' => 80,
+        b'{' | b'}' | b'[' | b']' | b'_' | b'=' => 40,
+        b'@' => 1,
+        0x80..=0xff => 20,
+        _ => 10,
+    }
+}
+
+fn cost(s: &ByteSet) -> u32 {
+    s.bytes().map(frequency).sum()
+}
+
+/// A set of bytes of which every match of `hir` contains at least one, as rare as we can find.
+fn required(hir: &Hir) -> Option<ByteSet> {
+    match hir.kind() {
+        HirKind::Literal(lit) => {
+            let b = *lit.0.iter().min_by_key(|&&b| frequency(b))?;
+            let mut s = ByteSet::default();
+            s.insert(b);
+            Some(s)
+        }
+        HirKind::Class(_) => {
+            let mut s = ByteSet::default();
+            collect_bytes(hir, &mut s);
+            Some(s)
+        }
+        HirKind::Repetition(r) if r.min >= 1 => required(&r.sub),
+        HirKind::Repetition(_) => None,
+        HirKind::Capture(c) => required(&c.sub),
+        HirKind::Concat(v) => v.iter().filter_map(required).min_by_key(cost),
+        HirKind::Alternation(v) => {
+            let mut acc = ByteSet::default();
+            for h in v {
+                acc = acc.union(&required(h)?);
+            }
+            Some(acc)
+        }
+        HirKind::Empty | HirKind::Look(_) => None,
+    }
 }
 
 pub(crate) fn meta_config() -> meta::Config {
     meta::Config::new()
         .nfa_size_limit(Some(NFA_SIZE_LIMIT))
         .onepass_size_limit(Some(64 << 10))
-        .dfa_size_limit(Some(256 << 10))
-        .dfa_state_limit(Some(1000))
         .hybrid_cache_capacity(256 << 10)
 }
 
@@ -88,6 +202,7 @@ pub(crate) fn compile(hir: &Hir) -> Result<Pattern, String> {
         max_len: props.maximum_len().unwrap_or(MAX_USER_MATCH_BYTES),
         min_len: props.minimum_len().unwrap_or(0),
         class,
+        trigger: required(hir).map(Trigger::from_set),
     })
 }
 
