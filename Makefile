@@ -5,7 +5,7 @@ ENVOY ?= $(VENV)/bin/envoy
 WASM  := target/wasm32-wasip1/release/streammask.wasm
 export ENVOY_BIN := $(abspath $(ENVOY))
 
-.PHONY: all setup wasm build test test-unit test-e2e check lint demo bench bench-load policies clean
+.PHONY: all setup wasm build test test-unit test-e2e check check-k8s oci k8s-digest demo bench bench-load policies clean
 
 all: build
 
@@ -30,7 +30,7 @@ build: wasm
 	cargo build --release --bin demo-upstream
 
 ## test: every test — engine, per-stream logic on both fake hosts, the built wasm in the real Envoy
-test: setup build check test-unit test-e2e
+test: setup build check check-k8s test-unit test-e2e
 	@echo "all tests passed"
 
 test-unit:
@@ -63,3 +63,17 @@ bench-load: setup build
 
 clean:
 	cargo clean
+
+## check-k8s: every manifest validates, embedded policies pass, the OCI image layout holds the module
+check-k8s: wasm
+	cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error && node validate.mjs
+	python3 scripts/oci-image.py >/dev/null
+	python3 scripts/oci-image.py --verify target/oci/streammask $(WASM)
+
+## oci: the wasm image as an OCI layout in target/oci/streammask (push with oras, skopeo or crane)
+oci: wasm
+	python3 scripts/oci-image.py
+
+## k8s-digest: write the digests of the module you built into the manifests
+k8s-digest: wasm
+	python3 scripts/k8s-digest.py "$$(python3 scripts/oci-image.py)" "$$(sha256sum $(WASM) | cut -d' ' -f1)"
