@@ -415,3 +415,77 @@ fn envoy_debug_log_contains_no_raw_values_and_no_secret() {
     let dump = curl(&["-s", &e.admin_url("/config_dump")]).body_string();
     assert!(!dump.contains(TOKEN_KEY), "the token secret is in /config_dump");
 }
+
+#[test]
+fn compressed_request_bodies_are_decoded_masked_and_sent_plain() {
+    use std::io::Write;
+    let e = envoy();
+    let plain = std::fs::read(root().join("tests/data/request.json")).unwrap();
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&plain).unwrap();
+    let gz = root().join(format!("target/e2e/request-{}.json.gz", std::process::id()));
+    std::fs::write(&gz, z.finish().unwrap()).unwrap();
+    let id = format!("gz-{}", rand_suffix());
+    let at = format!("@{}", gz.display());
+    let r = curl(&[
+        "-s",
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-H",
+        "content-encoding: gzip",
+        "--data-binary",
+        &at,
+        &e.url(&format!("/record/{id}")),
+    ]);
+    assert!(r.body_string().starts_with("stored "), "{}", r.body_string());
+    let got = direct(&format!("/record/{id}"));
+    assert_no_raw("gzip request at the upstream", &got);
+    let v: Value = serde_json::from_slice(&got).expect("the upstream got plain JSON");
+    assert_eq!(v["comment"], "please ship by friday");
+    // an encoding the filter cannot decode is refused before the upstream sees anything
+    let id = format!("br-{}", rand_suffix());
+    let (status, _, _) = get(
+        &e.url(&format!("/record/{id}")),
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-H",
+            "content-encoding: br",
+            "--data-binary",
+            "xyz",
+        ],
+    );
+    assert_eq!(status, 415);
+    assert!(direct(&format!("/record/{id}")).starts_with(b"no such record"));
+}
+
+#[test]
+fn report_mode_leaves_bodies_byte_identical_while_the_counters_count() {
+    let policy = std::fs::read_to_string(root().join("envoy/policies/example.json"))
+        .unwrap()
+        .replacen('{', "{\n  \"mode\": \"report\",", 1);
+    let e = start_envoy(EnvoyOpts {
+        policy: Some(&policy),
+        ..EnvoyOpts::default()
+    });
+    let (status, headers, body) = get(&e.url("/api/users"), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(body, direct("/api/users"), "report mode changed the body");
+    assert!(
+        headers.contains("content-length: 562"),
+        "report mode changed the headers: {headers}"
+    );
+    // readiness probe + this request
+    assert_eq!(
+        e.prom("streammask_values_reported{rule=\"cards\",direction=\"response\"}"),
+        6
+    );
+    assert_eq!(
+        e.prom("streammask_values_masked{rule=\"cards\",direction=\"response\"}"),
+        0
+    );
+}
