@@ -5,7 +5,7 @@ ENVOY ?= $(VENV)/bin/envoy
 WASM  := target/wasm32-wasip1/release/streammask.wasm
 export ENVOY_BIN := $(abspath $(ENVOY))
 
-.PHONY: all setup wasm build test test-unit test-e2e check check-k8s oci k8s-digest demo bench bench-load policies clean
+.PHONY: all setup wasm build test test-unit test-e2e check check-k8s oci k8s-digest fuzz demo bench bench-load policies clean
 
 all: build
 
@@ -30,7 +30,7 @@ build: wasm
 	cargo build --release --bin demo-upstream
 
 ## test: every test — engine, per-stream logic on both fake hosts, the built wasm in the real Envoy
-test: setup build check check-k8s test-unit test-e2e
+test: setup build check check-k8s test-unit test-e2e fuzz
 	@echo "all tests passed"
 
 test-unit:
@@ -77,3 +77,8 @@ oci: wasm
 ## k8s-digest: write the digests of the module you built into the manifests
 k8s-digest: wasm
 	python3 scripts/k8s-digest.py "$$(python3 scripts/oci-image.py)" "$$(sha256sum $(WASM) | cut -d' ' -f1)"
+
+## fuzz: a short fuzz pass of every target (FUZZ_SECONDS each; CI runs 20 s)
+FUZZ_SECONDS ?= 20
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -489,3 +489,27 @@ fn report_mode_leaves_bodies_byte_identical_while_the_counters_count() {
         0
     );
 }
+
+#[test]
+fn a_stream_that_hits_an_internal_error_is_blocked_not_passed() {
+    // decoding fails in the middle of the body, after bytes already left: Envoy resets the stream
+    let e = start_envoy(EnvoyOpts::default());
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}", &e.url("/gzip-corrupt")])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "curl saw a complete response: the stream was not cut"
+    );
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert_no_raw("a body cut by a decode error", body.as_bytes());
+    assert_eq!(
+        e.prom("streammask_streams_blocked{reason=\"decode_error\",direction=\"response\"}"),
+        1
+    );
+    // the next requests work (the VM is fine, nothing stuck)
+    let (status, _, body) = get(&e.url("/api/users"), &[]);
+    assert_eq!(status, 200);
+    assert_no_raw("after a blocked stream", &body);
+}

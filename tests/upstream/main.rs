@@ -13,6 +13,7 @@
 //!   GET  /gzip                 the JSON response gzip-compressed (content-encoding: gzip)
 //!   GET  /deflate              the same with content-encoding: deflate
 //!   GET  /brotli               content-encoding: br (not decodable by the filter)
+//!   GET  /gzip-corrupt         a gzip body damaged in the middle (decoding fails mid-stream)
 //!   GET  /empty                204 No Content
 //!   GET  /big?mb=N             N MiB of streamed text with a card every 64 KiB
 //!   GET  /trailers             JSON body followed by HTTP trailers (needs HTTP/2 or te: trailers)
@@ -186,6 +187,26 @@ async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, 
             let mut r = full(StatusCode::OK, "application/json", zlib(USERS_JSON.as_bytes()));
             r.headers_mut()
                 .insert("content-encoding", hyper::header::HeaderValue::from_static("deflate"));
+            r
+        }
+        ("GET", "/gzip-corrupt") => {
+            // a long gzip body whose middle is damaged: decoding fails after bytes already left
+            let mut z = gzip(USERS_JSON.repeat(400).as_bytes());
+            let mid = z.len() / 2;
+            for b in &mut z[mid..mid + 64] {
+                *b ^= 0x5a;
+            }
+            let (tx, mut r) = streamed("application/json");
+            r.headers_mut()
+                .insert("content-encoding", hyper::header::HeaderValue::from_static("gzip"));
+            tokio::spawn(async move {
+                for part in z.chunks(4096) {
+                    if tx.send(Frame::data(Bytes::copy_from_slice(part))).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            });
             r
         }
         ("GET", "/brotli") => {

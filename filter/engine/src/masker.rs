@@ -65,9 +65,19 @@ impl Masker {
         }
     }
 
-    /// What was found so far.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    /// What was found so far (values found by the text form of a field rule count for the field).
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats.clone();
+        let n = self.policy.user_rules;
+        for (r, rule) in self.policy.rules.iter().enumerate().skip(n) {
+            if let (Some(f), Some(&h)) = (rule.field, self.stats.rule_hits.get(r)) {
+                if let Some(x) = s.field_hits.get_mut(f) {
+                    *x += h;
+                }
+            }
+        }
+        s.rule_hits.truncate(n);
+        s
     }
 
     /// Bytes pushed so far.
@@ -96,5 +106,6 @@ pub fn mask_all(policy: &Arc<Policy>, format: Format, input: &[u8]) -> (Vec<u8>,
     let mut out = Vec::with_capacity(input.len());
     m.push(input, &mut out);
     m.finish(&mut out);
-    (out, m.stats)
+    let stats = m.stats();
+    (out, stats)
 }

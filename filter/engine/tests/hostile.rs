@@ -60,7 +60,9 @@ fn stream(p: &Arc<Policy>, f: Format, total: usize, mut gen: impl FnMut(usize, &
 fn a_100_mb_body_without_a_newline_streams_with_bounded_memory() {
     let p = default_policy();
     let block: Vec<u8> = b"lorem ipsum dolor sit amet card 4111 1111 1111 1111 ".repeat(1260);
-    let (n, held) = stream(&p, Format::Text, 100 << 20, |_, c| c.extend_from_slice(&block[..(64 << 10).min(block.len())]));
+    let (n, held) = stream(&p, Format::Text, 100 << 20, |_, c| {
+        c.extend_from_slice(&block[..(64 << 10).min(block.len())])
+    });
     assert_eq!(n, 100 << 20, "length-preserving masks keep the length");
     assert!(held <= p.max_hold_back(), "held {held} > bound {}", p.max_hold_back());
 }
@@ -68,7 +70,9 @@ fn a_100_mb_body_without_a_newline_streams_with_bounded_memory() {
 #[test]
 fn every_byte_a_digit_is_not_a_card_and_memory_stays_bounded() {
     let p = default_policy();
-    let (n, held) = stream(&p, Format::Text, 20 << 20, |i, c| c.extend((0..65536).map(|k| b'0' + ((i + k) % 10) as u8)));
+    let (n, held) = stream(&p, Format::Text, 20 << 20, |i, c| {
+        c.extend((0..65536).map(|k| b'0' + ((i + k) % 10) as u8))
+    });
     assert_eq!(n, 20 << 20);
     assert!(held <= p.max_hold_back(), "held {held}");
     let (out, stats) = mask_all(&p, Format::Text, &b"7".repeat(100_000));
@@ -123,15 +127,26 @@ fn a_match_on_every_line_is_linear() {
     assert_eq!(s1.total(), 30_000);
     assert_eq!(s2.total(), 300_000);
     assert!(!String::from_utf8_lossy(&out_big).contains("4111 1111 1111 1111"));
-    assert_eq!((out_small.len(), out_big.len()), (small.len(), big.len()), "masks keep lengths");
+    assert_eq!(
+        (out_small.len(), out_big.len()),
+        (small.len(), big.len()),
+        "masks keep lengths"
+    );
     // not a timing assertion on speed, a sanity bound against quadratic behaviour (100x for 10x input)
-    assert!(t_big < t_small * 40 + std::time::Duration::from_millis(500), "{t_small:?} vs {t_big:?}");
+    assert!(
+        t_big < t_small * 40 + std::time::Duration::from_millis(500),
+        "{t_small:?} vs {t_big:?}"
+    );
 }
 
 #[test]
 fn nul_bytes_crlf_and_lf_are_handled_alike() {
     let p = default_policy();
-    let (a, _) = mask_all(&p, Format::Text, b"card\x004111111111111111\x00end\r\nnext 4111111111111111\r\n");
+    let (a, _) = mask_all(
+        &p,
+        Format::Text,
+        b"card\x004111111111111111\x00end\r\nnext 4111111111111111\r\n",
+    );
     assert_eq!(a, b"card\x00411111******1111\x00end\r\nnext 411111******1111\r\n");
     let (j, _) = mask_all(&p, Format::Ndjson, b"{\"a\":\"4111111111111111\"}\r\n{\"b\":1}\r\n");
     assert_eq!(j, b"{\"a\":\"411111******1111\"}\r\n{\"b\":1}\r\n");
@@ -140,7 +155,11 @@ fn nul_bytes_crlf_and_lf_are_handled_alike() {
 #[test]
 fn a_body_that_claims_json_and_is_not_is_masked_as_text() {
     let p = default_policy();
-    let (out, stats) = mask_all(&p, Format::Json, b"<html>card 4111111111111111 mail jane@example.com</html>");
+    let (out, stats) = mask_all(
+        &p,
+        Format::Json,
+        b"<html>card 4111111111111111 mail jane@example.com</html>",
+    );
     assert_eq!(stats.json_fallbacks, 1);
     assert_eq!(out, b"<html>card 411111******1111 mail j***@*******.com</html>");
 }
@@ -164,7 +183,9 @@ fn invalid_utf8_is_passed_through_and_json_stays_json() {
 
 #[test]
 fn a_policy_with_1000_rules_compiles_in_bounded_time_and_works() {
-    let rules: Vec<String> = (0..1000).map(|i| format!(r#"{{"name":"r{i}","pattern":"K{i:04}-[0-9]{{6}}"}}"#)).collect();
+    let rules: Vec<String> = (0..1000)
+        .map(|i| format!(r#"{{"name":"r{i}","pattern":"K{i:04}-[0-9]{{6}}"}}"#))
+        .collect();
     let json = format!(r#"{{"rules":[{}]}}"#, rules.join(","));
     let before = LIVE.with(|c| c.get());
     let t = Instant::now();
@@ -189,7 +210,10 @@ fn hostile_patterns_are_refused_or_run_in_linear_time() {
     assert!(t.elapsed().as_secs() < 20);
     // enormous compiled sizes and unbounded lengths are refused with a message
     for bad in [r#"(?:\w{1,100}){1,100}"#, r#"[a-z]+"#, r#"(x{1,1000}){1,1000}"#] {
-        let json = format!(r#"{{"rules":[{{"name":"bad","pattern":{}}}]}}"#, serde_json::to_string(bad).unwrap());
+        let json = format!(
+            r#"{{"rules":[{{"name":"bad","pattern":{}}}]}}"#,
+            serde_json::to_string(bad).unwrap()
+        );
         let e = Policy::from_json(&json, &|_| None).unwrap_err();
         assert!(e.0[0].path == "rules[0].pattern", "{e}");
     }

@@ -171,3 +171,37 @@ fn sse_json_data_lines_use_fields_and_other_lines_use_text_rules() {
         "{out}"
     );
 }
+
+#[test]
+fn concatenated_documents_are_all_masked_as_json() {
+    let (out, stats) = mask(r#"{"user_id":"u-1","n":1}{"user_id":"u-2"} [{"password":"p"}]"#);
+    assert!(
+        !out.contains("u-1") && !out.contains("u-2") && !out.contains("\"p\""),
+        "{out}"
+    );
+    assert_eq!(stats.json_fallbacks, 0);
+    assert_eq!(stats.field_hits[0], 2);
+}
+
+#[test]
+fn key_based_fields_still_apply_in_text_and_after_a_json_fallback() {
+    let p = policy("");
+    let (out, stats) = mask_all(
+        &p,
+        Format::Text,
+        br#"log: {"user_id": "u-42", "password":"hunter2", "x": "keep"} and "password" : 12345"#,
+    );
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        !out.contains("u-42") && !out.contains("hunter2") && !out.contains("12345"),
+        "{out}"
+    );
+    assert!(out.contains(r#""x": "keep""#), "{out}");
+    assert_eq!(stats.field_hits[..2], [1, 2]);
+    // JSON inside a JSON string
+    let (out, _) = mask(r#"{"payload":"{\"password\": \"hunter2\"}"}"#);
+    assert!(!out.contains("hunter2"), "{out}");
+    // malformed JSON: the text fallback still masks the field
+    let (out, _) = mask(r#"{"a": oops, "password": "hunter2"}"#);
+    assert!(!out.contains("hunter2"), "{out}");
+}

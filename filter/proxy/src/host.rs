@@ -64,6 +64,12 @@ pub trait Host {
     fn send_response(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> HostResult<()>;
     /// Adds to a counter defined at configuration time.
     fn increment(&mut self, metric: u32, by: u64) -> HostResult<()>;
+    /// Sets a gauge defined at configuration time.
+    fn record(&mut self, metric: u32, value: u64) -> HostResult<()>;
+    /// Size of this VM's linear memory in bytes (not a host call; 0 where unknown).
+    fn vm_memory_bytes(&self) -> u64 {
+        0
+    }
     /// Writes a log line. Callers never pass matched values or body bytes.
     fn log(&self, level: Level, msg: &str);
 }
@@ -72,6 +78,8 @@ pub trait Host {
 pub trait RootHost {
     /// Defines a counter and returns its id.
     fn define_counter(&mut self, name: &str) -> HostResult<u32>;
+    /// Defines a gauge and returns its id.
+    fn define_gauge(&mut self, name: &str) -> HostResult<u32>;
     /// Writes a log line.
     fn log(&self, level: Level, msg: &str);
 }

@@ -12,6 +12,7 @@
 //! | `streammask.streams_passed_unmasked.reason.X.direction.D` | `streammask_streams_passed_unmasked{reason,direction}` | errors let through because `on_error` is `pass` |
 //! | `streammask.json_fallbacks.direction.D` | `streammask_json_fallbacks{direction}` | malformed JSON scanned as text |
 //! | `streammask.streams_decompressed.direction.D` | `streammask_streams_decompressed{direction}` | gzip/deflate bodies decoded for scanning |
+//! | `streammask.vm_memory_bytes` (gauge) | `streammask_vm_memory_bytes` | the wasm VM's linear memory, sampled at each body end (last VM to report) |
 
 use crate::host::{Dir, Level, RootHost};
 use streammask_engine::Policy;
@@ -90,6 +91,8 @@ impl DirMetrics {
 pub struct Metrics {
     pub request: DirMetrics,
     pub response: DirMetrics,
+    /// Gauge: the wasm VM's linear memory, sampled when a body ends.
+    pub vm_memory: Option<u32>,
 }
 
 impl Metrics {
@@ -155,6 +158,20 @@ impl Metrics {
         };
         let request = dir("request");
         let response = dir("response");
-        Metrics { request, response }
+        let vm_memory = match host.define_gauge("streammask.vm_memory_bytes") {
+            Ok(id) => Some(id),
+            Err(e) => {
+                host.log(
+                    Level::Warn,
+                    &format!("streammask: cannot define metric streammask.vm_memory_bytes: {e}"),
+                );
+                None
+            }
+        };
+        Metrics {
+            request,
+            response,
+            vm_memory,
+        }
     }
 }

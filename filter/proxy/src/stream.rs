@@ -446,6 +446,12 @@ impl StreamFilter {
             }
         }
         self.count(host, m.bytes_scanned, scan.scanned);
+        if let Some(id) = shared.metrics.vm_memory {
+            let bytes = host.vm_memory_bytes();
+            if bytes > 0 {
+                let _ = host.record(id, bytes);
+            }
+        }
         self.count(host, m.json_fallbacks, stats.json_fallbacks + stats.depth_fallbacks);
         host.log(
             Level::Debug,

@@ -18,6 +18,7 @@ pub const BUFFER_REQUEST_BODY: u32 = 0;
 pub const BUFFER_RESPONSE_BODY: u32 = 1;
 pub const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
 pub const METRIC_COUNTER: u32 = 0;
+pub const METRIC_GAUGE: u32 = 1;
 
 #[cfg(target_arch = "wasm32")]
 #[link(wasm_import_module = "env")]
@@ -64,6 +65,7 @@ extern "C" {
     ) -> u32;
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
     fn proxy_get_property(
         path_data: *const u8,
         path_size: usize,
@@ -110,6 +112,9 @@ mod native {
         10
     }
     pub unsafe fn proxy_increment_metric(_: u32, _: i64) -> u32 {
+        10
+    }
+    pub unsafe fn proxy_record_metric(_: u32, _: u64) -> u32 {
         10
     }
     pub unsafe fn proxy_get_property(_: *const u8, _: usize, _: *mut *mut u8, _: *mut usize) -> u32 {
@@ -211,10 +216,14 @@ pub fn send_local_response(code: u32, headers: &[(&str, &str)], body: &[u8]) -> 
     })
 }
 
-pub fn define_counter(name: &str) -> Result<u32, u32> {
+pub fn define_metric(kind: u32, name: &str) -> Result<u32, u32> {
     let mut id = 0u32;
-    status(unsafe { proxy_define_metric(METRIC_COUNTER, name.as_ptr(), name.len(), &mut id) })?;
+    status(unsafe { proxy_define_metric(kind, name.as_ptr(), name.len(), &mut id) })?;
     Ok(id)
+}
+
+pub fn record(id: u32, value: u64) -> Result<(), u32> {
+    status(unsafe { proxy_record_metric(id, value) })
 }
 
 pub fn increment(id: u32, by: i64) -> Result<(), u32> {

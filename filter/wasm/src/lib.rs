@@ -63,6 +63,19 @@ impl Host for WasmHost {
     fn increment(&mut self, metric: u32, by: u64) -> HostResult<()> {
         abi::increment(metric, i64::try_from(by).unwrap_or(i64::MAX)).map_err(HostError)
     }
+    fn record(&mut self, metric: u32, value: u64) -> HostResult<()> {
+        abi::record(metric, value).map_err(HostError)
+    }
+    fn vm_memory_bytes(&self) -> u64 {
+        #[cfg(target_arch = "wasm32")]
+        {
+            core::arch::wasm32::memory_size(0) as u64 * 65536
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            0
+        }
+    }
     fn log(&self, l: Level, msg: &str) {
         abi::log(level(l), msg);
     }
@@ -70,7 +83,10 @@ impl Host for WasmHost {
 
 impl RootHost for WasmHost {
     fn define_counter(&mut self, name: &str) -> HostResult<u32> {
-        abi::define_counter(name).map_err(HostError)
+        abi::define_metric(abi::METRIC_COUNTER, name).map_err(HostError)
+    }
+    fn define_gauge(&mut self, name: &str) -> HostResult<u32> {
+        abi::define_metric(abi::METRIC_GAUGE, name).map_err(HostError)
     }
     fn log(&self, l: Level, msg: &str) {
         abi::log(level(l), msg);

@@ -429,6 +429,12 @@ impl JsonMasker {
                         None => false,
                     },
                     b'}' | b']' => self.close(b, out),
+                    // Another document after a complete one (concatenated JSON): containers and
+                    // strings only; after a number the bytes go to text rules (see `held`).
+                    b'{' | b'[' | b'"' if self.stack.is_empty() && self.held_raw.is_empty() => {
+                        self.st = St::Value;
+                        continue;
+                    }
                     _ => false,
                 },
                 _ => false,

@@ -62,6 +62,8 @@ pub(crate) struct Rule {
     pub(crate) action: Action,
     /// For region detectors: the pattern that closes the region.
     pub(crate) region_end: Option<Pattern>,
+    /// For rules derived from a key-based field rule (`"key": value` in text): the field's index.
+    pub(crate) field: Option<usize>,
 }
 
 /// A compiled field rule.
@@ -72,7 +74,10 @@ pub(crate) struct Field {
 
 /// A compiled policy, shared by every stream of a proxy VM.
 pub struct Policy {
+    /// The user's rules, then the rules derived from key-based field rules.
     pub(crate) rules: Vec<Rule>,
+    /// How many of `rules` are the user's (the rest are derived from fields).
+    pub(crate) user_rules: usize,
     /// Shortest match of any rule (a shorter value cannot match anything).
     pub(crate) min_len: usize,
     /// Longest match of any rule.
@@ -248,6 +253,25 @@ impl Policy {
             }
         }
 
+        // Key-based field rules also apply where JSON structure is gone (text bodies, malformed
+        // JSON, JSON inside strings): `"key": value` is matched as text and only the value masked.
+        let user_rules = rules.len();
+        for (fi, field) in fields.iter().enumerate() {
+            let keys: Vec<&[u8]> = field_keys
+                .iter()
+                .filter(|(_, i)| *i == fi)
+                .map(|(k, _)| &**k)
+                .filter(|k| !k.contains(&b'"') && !k.contains(&b'\\'))
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            match derived_field_rule(&field.name, &keys, field.action.clone(), fi) {
+                Ok(r) => rules.push(r),
+                Err(m) => errs.push(format!("fields[{fi}].keys"), m),
+            }
+        }
+
         let (mut request, mut response) = (true, true);
         if let Some(dirs) = &w.directions {
             request = false;
@@ -358,6 +382,7 @@ impl Policy {
         let all_triggered = rules.iter().all(|r| r.pattern.trigger.is_some());
         Ok(Policy {
             rules,
+            user_rules,
             min_len,
             max_len,
             newline_matches,
@@ -390,6 +415,7 @@ impl Policy {
     fn empty() -> Policy {
         Policy {
             rules: Vec::new(),
+            user_rules: 0,
             min_len: usize::MAX,
             max_len: 0,
             fields: Vec::new(),
@@ -432,7 +458,7 @@ impl Policy {
 
     /// Names of the rules, in order (metric labels).
     pub fn rule_names(&self) -> impl Iterator<Item = &str> {
-        self.rules.iter().map(|r| r.name.as_str())
+        self.rules[..self.user_rules].iter().map(|r| r.name.as_str())
     }
 
     /// Names of the field rules, in order (metric labels).
@@ -459,6 +485,58 @@ impl Policy {
             return Some(*f);
         }
         Some(Format::for_media_type(&media))
+    }
+}
+
+/// `"key": value` for the keys of one field rule, as a text rule whose validator keeps only the value.
+fn derived_field_rule(name: &str, keys: &[&[u8]], action: Action, field: usize) -> Result<Rule, String> {
+    let alts: Vec<String> = keys
+        .iter()
+        .map(|k| regex_syntax::escape(&String::from_utf8_lossy(k)))
+        .collect();
+    let pat = format!(
+        r#""(?:{})"[ \t]{{0,16}}:[ \t]{{0,16}}(?:"(?-u:[^"\\\n]|\\[^\n]){{1,4096}}"|-?[0-9][0-9.eE+\-]{{0,63}}|true|false)"#,
+        alts.join("|")
+    );
+    let hir = pattern::parse_with(&pat, false, usize::MAX, false)?;
+    let compiled = pattern::compile(&hir)?;
+    Ok(Rule {
+        name: name.to_string(),
+        pattern: compiled,
+        validate: Some(field_value_only),
+        near: None,
+        action,
+        region_end: None,
+        field: Some(field),
+    })
+}
+
+/// Narrows a `"key": value` match to the value (inside its quotes for a string).
+fn field_value_only(hay: &[u8], s: usize, e: usize) -> crate::detect::Verdict {
+    use crate::detect::Verdict;
+    let reject = Verdict::Reject { resume: e };
+    let Some(key_end) = hay
+        .get(s + 1..e)
+        .and_then(|h| memchr::memchr(b'"', h))
+        .map(|i| s + 1 + i + 1)
+    else {
+        return reject;
+    };
+    let mut v = key_end;
+    while v < e && matches!(hay[v], b' ' | b'\t' | b':') {
+        v += 1;
+    }
+    if v >= e {
+        return reject;
+    }
+    if hay[v] == b'"' {
+        if e >= v + 2 && hay[e - 1] == b'"' && e - 1 > v + 1 {
+            Verdict::Accept(v + 1, e - 1)
+        } else {
+            reject
+        }
+    } else {
+        Verdict::Accept(v, e)
     }
 }
 
@@ -791,6 +869,7 @@ fn compile_rule(
         near,
         action,
         region_end,
+        field: None,
     })
 }
 

@@ -161,8 +161,14 @@ pub(crate) fn meta_config() -> meta::Config {
 
 /// Parses a pattern into HIR, with the problems a user can fix spelled out.
 pub(crate) fn parse(pat: &str, user: bool, max_bytes: usize) -> Result<Hir, String> {
+    parse_with(pat, user, max_bytes, true)
+}
+
+/// [`parse`], optionally allowing byte classes that match invalid UTF-8 (internal patterns).
+pub(crate) fn parse_with(pat: &str, user: bool, max_bytes: usize, utf8: bool) -> Result<Hir, String> {
     let hir = regex_syntax::ParserBuilder::new()
         .nest_limit(64)
+        .utf8(utf8)
         .build()
         .parse(pat)
         .map_err(|e| {

@@ -129,6 +129,10 @@ impl Host for FakeHost {
         *self.st.counters.entry(metric).or_default() += by;
         Ok(())
     }
+    fn record(&mut self, metric: u32, value: u64) -> HostResult<()> {
+        self.st.counters.insert(metric, value);
+        Ok(())
+    }
     fn log(&self, _level: Level, _msg: &str) {}
 }
 
@@ -152,6 +156,9 @@ impl RootHost for FakeRoot {
     fn define_counter(&mut self, name: &str) -> HostResult<u32> {
         self.names.push(name.to_string());
         Ok(self.names.len() as u32 - 1)
+    }
+    fn define_gauge(&mut self, name: &str) -> HostResult<u32> {
+        self.define_counter(name)
     }
     fn log(&self, _level: Level, _msg: &str) {}
 }

@@ -1,0 +1,39 @@
+//! Streaming equals whole-input masking for any input, any chunking and every format.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use std::sync::{Arc, OnceLock};
+use streammask_engine::{mask_all, Format, Masker, Policy};
+
+fn policy() -> &'static Arc<Policy> {
+    static P: OnceLock<Arc<Policy>> = OnceLock::new();
+    P.get_or_init(|| {
+        let json = r#"{"rules":[{"detector":"private_key"},{"detector":"credit_card"},{"detector":"email"},
+            {"detector":"us_ssn"},{"detector":"iban"},{"detector":"phone_number"},{"detector":"ipv4"},{"detector":"jwt"},
+            {"name":"pin","pattern":"PIN\\s{1,3}[0-9]{4}"},{"name":"bare","pattern":"[0-9]{9}","near":["ssn"],"within":16}],
+            "fields":[{"name":"f","keys":["password","user_id"]},{"name":"p","paths":["$.a[*].b"],"action":{"type":"mask","keep_last":2}}]}"#;
+        Arc::new(Policy::from_json(json, &|_| None).expect("fuzz policy"))
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 2 {
+        return;
+    }
+    let (ctl, input) = data.split_at(2);
+    let format = [Format::Text, Format::Json, Format::Ndjson, Format::Sse][usize::from(ctl[0] % 4)];
+    let p = policy();
+    let whole = mask_all(p, format, input).0;
+    // chunk sizes derived from the control byte: 1..=16, varying along the input
+    let mut m = Masker::new(p.clone(), format);
+    let mut out = Vec::new();
+    let (mut i, mut k) = (0usize, usize::from(ctl[1]));
+    while i < input.len() {
+        let n = 1 + (k % 16);
+        k = k.wrapping_mul(31).wrapping_add(7);
+        let end = (i + n).min(input.len());
+        m.push(&input[i..end], &mut out);
+        i = end;
+    }
+    m.finish(&mut out);
+    assert_eq!(out, whole, "format {format:?}");
+});
