@@ -340,19 +340,19 @@ fn prometheus_shows_the_documented_counters_with_the_right_counts() {
     // the readiness probe in start_envoy made one /api/users request too
     let n = 4;
     assert_eq!(
-        e.prom("streammask_values_masked{rule=\"cards\",direction=\"response\"}"),
+        e.prom("streammask_values_masked{policy=\"default\",rule=\"cards\",direction=\"response\"}"),
         3 * n
     );
     assert_eq!(
-        e.prom("streammask_values_masked{rule=\"emails\",direction=\"response\"}"),
+        e.prom("streammask_values_masked{policy=\"default\",rule=\"emails\",direction=\"response\"}"),
         3 * n
     );
     assert_eq!(
-        e.prom("streammask_values_masked{rule=\"user-ids\",direction=\"response\"}"),
+        e.prom("streammask_values_masked{policy=\"default\",rule=\"user-ids\",direction=\"response\"}"),
         2 * n
     );
     assert_eq!(
-        e.prom("streammask_values_masked{rule=\"cards\",direction=\"request\"}"),
+        e.prom("streammask_values_masked{policy=\"default\",rule=\"cards\",direction=\"request\"}"),
         1
     );
     assert!(e.prom("streammask_bytes_scanned{direction=\"response\"}") >= 562 * n);
@@ -481,11 +481,11 @@ fn report_mode_leaves_bodies_byte_identical_while_the_counters_count() {
     );
     // readiness probe + this request
     assert_eq!(
-        e.prom("streammask_values_reported{rule=\"cards\",direction=\"response\"}"),
+        e.prom("streammask_values_reported{policy=\"default\",rule=\"cards\",direction=\"response\"}"),
         6
     );
     assert_eq!(
-        e.prom("streammask_values_masked{rule=\"cards\",direction=\"response\"}"),
+        e.prom("streammask_values_masked{policy=\"default\",rule=\"cards\",direction=\"response\"}"),
         0
     );
 }
@@ -512,4 +512,102 @@ fn a_stream_that_hits_an_internal_error_is_blocked_not_passed() {
     let (status, _, body) = get(&e.url("/api/users"), &[]);
     assert_eq!(status, 200);
     assert_no_raw("after a blocked stream", &body);
+}
+
+/// The example policy with extra top-level settings merged in.
+fn example_policy_with(extra: Value) -> String {
+    let mut p: Value =
+        serde_json::from_slice(&std::fs::read(root().join("envoy/policies/example.json")).unwrap()).unwrap();
+    for (k, v) in extra.as_object().unwrap() {
+        p[k] = v.clone();
+    }
+    serde_json::to_string_pretty(&p).unwrap()
+}
+
+#[test]
+fn two_routes_with_two_policies_behave_differently_in_one_envoy() {
+    let policy = example_policy_with(serde_json::json!({
+        "policies": {"audit": {"mode": "report", "rules": [{"name": "cards", "detector": "credit_card"}]}},
+        "routes": [{"name": "text-audit", "path_prefix": "/text", "policy": "audit"}]
+    }));
+    let e = start_envoy(EnvoyOpts {
+        policy: Some(&policy),
+        ..EnvoyOpts::default()
+    });
+    let masked = curl(&["-s", &e.url("/api/users")]).out.stdout;
+    assert_no_raw("default route", &masked);
+    let audited = curl(&["-s", &e.url("/text")]).out.stdout;
+    assert_eq!(audited, direct("/text"), "the report-mode route changed the body");
+    assert_eq!(
+        e.prom("streammask_values_reported{policy=\"audit\",rule=\"cards\",direction=\"response\"}"),
+        1
+    );
+    assert!(e.prom("streammask_values_masked{policy=\"default\",rule=\"cards\",direction=\"response\"}") >= 3);
+    assert_eq!(
+        e.prom("streammask_values_masked{policy=\"audit\",rule=\"cards\",direction=\"response\"}"),
+        0
+    );
+}
+
+#[test]
+fn query_string_and_header_values_are_masked_before_the_upstream_sees_them() {
+    let policy = example_policy_with(serde_json::json!({
+        "headers": [{"name": "user-headers", "headers": ["x-user-email", "cookie", "set-cookie"]}],
+        "query": {"params": ["token"], "action": {"type": "redact", "replacement": "x"}}
+    }));
+    let e = start_envoy(EnvoyOpts {
+        policy: Some(&policy),
+        ..EnvoyOpts::default()
+    });
+    let id = format!("q{}", rand_suffix());
+    let (status, headers, _) = get(
+        &e.url(&format!(
+            "/meta/{id}?email=jane.doe%40example.com&token=s3cr3t-t0ken&q=shoes"
+        )),
+        &[
+            "-H",
+            "x-user-email: jane.doe@example.com",
+            "-H",
+            "cookie: theme=dark; card=4111111111111111",
+        ],
+    );
+    assert_eq!(status, 200);
+    let seen = String::from_utf8(direct(&format!("/meta-read/{id}"))).unwrap();
+    assert_no_raw("what the upstream received", seen.as_bytes());
+    assert!(
+        !seen.contains("jane.doe%40example.com") && !seen.contains("s3cr3t-t0ken"),
+        "{seen}"
+    );
+    assert!(seen.contains("&token=x&q=shoes"), "{seen}");
+    assert!(seen.contains("cookie: theme=dark; card=411111******1111"), "{seen}");
+    assert!(seen.contains("x-user-email: tok_k1_"), "{seen}");
+    assert!(
+        headers.contains("set-cookie: session=411111******1111; path=/; httponly"),
+        "{headers}"
+    );
+}
+
+#[test]
+fn the_findings_log_correlates_without_raw_values() {
+    let policy = example_policy_with(serde_json::json!({"findings_log": true}));
+    let e = start_envoy(EnvoyOpts {
+        policy: Some(&policy),
+        log_level: "wasm:info",
+        ..EnvoyOpts::default()
+    });
+    curl(&["-s", "-o", "/dev/null", &e.url("/text")]);
+    curl(&["-s", "-o", "/dev/null", &e.url("/text")]);
+    let log = e.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("streammask findings ")).collect();
+    assert!(lines.len() >= 2, "no findings lines:\n{log}");
+    let json = |l: &str| -> Value { serde_json::from_str(l.split("streammask findings ").nth(1).unwrap()).unwrap() };
+    let (a, b) = (json(lines[lines.len() - 2]), json(lines[lines.len() - 1]));
+    assert_eq!(
+        a["findings"], b["findings"],
+        "the same body gives the same offsets and fingerprints"
+    );
+    assert_eq!(a["counts"]["cards"], 1);
+    for raw in RAW_VALUES {
+        assert!(!log.contains(raw), "{raw} in the log");
+    }
 }

@@ -21,6 +21,9 @@
 //!   POST /record/ID            stores the request body (ID is any name) and answers its size
 //!   GET  /record/ID            returns what was stored, exactly as received
 //!   POST /count                answers the number of body bytes received (for huge uploads)
+//!   ANY  /meta/ID...           stores the request line and headers as received (and answers with
+//!                              a set-cookie carrying a test card number)
+//!   GET  /meta-read/ID         returns what /meta/ID stored
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -281,6 +284,34 @@ async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, 
                 }
             });
             r
+        }
+        (_, p) if p.starts_with("/meta/") => {
+            // stores what arrived besides the body: the path (with its query) and the headers
+            let id = p
+                .trim_start_matches("/meta/")
+                .split('/')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            let mut meta = format!("{} {}\n", req.method(), req.uri());
+            for (k, v) in req.headers() {
+                meta.push_str(&format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())));
+            }
+            if let Ok(mut s) = store.lock() {
+                s.insert(format!("meta:{id}"), meta.into_bytes());
+            }
+            let mut r = full(StatusCode::OK, "text/plain", "ok\n");
+            if let Ok(v) = "session=4111111111111111; Path=/; HttpOnly".parse() {
+                r.headers_mut().insert("set-cookie", v);
+            }
+            r
+        }
+        ("GET", p) if p.starts_with("/meta-read/") => {
+            let id = format!("meta:{}", p.trim_start_matches("/meta-read/"));
+            match store.lock().ok().and_then(|s| s.get(&id).cloned()) {
+                Some(b) => full(StatusCode::OK, "application/octet-stream", b),
+                None => full(StatusCode::NOT_FOUND, "text/plain", "no such record\n"),
+            }
         }
         ("POST" | "PUT", p) if p.starts_with("/record/") => {
             let id = p.trim_start_matches("/record/").to_string();

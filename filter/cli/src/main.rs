@@ -4,11 +4,12 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use streammask_engine::{detect, Format, Masker, Policy};
+use streammask_engine::{detect, Format, Masker, Policy, PolicySet};
 
 const USAGE: &str = "usage:
   streammask check POLICY            validate a policy file (exit 1 on error)
-  streammask mask --policy POLICY [--format json|ndjson|sse|text] [--chunk-size N] < in > out
+  streammask mask --policy POLICY [--use NAME] [--format json|ndjson|sse|text] [--chunk-size N] < in > out
+                                     (--use: a named policy of POLICY instead of the default)
   streammask detectors               list the built-in detectors with an example each
 
 POLICY is a JSON file ('-' for standard input). Environment variables named by
@@ -43,9 +44,9 @@ fn read_source(path: &str) -> Result<String, String> {
     }
 }
 
-fn load_policy(path: &str) -> Result<Policy, String> {
+fn load_policy(path: &str) -> Result<PolicySet, String> {
     let text = read_source(path)?;
-    Policy::from_json(&text, &|k| std::env::var(k).ok()).map_err(|errs| {
+    PolicySet::from_json(&text, &|k| std::env::var(k).ok()).map_err(|errs| {
         errs.0
             .iter()
             .map(|e| format!("{path}: {e}"))
@@ -60,19 +61,22 @@ fn check(args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     };
     match load_policy(path) {
-        Ok(p) => {
-            let rules: Vec<&str> = p.rule_names().collect();
-            let fields: Vec<&str> = p.field_names().collect();
-            println!(
-                "{path}: ok ({} rules: {}; {} fields{}{}; mode {:?}; holds back at most {} bytes)",
-                rules.len(),
-                rules.join(", "),
-                fields.len(),
-                if fields.is_empty() { "" } else { ": " },
-                fields.join(", "),
-                p.mode,
-                p.max_hold_back()
-            );
+        Ok(set) => {
+            for (i, name) in set.names().enumerate() {
+                let Some(p) = set.get(i) else { continue };
+                let rules: Vec<&str> = p.rule_names().collect();
+                let fields: Vec<&str> = p.field_names().collect();
+                println!(
+                    "{path}: {name}: ok ({} rules: {}; {} fields{}{}; mode {:?}; holds back at most {} bytes)",
+                    rules.len(),
+                    rules.join(", "),
+                    fields.len(),
+                    if fields.is_empty() { "" } else { ": " },
+                    fields.join(", "),
+                    p.mode,
+                    p.max_hold_back()
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -86,10 +90,12 @@ fn mask(args: &[String]) -> ExitCode {
     let mut policy = None;
     let mut format = Format::Text;
     let mut chunk = 0usize;
+    let mut use_name = "default".to_string();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match (a.as_str(), it.next()) {
             ("--policy", Some(v)) => policy = Some(v.clone()),
+            ("--use", Some(v)) => use_name = v.clone(),
             ("--format", Some(v)) => match Format::parse(v) {
                 Some(f) => format = f,
                 None => {
@@ -114,12 +120,21 @@ fn mask(args: &[String]) -> ExitCode {
         eprintln!("mask needs --policy POLICY");
         return ExitCode::from(2);
     };
-    let policy = match load_policy(&path) {
-        Ok(p) => Arc::new(p),
+    let set = match load_policy(&path) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(1);
         }
+    };
+    let Some(policy) = set
+        .names()
+        .position(|n| n == use_name)
+        .and_then(|i| set.get(i))
+        .cloned()
+    else {
+        eprintln!("no policy named {use_name:?} in {path}");
+        return ExitCode::from(2);
     };
     let mut m = Masker::new(policy.clone(), format);
     let mut stdin = std::io::stdin().lock();

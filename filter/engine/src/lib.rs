@@ -41,6 +41,6 @@ mod token;
 pub use action::Action;
 pub use format::Format;
 pub use masker::{mask_all, Masker};
-pub use policy::{Mode, OnError, Policy, PolicyError, PolicyErrors};
-pub use scan::Stats;
+pub use policy::{MetaHits, Mode, OnError, Policy, PolicyError, PolicyErrors, PolicySet};
+pub use scan::{Finding, Stats, MAX_FINDINGS};
 pub use token::TokenKey;

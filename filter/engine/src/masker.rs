@@ -49,7 +49,7 @@ impl Masker {
         self.bytes_in += input.len() as u64;
         let p = &*self.policy;
         match &mut self.inner {
-            Inner::Text(t) => t.push(p, input, &mut self.stats.rule_hits, out),
+            Inner::Text(t) => t.push(p, input, &mut self.stats, out),
             Inner::Json(j) => j.push(p, input, &mut self.stats, out),
             Inner::Sse(s) => s.push(p, input, &mut self.stats, out),
         }
@@ -59,7 +59,7 @@ impl Masker {
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         let p = &*self.policy;
         match &mut self.inner {
-            Inner::Text(t) => t.finish(p, &mut self.stats.rule_hits, out),
+            Inner::Text(t) => t.finish(p, &mut self.stats, out),
             Inner::Json(j) => j.finish(p, &mut self.stats, out),
             Inner::Sse(s) => s.finish(p, &mut self.stats, out),
         }

@@ -68,6 +68,24 @@ pub struct Stats {
     pub json_fallbacks: u64,
     /// JSON nesting limit reached (then text rules apply).
     pub depth_fallbacks: u64,
+    /// Findings for the findings log (only when the policy asks for it), at most [`MAX_FINDINGS`].
+    pub findings: Vec<Finding>,
+    /// Findings not kept because the list was full.
+    pub findings_dropped: u64,
+}
+
+/// At most this many findings are kept per stream.
+pub const MAX_FINDINGS: usize = 64;
+
+/// One value found: which label (see `Policy::label_names`), where, and a keyed fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Index into `Policy::label_names`.
+    pub label: usize,
+    /// Byte offset of the value in the body (approximate inside JSON strings with escapes).
+    pub offset: u64,
+    /// First 64 bits of HMAC-SHA256(key, normalised value): correlates incidents, reveals nothing.
+    pub fingerprint: [u8; 8],
 }
 
 impl Stats {
@@ -77,7 +95,50 @@ impl Stats {
             field_hits: vec![0; p.fields.len()],
             json_fallbacks: 0,
             depth_fallbacks: 0,
+            findings: Vec::new(),
+            findings_dropped: 0,
         }
+    }
+
+    /// Counts a value of rule `r` (and records a finding when the policy logs findings).
+    pub(crate) fn hit_rule(&mut self, p: &Policy, r: usize, offset: u64, value: &[u8]) {
+        if let Some(h) = self.rule_hits.get_mut(r) {
+            *h += 1;
+        }
+        if p.findings_log {
+            let label = match p.rules.get(r).and_then(|x| x.field) {
+                Some(f) => p.user_rules + f,
+                None => r,
+            };
+            let norm = p.rules.get(r).map_or(crate::detect::Normalize::None, |x| x.normalize);
+            self.finding(p, label, offset, norm, value);
+        }
+    }
+
+    /// Counts a value of field rule `f`.
+    pub(crate) fn hit_field(&mut self, p: &Policy, f: usize, offset: u64, value: &[u8]) {
+        if let Some(h) = self.field_hits.get_mut(f) {
+            *h += 1;
+        }
+        if p.findings_log {
+            self.finding(p, p.user_rules + f, offset, crate::detect::Normalize::None, value);
+        }
+    }
+
+    fn finding(&mut self, p: &Policy, label: usize, offset: u64, norm: crate::detect::Normalize, value: &[u8]) {
+        let Some(key) = &p.fingerprint_key else { return };
+        if self.findings.len() >= MAX_FINDINGS {
+            self.findings_dropped += 1;
+            return;
+        }
+        let mac = key.mac128(b"finding", &crate::token::normalize(norm, value));
+        let mut fingerprint = [0u8; 8];
+        fingerprint.copy_from_slice(&mac[..8]);
+        self.findings.push(Finding {
+            label,
+            offset,
+            fingerprint,
+        });
     }
 
     /// Total values matched by rules and fields.
@@ -118,6 +179,9 @@ pub(crate) struct Scanner {
     mask: u64,
     /// Start of the bytes fed since the mask was last updated.
     fed: Option<usize>,
+    /// Body offset of the first byte after the seed (for findings).
+    origin: u64,
+    seed_len: u64,
 }
 
 impl Scanner {
@@ -131,6 +195,8 @@ impl Scanner {
             scratch: Vec::new(),
             mask: 0,
             fed: None,
+            origin: 0,
+            seed_len: 0,
         };
         s.states.resize(
             policy.rules.len(),
@@ -148,6 +214,13 @@ impl Scanner {
     /// Starts a new value. `seed` is context (e.g. the JSON key) that rules with `near` keywords see
     /// before the value; it is never emitted.
     pub(crate) fn reset(&mut self, seed: &[u8]) {
+        self.reset_at(seed, 0);
+    }
+
+    /// [`reset`](Self::reset), saying where in the body the value starts (for findings).
+    pub(crate) fn reset_at(&mut self, seed: &[u8], origin: u64) {
+        self.origin = origin;
+        self.seed_len = seed.len() as u64;
         self.buf.clear();
         self.mask = 0;
         self.fed = Some(0);
@@ -200,7 +273,7 @@ impl Scanner {
     }
 
     /// Decides as much of the buffer as `mode` allows and hands it to `sink`.
-    pub(crate) fn poll(&mut self, policy: &Policy, mode: Poll, hits: &mut [u64], sink: &mut dyn Sink) {
+    pub(crate) fn poll(&mut self, policy: &Policy, mode: Poll, stats: &mut Stats, sink: &mut dyn Sink) {
         let fin = mode != Poll::Partial;
         self.update_mask(&policy.trigger_table);
         if fin
@@ -245,7 +318,7 @@ impl Scanner {
                 }
             }
             match best {
-                Some((s, _, r)) if s < front => self.commit(policy, r, hits, sink),
+                Some((s, _, r)) if s < front => self.commit(policy, r, stats, sink),
                 _ => {
                     let mut p = best.map_or(front, |(s, _, _)| s.min(front)).max(self.emit);
                     if !fin {
@@ -383,7 +456,7 @@ impl Scanner {
         }
     }
 
-    fn commit(&mut self, policy: &Policy, r: usize, hits: &mut [u64], sink: &mut dyn Sink) {
+    fn commit(&mut self, policy: &Policy, r: usize, stats: &mut Stats, sink: &mut dyn Sink) {
         let Some((s, e)) = self.states[r].cand else {
             return;
         };
@@ -406,9 +479,8 @@ impl Scanner {
             rule.action.apply(&self.buf[b..c], &mut self.scratch);
         }
         sink.replace(&self.buf[b..c], &self.scratch);
-        if let Some(h) = hits.get_mut(r) {
-            *h += 1;
-        }
+        let offset = (self.origin + s).saturating_sub(self.seed_len);
+        stats.hit_rule(policy, r, offset, &self.buf[b..c]);
         self.emit = e;
         if let Some(st) = self.states.get_mut(r) {
             st.cand = None;

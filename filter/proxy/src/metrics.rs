@@ -3,8 +3,8 @@
 //!
 //! | stat name | Prometheus | meaning |
 //! | --- | --- | --- |
-//! | `streammask.values_masked.rule.R.direction.D` | `streammask_values_masked{rule,direction}` | values replaced |
-//! | `streammask.values_reported.rule.R.direction.D` | `streammask_values_reported{rule,direction}` | values found in report mode (not replaced) |
+//! | `streammask.values_masked.policy.P.rule.R.direction.D` | `streammask_values_masked{policy,rule,direction}` | values replaced (bodies, headers, query strings) |
+//! | `streammask.values_reported.policy.P.rule.R.direction.D` | `streammask_values_reported{policy,rule,direction}` | values found in report mode (not replaced) |
 //! | `streammask.bytes_scanned.direction.D` | `streammask_bytes_scanned{direction}` | body bytes scanned (after decompression) |
 //! | `streammask.streams_scanned.direction.D` | `streammask_streams_scanned{direction}` | bodies scanned |
 //! | `streammask.streams_skipped.reason.X.direction.D` | `streammask_streams_skipped{reason,direction}` | bodies not scanned, by reason |
@@ -15,7 +15,7 @@
 //! | `streammask.vm_memory_bytes` (gauge) | `streammask_vm_memory_bytes` | the wasm VM's linear memory, sampled at each body end (last VM to report) |
 
 use crate::host::{Dir, Level, RootHost};
-use streammask_engine::Policy;
+use streammask_engine::PolicySet;
 
 /// Why a body was not scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,11 +59,16 @@ const FAILS: [(Fail, &str); 5] = [
     (Fail::TrailerTail, "trailer_tail"),
 ];
 
+/// Counter ids per label (rule, field, header rule, query rule) of one policy, for one direction.
+#[derive(Debug, Clone, Default)]
+pub struct LabelMetrics {
+    pub masked: Vec<Option<u32>>,
+    pub reported: Vec<Option<u32>>,
+}
+
 /// Counter ids for one direction.
 #[derive(Debug, Clone, Default)]
 pub struct DirMetrics {
-    pub masked: Vec<Option<u32>>,
-    pub reported: Vec<Option<u32>>,
     pub bytes_scanned: Option<u32>,
     pub streams_scanned: Option<u32>,
     pub json_fallbacks: Option<u32>,
@@ -91,6 +96,8 @@ impl DirMetrics {
 pub struct Metrics {
     pub request: DirMetrics,
     pub response: DirMetrics,
+    /// Per policy (index as in the policy set): (request, response) label counters.
+    pub labels: Vec<(LabelMetrics, LabelMetrics)>,
     /// Gauge: the wasm VM's linear memory, sampled when a body ends.
     pub vm_memory: Option<u32>,
 }
@@ -103,31 +110,16 @@ impl Metrics {
         }
     }
 
-    /// The stat names for a policy, in definition order (documented in the module table).
-    pub fn names(policy: &Policy) -> Vec<String> {
-        let mut v = Vec::new();
-        for d in ["request", "response"] {
-            for r in policy.rule_names().chain(policy.field_names()) {
-                v.push(format!("streammask.values_masked.rule.{r}.direction.{d}"));
-                v.push(format!("streammask.values_reported.rule.{r}.direction.{d}"));
-            }
-            v.push(format!("streammask.bytes_scanned.direction.{d}"));
-            v.push(format!("streammask.streams_scanned.direction.{d}"));
-            v.push(format!("streammask.json_fallbacks.direction.{d}"));
-            v.push(format!("streammask.streams_decompressed.direction.{d}"));
-            for (_, s) in SKIPS {
-                v.push(format!("streammask.streams_skipped.reason.{s}.direction.{d}"));
-            }
-            for (_, f) in FAILS {
-                v.push(format!("streammask.streams_blocked.reason.{f}.direction.{d}"));
-                v.push(format!("streammask.streams_passed_unmasked.reason.{f}.direction.{d}"));
-            }
-        }
-        v
+    /// Label counters of policy `policy` in direction `d`.
+    pub fn labels(&self, policy: usize, d: Dir) -> Option<&LabelMetrics> {
+        self.labels.get(policy).map(|(rq, rs)| match d {
+            Dir::Request => rq,
+            Dir::Response => rs,
+        })
     }
 
-    /// Defines every counter for `policy`.
-    pub fn define(host: &mut dyn RootHost, policy: &Policy) -> Metrics {
+    /// Defines every counter for the policies of `set`.
+    pub fn define(host: &mut dyn RootHost, set: &PolicySet) -> Metrics {
         let mut def = |name: String| match host.define_counter(&name) {
             Ok(id) => Some(id),
             Err(e) => {
@@ -135,14 +127,27 @@ impl Metrics {
                 None
             }
         };
+        let mut labels = Vec::new();
+        for (idx, pname) in set.names().enumerate() {
+            let Some(policy) = set.get(idx) else { continue };
+            let mut per_dir = |d: &str| {
+                let mut m = LabelMetrics::default();
+                for r in policy.label_names() {
+                    m.masked.push(def(format!(
+                        "streammask.values_masked.policy.{pname}.rule.{r}.direction.{d}"
+                    )));
+                    m.reported.push(def(format!(
+                        "streammask.values_reported.policy.{pname}.rule.{r}.direction.{d}"
+                    )));
+                }
+                m
+            };
+            let rq = per_dir("request");
+            let rs = per_dir("response");
+            labels.push((rq, rs));
+        }
         let mut dir = |d: &str| {
             let mut m = DirMetrics::default();
-            for r in policy.rule_names().chain(policy.field_names()) {
-                m.masked
-                    .push(def(format!("streammask.values_masked.rule.{r}.direction.{d}")));
-                m.reported
-                    .push(def(format!("streammask.values_reported.rule.{r}.direction.{d}")));
-            }
             m.bytes_scanned = def(format!("streammask.bytes_scanned.direction.{d}"));
             m.streams_scanned = def(format!("streammask.streams_scanned.direction.{d}"));
             m.json_fallbacks = def(format!("streammask.json_fallbacks.direction.{d}"));
@@ -171,6 +176,7 @@ impl Metrics {
         Metrics {
             request,
             response,
+            labels,
             vm_memory,
         }
     }

@@ -6,7 +6,7 @@ use crate::host::{Caps, Level, RootHost};
 use crate::metrics::Metrics;
 use crate::stream::Shared;
 use std::sync::Arc;
-use streammask_engine::Policy;
+use streammask_engine::PolicySet;
 
 /// Compiles the plugin configuration. `env` reads the VM's environment (for `secret_env`).
 ///
@@ -28,8 +28,8 @@ pub fn configure(
             return None;
         }
     };
-    let policy = match Policy::from_json(text, env) {
-        Ok(p) => Arc::new(p),
+    let set = match PolicySet::from_json(text, env) {
+        Ok(p) => p,
         Err(errs) => {
             for e in &errs.0 {
                 host.log(Level::Error, &format!("streammask: invalid configuration: {e}"));
@@ -44,17 +44,26 @@ pub fn configure(
             return None;
         }
     };
-    let metrics = Metrics::define(host, &policy);
-    host.log(
-        Level::Info,
-        &format!(
-            "streammask: policy loaded: {} rules, {} fields, mode {:?}, on_error {:?}, hold-back <= {} bytes",
-            policy.rule_names().count(),
-            policy.field_names().count(),
-            policy.mode,
-            policy.on_error,
-            policy.max_hold_back()
-        ),
-    );
-    Some(Shared { policy, metrics, caps })
+    let metrics = Metrics::define(host, &set);
+    for (i, name) in set.names().enumerate() {
+        let Some(policy) = set.get(i) else { continue };
+        host.log(
+            Level::Info,
+            &format!(
+                "streammask: policy {name} loaded: {} rules, {} fields, {} header rules{}, mode {:?}, on_error {:?}, hold-back <= {} bytes",
+                policy.rule_names().count(),
+                policy.field_names().count(),
+                policy.header_names(true).len() + policy.header_names(false).len(),
+                if policy.has_query_rule() { ", query rule" } else { "" },
+                policy.mode,
+                policy.on_error,
+                policy.max_hold_back()
+            ),
+        );
+    }
+    Some(Shared {
+        set: Arc::new(set),
+        metrics,
+        caps,
+    })
 }

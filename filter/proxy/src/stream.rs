@@ -20,7 +20,7 @@ use crate::host::{Caps, Dir, Host, Level};
 use crate::metrics::{Fail, Metrics, Skip};
 use std::rc::Rc;
 use std::sync::Arc;
-use streammask_engine::{Format, Masker, Mode, OnError, Policy};
+use streammask_engine::{Format, Masker, MetaHits, Mode, OnError, Policy, PolicySet};
 
 /// What a callback tells the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,9 +29,9 @@ pub enum Next {
     Pause,
 }
 
-/// What every stream of a VM shares: the compiled policy, the counters, the host's capabilities.
+/// What every stream of a VM shares: the compiled policies, the counters, the host's capabilities.
 pub struct Shared {
-    pub policy: Arc<Policy>,
+    pub set: Arc<PolicySet>,
     pub metrics: Metrics,
     pub caps: Caps,
 }
@@ -72,6 +72,9 @@ enum Body {
 /// One HTTP stream.
 pub struct StreamFilter {
     shared: Rc<Shared>,
+    /// The policy this stream's route selected (the default until request headers arrive).
+    policy: Arc<Policy>,
+    pidx: usize,
     req: Body,
     resp: Body,
     head: bool,
@@ -94,8 +97,15 @@ fn bucket(s: &str) -> u8 {
 
 impl StreamFilter {
     pub fn new(shared: Rc<Shared>) -> StreamFilter {
+        let policy = shared
+            .set
+            .get(0)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Policy::builtin_default()));
         StreamFilter {
             shared,
+            policy,
+            pidx: 0,
             req: Body::Idle,
             resp: Body::Idle,
             head: false,
@@ -129,7 +139,7 @@ impl StreamFilter {
     fn fail_headers(&mut self, host: &mut dyn Host, d: Dir, why: Fail, detail: &str) -> Next {
         let shared = self.shared.clone();
         let m = shared.metrics.dir(d);
-        if shared.policy.on_error == OnError::Pass {
+        if self.policy.on_error == OnError::Pass {
             self.count(host, m.passed(why), 1);
             host.log(
                 Level::Warn,
@@ -160,7 +170,19 @@ impl StreamFilter {
     /// Request headers: strip `accept-encoding`, decide the request body's fate.
     pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
         let shared = self.shared.clone();
-        let p = &*shared.policy;
+        let authority = host
+            .header(Dir::Request, ":authority")
+            .ok()
+            .flatten()
+            .or_else(|| host.header(Dir::Request, "host").ok().flatten())
+            .unwrap_or_default();
+        let path = host.header(Dir::Request, ":path").ok().flatten().unwrap_or_default();
+        let method_raw = host.header(Dir::Request, ":method").ok().flatten().unwrap_or_default();
+        let (pidx, policy) = shared.set.select(&authority, &path, &method_raw);
+        self.pidx = pidx;
+        self.policy = policy.clone();
+        let policy = self.policy.clone();
+        let p = &*policy;
         if p.strip_accept_encoding {
             if let Err(e) = host.remove_header(Dir::Request, "accept-encoding") {
                 host.log(Level::Debug, &format!("streammask: cannot remove accept-encoding: {e}"));
@@ -175,6 +197,12 @@ impl StreamFilter {
                     .ok()
                     .flatten()
                     .is_some_and(|id| bucket(&id) < p.enforce_percent));
+        self.mask_headers(host, Dir::Request);
+        if p.has_query_rule() {
+            if let Some((new_path, hits)) = p.mask_path(&path) {
+                self.apply_meta(host, Dir::Request, ":path", &new_path, &hits);
+            }
+        }
         let upgrade = method == "connect" || host.header(Dir::Request, "upgrade").ok().flatten().is_some();
         if upgrade {
             self.skip(host, Dir::Response, Skip::Upgrade);
@@ -191,8 +219,9 @@ impl StreamFilter {
 
     /// Response headers: skip what cannot or need not be scanned, refuse what cannot be decoded.
     pub fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
-        let shared = self.shared.clone();
-        let p = &*shared.policy;
+        let policy = self.policy.clone();
+        let p = &*policy;
+        self.mask_headers(host, Dir::Response);
         if matches!(self.resp, Body::Skip) {
             return Next::Continue; // an upgrade decided at request time
         }
@@ -214,9 +243,51 @@ impl StreamFilter {
         self.begin(host, Dir::Response)
     }
 
+    /// Header rules of the selected policy, for direction `d`.
+    fn mask_headers(&mut self, host: &mut dyn Host, d: Dir) {
+        let policy = self.policy.clone();
+        for name in policy.header_names(d == Dir::Request) {
+            let Ok(Some(value)) = host.header(d, name) else {
+                continue;
+            };
+            if let Some((new, hits)) = policy.mask_header(d == Dir::Request, name, &value) {
+                self.apply_meta(host, d, name, &new, &hits);
+            }
+        }
+    }
+
+    /// Writes a masked header (enforce mode) and counts what was found.
+    fn apply_meta(&mut self, host: &mut dyn Host, d: Dir, name: &str, value: &str, hits: &MetaHits) {
+        let shared = self.shared.clone();
+        let Some(labels) = shared.metrics.labels(self.pidx, d) else {
+            return;
+        };
+        let ids = if self.enforce { &labels.masked } else { &labels.reported };
+        for (label, n) in &hits.0 {
+            self.count(host, ids.get(*label).copied().flatten(), *n);
+        }
+        if self.enforce {
+            if let Err(e) = host.set_header(d, name, value) {
+                // The raw value would go on: the stream is refused while headers are still ours.
+                host.log(Level::Error, &format!("streammask: cannot rewrite {name}: {e}"));
+                let _ = self.fail_headers(host, d, Fail::Internal, "a header could not be masked");
+            }
+        }
+        host.log(
+            Level::Debug,
+            &format!(
+                "streammask: {} header {name}: {} value(s) {}",
+                d.name(),
+                hits.total(),
+                if self.enforce { "masked" } else { "found (report mode)" }
+            ),
+        );
+    }
+
     fn begin(&mut self, host: &mut dyn Host, d: Dir) -> Next {
         let shared = self.shared.clone();
-        let p = &*shared.policy;
+        let policy = self.policy.clone();
+        let p = &*policy;
         let ct = host.header(d, "content-type").ok().flatten();
         let Some(format) = p.format_for(ct.as_deref()) else {
             return self.skip(host, d, Skip::ContentType);
@@ -257,7 +328,7 @@ impl StreamFilter {
             self.count(host, m.decompressed, 1);
         }
         *self.body_mut(d) = Body::Scan(Box::new(Scan {
-            masker: Masker::new(shared.policy.clone(), format),
+            masker: Masker::new(policy.clone(), format),
             decoder: coding.map(Decoder::new),
             enforce,
             declared,
@@ -313,7 +384,7 @@ impl StreamFilter {
     fn scan_chunk(&mut self, host: &mut dyn Host, d: Dir, size: usize, eos: bool) -> Result<Next, Fail> {
         let shared = self.shared.clone();
         let caps = shared.caps;
-        let max_paused = shared.policy.limits.max_paused_bytes;
+        let max_paused = self.policy.limits.max_paused_bytes;
         let Body::Scan(scan) = self.body_mut(d) else {
             return Ok(Next::Continue);
         };
@@ -433,17 +504,23 @@ impl StreamFilter {
             return;
         };
         let stats = scan.masker.stats();
+        let policy = self.policy.clone();
         let hits = stats.rule_hits.iter().chain(&stats.field_hits);
-        let ids = if scan.enforce { &m.masked } else { &m.reported };
+        let empty = crate::metrics::LabelMetrics::default();
+        let labels = shared.metrics.labels(self.pidx, d).unwrap_or(&empty);
+        let ids = if scan.enforce { &labels.masked } else { &labels.reported };
         let mut summary = String::new();
-        for ((n, id), name) in hits
-            .zip(ids)
-            .zip(shared.policy.rule_names().chain(shared.policy.field_names()))
-        {
+        for ((n, id), name) in hits.zip(ids).zip(policy.label_names()) {
             self.count(host, *id, *n);
             if *n > 0 {
                 summary.push_str(&format!(" {name}={n}"));
             }
+        }
+        if policy.findings_log && stats.total() > 0 {
+            host.log(
+                Level::Info,
+                &findings_line(&shared.set, self.pidx, &policy, d, scan.enforce, &stats),
+            );
         }
         self.count(host, m.bytes_scanned, scan.scanned);
         if let Some(id) = shared.metrics.vm_memory {
@@ -479,7 +556,7 @@ impl StreamFilter {
     fn fail_body(&mut self, host: &mut dyn Host, d: Dir, why: Fail, size: usize, eos: bool) -> Next {
         let shared = self.shared.clone();
         let m = shared.metrics.dir(d);
-        if shared.policy.on_error == OnError::Pass && why != Fail::Decode {
+        if self.policy.on_error == OnError::Pass && why != Fail::Decode {
             self.count(host, m.passed(why), 1);
             host.log(
                 Level::Warn,
@@ -524,4 +601,46 @@ impl StreamFilter {
 /// A convenience for hosts and tests: the body format a content type maps to under a policy.
 pub fn format_of(policy: &Policy, content_type: Option<&str>) -> Option<Format> {
     policy.format_for(content_type)
+}
+
+/// The findings log line: one JSON object per body with counts per label and, per finding, the
+/// label, the body offset and a keyed fingerprint. Never a value.
+fn findings_line(
+    set: &PolicySet,
+    pidx: usize,
+    policy: &Policy,
+    d: Dir,
+    enforce: bool,
+    stats: &streammask_engine::Stats,
+) -> String {
+    let names: Vec<&str> = policy.label_names().collect();
+    let counts: Vec<String> = stats
+        .rule_hits
+        .iter()
+        .chain(&stats.field_hits)
+        .zip(&names)
+        .filter(|(n, _)| **n > 0)
+        .map(|(n, name)| format!("\"{name}\":{n}"))
+        .collect();
+    let findings: Vec<String> = stats
+        .findings
+        .iter()
+        .map(|f| {
+            let fp: String = f.fingerprint.iter().map(|b| format!("{b:02x}")).collect();
+            format!(
+                "{{\"rule\":\"{}\",\"offset\":{},\"fp\":\"{fp}\"}}",
+                names.get(f.label).unwrap_or(&"?"),
+                f.offset
+            )
+        })
+        .collect();
+    format!(
+        "streammask findings {{\"policy\":\"{}\",\"direction\":\"{}\",\"mode\":\"{}\",\"counts\":{{{}}},\"findings\":[{}],\"dropped\":{}}}",
+        set.names().nth(pidx).unwrap_or("default"),
+        d.name(),
+        if enforce { "enforce" } else { "report" },
+        counts.join(","),
+        findings.join(","),
+        stats.findings_dropped
+    )
 }

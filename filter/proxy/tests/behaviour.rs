@@ -94,7 +94,7 @@ fn request_bodies_are_masked_before_the_upstream_sees_them() {
             assert_masked(&out.upstream_body);
             assert!(!out.req_headers.contains_key("content-length"));
             assert_eq!(
-                out.counters["streammask.values_masked.rule.credit_card.direction.request"],
+                out.counters["streammask.values_masked.policy.default.rule.credit_card.direction.request"],
                 1
             );
         }
@@ -239,16 +239,16 @@ fn report_mode_changes_nothing_and_counts() {
             "report mode must not touch headers"
         );
         assert_eq!(
-            out.counters["streammask.values_reported.rule.credit_card.direction.response"],
+            out.counters["streammask.values_reported.policy.default.rule.credit_card.direction.response"],
             1
         );
         assert_eq!(
-            out.counters["streammask.values_reported.rule.user-ids.direction.response"],
+            out.counters["streammask.values_reported.policy.default.rule.user-ids.direction.response"],
             1
         );
         assert!(!out
             .counters
-            .contains_key("streammask.values_masked.rule.credit_card.direction.response"));
+            .contains_key("streammask.values_masked.policy.default.rule.credit_card.direction.response"));
     }
 }
 
@@ -347,11 +347,165 @@ fn metric_names_cover_every_rule_and_direction() {
     let (_, names) = shared(Kind::Envoy, POLICY);
     for r in ["credit_card", "email", "us_ssn", "user-ids"] {
         for d in ["request", "response"] {
-            assert!(names.contains(&format!("streammask.values_masked.rule.{r}.direction.{d}")));
+            assert!(names.contains(&format!(
+                "streammask.values_masked.policy.default.rule.{r}.direction.{d}"
+            )));
         }
     }
     let mut sorted = names.clone();
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), names.len(), "duplicate metric names");
+}
+
+const ROUTED: &str = r#"{
+    "rules": [{"detector": "credit_card"}],
+    "headers": [{"name": "user-headers", "headers": ["x-user-email", "set-cookie"]}],
+    "query": {"params": ["token"]},
+    "policies": {
+        "payments": {"rules": [{"detector": "credit_card", "action": {"type": "redact"}}, {"detector": "email"}],
+                      "findings_log": true},
+        "shadow": {"mode": "report", "rules": [{"detector": "credit_card"}]}
+    },
+    "routes": [
+        {"path_prefix": "/pay", "policy": "payments"},
+        {"host": "shadow.example.com", "policy": "shadow"}
+    ],
+    "tokenize": {"key_id": "k1", "secret_env": "STREAMMASK_TOKEN_KEY"}
+}"#;
+
+fn text_exchange(path: &str, host: &str, body: &[u8]) -> Exchange<'static> {
+    Exchange {
+        req_headers: vec![(":path", path.to_string()), (":authority", host.to_string())],
+        resp_headers: vec![("content-type", "text/plain".into())],
+        resp_chunks: chunks(body, 5),
+        ..Exchange::default()
+    }
+}
+
+#[test]
+fn routes_choose_the_policy_per_request() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, ROUTED);
+        let body = b"card 4111111111111111 by jane@example.com";
+        let def = run(kind, &sh, &names, text_exchange("/shop", "a.example.com", body));
+        assert_eq!(def.client_body, b"card 411111******1111 by jane@example.com");
+        let pay = run(kind, &sh, &names, text_exchange("/pay/now", "a.example.com", body));
+        // the named policy inherits the top-level key, so emails default to tokens there
+        assert!(
+            pay.client_body.starts_with(b"card [REDACTED] by tok_k1_"),
+            "{:?}",
+            String::from_utf8_lossy(&pay.client_body)
+        );
+        assert_eq!(
+            pay.counters["streammask.values_masked.policy.payments.rule.credit_card.direction.response"],
+            1
+        );
+        let shadow = run(kind, &sh, &names, text_exchange("/pay/now", "shadow.example.com", body));
+        assert!(
+            shadow.client_body.starts_with(b"card [REDACTED]"),
+            "the first route wins"
+        );
+        let shadow = run(kind, &sh, &names, text_exchange("/x", "shadow.example.com", body));
+        assert_eq!(shadow.client_body, body.to_vec(), "report mode changes nothing");
+        assert_eq!(
+            shadow.counters["streammask.values_reported.policy.shadow.rule.credit_card.direction.response"],
+            1
+        );
+    }
+}
+
+#[test]
+fn query_strings_and_header_values_are_masked_before_the_upstream_sees_them() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, ROUTED);
+        let ex = Exchange {
+            req_headers: vec![
+                (":path", "/search?card=4111111111111111&token=abc&q=x".to_string()),
+                (":authority", "a.example.com".to_string()),
+                ("x-user-email", "card 4111-1111-1111-1111".to_string()),
+            ],
+            resp_headers: vec![
+                ("content-type", "text/plain".into()),
+                ("set-cookie", "c=4111111111111111; Path=/; Secure".into()),
+            ],
+            resp_chunks: vec![b"ok".to_vec()],
+            ..Exchange::default()
+        };
+        let out = run(kind, &sh, &names, ex);
+        assert_eq!(
+            out.req_headers[":path"],
+            "/search?card=411111******1111&token=%5BREDACTED%5D&q=x"
+        );
+        assert_eq!(out.req_headers["x-user-email"], "card 4111-11**-****-1111");
+        assert_eq!(out.resp_headers["set-cookie"], "c=411111******1111; Path=/; Secure");
+        assert_eq!(
+            out.counters["streammask.values_masked.policy.default.rule.query.direction.request"],
+            1
+        );
+        assert_eq!(
+            out.counters["streammask.values_masked.policy.default.rule.credit_card.direction.request"],
+            2
+        );
+        assert_eq!(
+            out.counters["streammask.values_masked.policy.default.rule.credit_card.direction.response"],
+            1
+        );
+    }
+}
+
+#[test]
+fn the_findings_log_line_has_rules_offsets_and_fingerprints_but_no_value() {
+    let (sh, names) = shared(Kind::Envoy, ROUTED);
+    let out = run(
+        Kind::Envoy,
+        &sh,
+        &names,
+        text_exchange("/pay", "a.example.com", b"x 4111111111111111 y jane@example.com"),
+    );
+    let line = out
+        .logs
+        .iter()
+        .find(|(_, m)| m.starts_with("streammask findings "))
+        .map(|(_, m)| m.clone())
+        .expect("a findings line");
+    let v: serde_json::Value = serde_json::from_str(line.trim_start_matches("streammask findings ")).unwrap();
+    assert_eq!(v["policy"], "payments");
+    assert_eq!(v["counts"]["credit_card"], 1);
+    assert_eq!(v["findings"][0]["rule"], "credit_card");
+    assert_eq!(v["findings"][0]["offset"], 2);
+    assert_eq!(v["findings"][0]["fp"].as_str().unwrap().len(), 16);
+    for (_, m) in &out.logs {
+        assert!(
+            !m.contains("4111111111111111") && !m.contains("jane@example.com"),
+            "a value in the log: {m}"
+        );
+    }
+}
+
+#[test]
+fn enforce_percent_enforces_a_stable_share_of_streams() {
+    let policy = POLICY.replacen('{', r#"{"enforce_percent": 30,"#, 1);
+    let (sh, names) = shared(Kind::Envoy, &policy);
+    let mut enforced = 0;
+    for i in 0..200 {
+        let ex = Exchange {
+            req_headers: vec![("x-request-id", format!("req-{i}"))],
+            ..json_resp(BODY, 50, Framing::Chunked)
+        };
+        let a = run(Kind::Envoy, &sh, &names, ex);
+        let ex = Exchange {
+            req_headers: vec![("x-request-id", format!("req-{i}"))],
+            ..json_resp(BODY, 7, Framing::Chunked)
+        };
+        let b = run(Kind::Envoy, &sh, &names, ex);
+        assert_eq!(
+            a.client_body, b.client_body,
+            "the same request id must get the same decision"
+        );
+        if a.client_body != BODY {
+            enforced += 1;
+        }
+    }
+    assert!((40..=80).contains(&enforced), "{enforced} of 200 enforced for 30%");
 }

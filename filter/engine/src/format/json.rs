@@ -285,6 +285,11 @@ pub(crate) struct JsonMasker {
     held_raw: Vec<u8>,
     /// Nothing of the current string has been fed to the scanner yet.
     str_fresh: bool,
+    /// Body bytes before the current `push`, the body offset of the byte being decided, and of the
+    /// current token's start (findings report offsets).
+    consumed: u64,
+    at: u64,
+    tok_start: u64,
 }
 
 impl JsonMasker {
@@ -313,6 +318,9 @@ impl JsonMasker {
             held: Vec::new(),
             held_raw: Vec::new(),
             str_fresh: false,
+            consumed: 0,
+            at: 0,
+            tok_start: 0,
         }
     }
 
@@ -375,6 +383,7 @@ impl JsonMasker {
                 _ => {}
             }
             let b = input[i];
+            self.at = self.consumed + i as u64;
             if is_ws(b) {
                 let run = input[i..].iter().take_while(|&&c| is_ws(c)).count();
                 let ws = &input[i..i + run];
@@ -445,6 +454,7 @@ impl JsonMasker {
                 self.fail(p, stats, out);
             }
         }
+        self.consumed += input.len() as u64;
         // Hand over what is decided in an open string or long number.
         if self.st == St::Str && matches!(self.kind, StrKind::Key | StrKind::Value)
             || (self.st == St::Num && self.num_long)
@@ -453,7 +463,7 @@ impl JsonMasker {
                 map: &mut self.map,
                 out,
             };
-            self.scanner.poll(p, Poll::Partial, &mut stats.rule_hits, &mut sink);
+            self.scanner.poll(p, Poll::Partial, stats, &mut sink);
         }
     }
 
@@ -466,7 +476,7 @@ impl JsonMasker {
                         map: &mut self.map,
                         out,
                     };
-                    self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
+                    self.scanner.poll(p, Poll::End, stats, &mut sink);
                 }
                 StrKind::Field(fi) => {
                     self.overflow(p, fi, stats, out);
@@ -477,16 +487,16 @@ impl JsonMasker {
                 self.end_number(p, stats, out);
                 self.release(out);
                 if self.st == St::Text {
-                    self.text.finish(p, &mut stats.rule_hits, out);
+                    self.text.finish(p, stats, out);
                 }
             }
             St::Lit => {
                 let part = &self.lit[..self.lit_pos];
                 self.text.reset();
-                self.text.push(p, part, &mut stats.rule_hits, out);
-                self.text.finish(p, &mut stats.rule_hits, out);
+                self.text.push(p, part, stats, out);
+                self.text.finish(p, stats, out);
             }
-            St::Text => self.text.finish(p, &mut stats.rule_hits, out),
+            St::Text => self.text.finish(p, stats, out),
             _ => {}
         }
         self.st = St::After;
@@ -496,13 +506,13 @@ impl JsonMasker {
         let rest = &input[i..];
         if self.framing == Framing::Lines {
             if let Some(j) = memchr::memchr(b'\n', rest) {
-                self.text.push(p, &rest[..=j], &mut stats.rule_hits, out);
-                self.text.finish(p, &mut stats.rule_hits, out);
+                self.text.push(p, &rest[..=j], stats, out);
+                self.text.finish(p, stats, out);
                 self.reset();
                 return i + j + 1;
             }
         }
-        self.text.push(p, rest, &mut stats.rule_hits, out);
+        self.text.push(p, rest, stats, out);
         input.len()
     }
 
@@ -520,7 +530,7 @@ impl JsonMasker {
                         map: &mut self.map,
                         out,
                     };
-                    self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
+                    self.scanner.poll(p, Poll::End, stats, &mut sink);
                 }
                 StrKind::Field(fi) => self.overflow(p, fi, stats, out),
                 StrKind::Overflow => {}
@@ -537,7 +547,7 @@ impl JsonMasker {
                         map: &mut self.map,
                         out,
                     };
-                    self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
+                    self.scanner.poll(p, Poll::End, stats, &mut sink);
                 } else {
                     self.tmp.extend_from_slice(&self.capture);
                 }
@@ -551,7 +561,7 @@ impl JsonMasker {
         self.text.reset();
         if !self.tmp.is_empty() {
             let pending = std::mem::take(&mut self.tmp);
-            self.text.push(p, &pending, &mut stats.rule_hits, out);
+            self.text.push(p, &pending, stats, out);
             self.tmp = pending;
         }
     }
@@ -627,6 +637,7 @@ impl JsonMasker {
             b'"' => {
                 out.push(b'"');
                 self.esc = Esc::None;
+                self.tok_start = self.at + 1;
                 match self.field_for_value(p) {
                     Some(fi) => {
                         self.kind = StrKind::Field(fi);
@@ -636,7 +647,7 @@ impl JsonMasker {
                         self.kind = StrKind::Value;
                         self.str_fresh = true;
                         let seed = self.seed();
-                        self.scanner.reset(&seed);
+                        self.scanner.reset_at(&seed, self.tok_start);
                         self.map.reset();
                     }
                 }
@@ -644,6 +655,7 @@ impl JsonMasker {
                 true
             }
             b'-' | b'0'..=b'9' => {
+                self.tok_start = self.at;
                 self.num_field = self.field_for_value(p);
                 self.num_long = false;
                 self.num_over = false;
@@ -653,6 +665,7 @@ impl JsonMasker {
                 true
             }
             b't' | b'f' | b'n' => {
+                self.tok_start = self.at;
                 self.lit = match b {
                     b't' => b"true",
                     b'f' => b"false",
@@ -674,7 +687,7 @@ impl JsonMasker {
         self.keybuf.clear();
         self.key_over = false;
         self.str_fresh = true;
-        self.scanner.reset(&[]);
+        self.scanner.reset_at(&[], self.at + 1);
         self.map.reset();
         self.st = St::Str;
     }
@@ -696,9 +709,7 @@ impl JsonMasker {
     /// Writes the replacement for a field value that cannot be captured whole (too long, or cut by
     /// malformed JSON): the redaction text of its action, or `[REDACTED]`.
     fn overflow(&mut self, p: &Policy, fi: usize, stats: &mut Stats, out: &mut Vec<u8>) {
-        if let Some(h) = stats.field_hits.get_mut(fi) {
-            *h += 1;
-        }
+        stats.hit_field(p, fi, self.tok_start, &self.capture);
         let repl: &[u8] = match p.fields.get(fi).map(|f| &f.action) {
             Some(crate::action::Action::Redact { replacement }) => replacement,
             _ => b"[REDACTED]",
@@ -877,7 +888,7 @@ impl JsonMasker {
                     map: &mut self.map,
                     out,
                 };
-                self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
+                self.scanner.poll(p, Poll::End, stats, &mut sink);
                 self.finish_plain_string(out);
                 return;
             }
@@ -887,9 +898,7 @@ impl JsonMasker {
                     f.action.apply(&self.capture, &mut self.tmp);
                     escape_into(&self.tmp, out);
                 }
-                if let Some(h) = stats.field_hits.get_mut(fi) {
-                    *h += 1;
-                }
+                stats.hit_field(p, fi, self.tok_start, &self.capture);
                 self.capture.clear();
                 out.push(b'"');
             }
@@ -921,7 +930,7 @@ impl JsonMasker {
                 self.num_long = true;
                 out.push(b'"');
                 let seed = self.seed();
-                self.scanner.reset(&seed);
+                self.scanner.reset_at(&seed, self.tok_start);
                 self.map.reset();
                 self.scanner.feed(&self.capture);
                 self.map.push_literal(&self.capture);
@@ -944,9 +953,7 @@ impl JsonMasker {
                 if let Some(f) = p.fields.get(fi) {
                     f.action.apply(&self.capture, &mut self.tmp);
                 }
-                if let Some(h) = stats.field_hits.get_mut(fi) {
-                    *h += 1;
-                }
+                stats.hit_field(p, fi, self.tok_start, &self.capture);
                 out.push(b'"');
                 escape_into(&self.tmp, out);
                 out.push(b'"');
@@ -959,7 +966,7 @@ impl JsonMasker {
                 map: &mut self.map,
                 out,
             };
-            self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
+            self.scanner.poll(p, Poll::End, stats, &mut sink);
             out.push(b'"');
             return;
         }
@@ -975,14 +982,14 @@ impl JsonMasker {
             return;
         }
         let seed = self.seed();
-        self.scanner.reset(&seed);
+        self.scanner.reset_at(&seed, self.tok_start);
         self.scanner.feed(&self.capture);
         self.tmp.clear();
         let mut sink = NumSink {
             out: &mut self.tmp,
             replaced: false,
         };
-        self.scanner.poll(p, Poll::End, &mut stats.rule_hits, &mut sink);
+        self.scanner.poll(p, Poll::End, stats, &mut sink);
         if sink.replaced {
             self.held.push(b'"');
             escape_into(&self.tmp, &mut self.held);
@@ -1009,9 +1016,7 @@ impl JsonMasker {
                     if let Some(f) = p.fields.get(fi) {
                         f.action.apply(self.lit, &mut self.tmp);
                     }
-                    if let Some(h) = stats.field_hits.get_mut(fi) {
-                        *h += 1;
-                    }
+                    stats.hit_field(p, fi, self.tok_start, self.lit);
                     out.push(b'"');
                     escape_into(&self.tmp, out);
                     out.push(b'"');

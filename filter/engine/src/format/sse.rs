@@ -59,12 +59,12 @@ impl SseMasker {
                     let rest = &input[i..];
                     match memchr::memchr(b'\n', rest) {
                         Some(j) => {
-                            self.text.push(p, &rest[..=j], &mut stats.rule_hits, out);
+                            self.text.push(p, &rest[..=j], stats, out);
                             self.route = Route::Undecided;
                             i += j + 1;
                         }
                         None => {
-                            self.text.push(p, rest, &mut stats.rule_hits, out);
+                            self.text.push(p, rest, stats, out);
                             i = input.len();
                         }
                     }
@@ -127,7 +127,7 @@ impl SseMasker {
                 self.json.push(p, &head[k..], stats, out);
             }
             _ => {
-                self.text.push(p, head, &mut stats.rule_hits, out);
+                self.text.push(p, head, stats, out);
                 if head.last() == Some(&b'\n') {
                     self.route = Route::Undecided;
                 }
@@ -139,10 +139,10 @@ impl SseMasker {
         match self.route {
             Route::Undecided => {
                 let head = std::mem::take(&mut self.head);
-                self.text.push(p, &head, &mut stats.rule_hits, out);
-                self.text.finish(p, &mut stats.rule_hits, out);
+                self.text.push(p, &head, stats, out);
+                self.text.finish(p, stats, out);
             }
-            Route::Text => self.text.finish(p, &mut stats.rule_hits, out),
+            Route::Text => self.text.finish(p, stats, out),
             Route::Json => self.json.finish(p, stats, out),
         }
         self.route = Route::Undecided;

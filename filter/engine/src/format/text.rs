@@ -1,7 +1,7 @@
 //! Text bodies: rules over the bytes, decided line by line (a complete line is never held back).
 
 use crate::policy::Policy;
-use crate::scan::{Poll, Scanner, VecSink};
+use crate::scan::{Poll, Scanner, Stats, VecSink};
 
 /// Masks a text stream.
 pub(crate) struct TextMasker {
@@ -20,28 +20,28 @@ impl TextMasker {
         self.scanner.reset(&[]);
     }
 
-    pub(crate) fn push(&mut self, policy: &Policy, input: &[u8], hits: &mut [u64], out: &mut Vec<u8>) {
+    pub(crate) fn push(&mut self, policy: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         if !policy.newline_matches {
             // No rule can match across a newline, so a line end already decides everything before
             // it (a newline can neither start nor continue a match): one poll per chunk suffices.
             self.scanner.feed(input);
-            self.scanner.poll(policy, Poll::Partial, hits, &mut VecSink(out));
+            self.scanner.poll(policy, Poll::Partial, stats, &mut VecSink(out));
             return;
         }
         let mut rest = input;
         while let Some(i) = memchr::memchr(b'\n', rest) {
             self.scanner.feed(&rest[..=i]);
-            self.scanner.poll(policy, Poll::Line, hits, &mut VecSink(out));
+            self.scanner.poll(policy, Poll::Line, stats, &mut VecSink(out));
             rest = &rest[i + 1..];
         }
         if !rest.is_empty() {
             self.scanner.feed(rest);
-            self.scanner.poll(policy, Poll::Partial, hits, &mut VecSink(out));
+            self.scanner.poll(policy, Poll::Partial, stats, &mut VecSink(out));
         }
     }
 
-    pub(crate) fn finish(&mut self, policy: &Policy, hits: &mut [u64], out: &mut Vec<u8>) {
-        self.scanner.poll(policy, Poll::End, hits, &mut VecSink(out));
+    pub(crate) fn finish(&mut self, policy: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+        self.scanner.poll(policy, Poll::End, stats, &mut VecSink(out));
     }
 
     /// Bytes held back.

@@ -7,11 +7,15 @@
 
 mod error;
 mod fields;
+pub(crate) mod meta;
 pub(crate) mod pattern;
+mod set;
 pub mod wire;
 
 pub use error::{PolicyError, PolicyErrors};
 pub(crate) use fields::PathSeg;
+pub use meta::MetaHits;
+pub use set::PolicySet;
 
 use crate::action::Action;
 use crate::detect::{self, Normalize, Validate};
@@ -64,6 +68,8 @@ pub(crate) struct Rule {
     pub(crate) region_end: Option<Pattern>,
     /// For rules derived from a key-based field rule (`"key": value` in text): the field's index.
     pub(crate) field: Option<usize>,
+    /// How values are normalised for fingerprints (the detector's, else none).
+    pub(crate) normalize: Normalize,
 }
 
 /// A compiled field rule.
@@ -74,6 +80,11 @@ pub(crate) struct Field {
 
 /// A compiled policy, shared by every stream of a proxy VM.
 pub struct Policy {
+    pub(crate) header_rules: Vec<meta::HeaderRule>,
+    pub(crate) query: Option<meta::QueryRule>,
+    /// Whether a findings line is logged per stream (opt-in).
+    pub findings_log: bool,
+    pub(crate) fingerprint_key: Option<Arc<TokenKey>>,
     /// The user's rules, then the rules derived from key-based field rules.
     pub(crate) rules: Vec<Rule>,
     /// How many of `rules` are the user's (the rest are derived from fields).
@@ -146,7 +157,7 @@ pub const DEFAULT_CONTENT_TYPES: &[&str] = &[
 const DEFAULT_WITHIN: usize = 32;
 const MAX_WITHIN: usize = 1024;
 
-fn valid_name(s: &str) -> bool {
+pub(crate) fn valid_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
@@ -353,17 +364,20 @@ impl Policy {
                 "use 1024-1048576 (keep it below the proxy's per-stream buffer limit)",
             );
         }
-        if !w.headers.is_empty() {
-            errs.push("headers", "header rules are not supported by this version");
-        }
-        if w.query.is_some() {
-            errs.push("query", "query-string rules are not supported by this version");
-        }
-        if w.findings_log.is_some() {
-            errs.push("findings_log", "the findings log is not supported by this version");
+        let header_rules = meta::compile_headers(&w.headers, &mut names, key.as_ref(), &mut errs);
+        let query = meta::compile_query(w.query.as_ref(), &mut names, key.as_ref(), &mut errs);
+        let findings_log = w.findings_log.unwrap_or(false);
+        if findings_log && key.is_none() {
+            errs.push(
+                "findings_log",
+                "findings carry keyed fingerprints: add a \"tokenize\" key (fingerprints never use an unkeyed hash)",
+            );
         }
         if !w.routes.is_empty() || !w.policies.is_empty() {
-            errs.push("routes", "per-route policies are not supported by this version");
+            errs.push(
+                if w.routes.is_empty() { "policies" } else { "routes" },
+                "routes and named policies can only be set at the top level of the plugin configuration",
+            );
         }
 
         if !errs.0.is_empty() {
@@ -381,6 +395,10 @@ impl Policy {
         let trigger_table = trigger_table(&rules);
         let all_triggered = rules.iter().all(|r| r.pattern.trigger.is_some());
         Ok(Policy {
+            header_rules,
+            query,
+            findings_log,
+            fingerprint_key: key.clone(),
             rules,
             user_rules,
             min_len,
@@ -414,6 +432,10 @@ impl Policy {
 
     fn empty() -> Policy {
         Policy {
+            header_rules: Vec::new(),
+            query: None,
+            findings_log: false,
+            fingerprint_key: None,
             rules: Vec::new(),
             user_rules: 0,
             min_len: usize::MAX,
@@ -508,6 +530,7 @@ fn derived_field_rule(name: &str, keys: &[&[u8]], action: Action, field: usize) 
         action,
         region_end: None,
         field: Some(field),
+        normalize: Normalize::None,
     })
 }
 
@@ -663,7 +686,7 @@ fn compile_keys(
     active
 }
 
-fn compile_action(
+pub(crate) fn compile_action(
     path: &str,
     a: &ActionWire,
     normalize: Normalize,
@@ -870,6 +893,7 @@ fn compile_rule(
         action,
         region_end,
         field: None,
+        normalize,
     })
 }
 

@@ -47,9 +47,9 @@ pub struct PolicyWire {
     /// Per-route policies; the first match wins, otherwise this policy applies.
     #[serde(default)]
     pub routes: Vec<RouteWire>,
-    /// Named policies that routes refer to (each has the same shape as this object).
+    /// Named policies that routes refer to (each has the same shape as this object), in order.
     #[serde(default)]
-    pub policies: BTreeMap<String, serde_json::Value>,
+    pub policies: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One detection rule: a built-in detector or a user regex, and what to do with a match.
@@ -94,7 +94,7 @@ pub enum ActionWire {
 }
 
 /// Tokenization keys: one inline or from the environment, or several with one active.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenizeWire {
     pub key_id: Option<String>,
@@ -108,7 +108,7 @@ pub struct TokenizeWire {
 }
 
 /// One tokenization key in a rotation set.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenKeyWire {
     pub id: String,
@@ -144,6 +144,8 @@ pub struct HeaderRuleWire {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryWire {
+    /// Metric label for values masked by `params` (default `query`).
+    pub name: Option<String>,
     /// Parameters whose whole value is masked.
     #[serde(default)]
     pub params: Vec<String>,

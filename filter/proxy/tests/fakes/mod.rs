@@ -42,7 +42,7 @@ pub struct State {
     pub reset: bool,
     pub phase: Phase,
     pub counters: BTreeMap<u32, u64>,
-    pub logs: Vec<(Level, String)>,
+    pub logs: std::cell::RefCell<Vec<(Level, String)>>,
     pub unreadable: bool,
     pub eos_call: bool,
 }
@@ -133,7 +133,9 @@ impl Host for FakeHost {
         self.st.counters.insert(metric, value);
         Ok(())
     }
-    fn log(&self, _level: Level, _msg: &str) {}
+    fn log(&self, level: Level, msg: &str) {
+        self.st.logs.borrow_mut().push((level, msg.to_string()));
+    }
 }
 
 impl FakeHost {
@@ -166,6 +168,7 @@ impl RootHost for FakeRoot {
 /// What came out of one exchange.
 #[derive(Debug, Default)]
 pub struct Outcome {
+    pub logs: Vec<(Level, String)>,
     pub upstream_body: Vec<u8>,
     pub client_body: Vec<u8>,
     pub client_status: u32,
@@ -403,6 +406,7 @@ pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> O
     }
     out.reset = host.st.reset;
     out.counters = counters(&host, names);
+    out.logs = host.st.logs.borrow().clone();
     out
 }
 
