@@ -147,11 +147,13 @@ impl Metrics {
             labels.push((rq, rs));
         }
         let mut dir = |d: &str| {
-            let mut m = DirMetrics::default();
-            m.bytes_scanned = def(format!("streammask.bytes_scanned.direction.{d}"));
-            m.streams_scanned = def(format!("streammask.streams_scanned.direction.{d}"));
-            m.json_fallbacks = def(format!("streammask.json_fallbacks.direction.{d}"));
-            m.decompressed = def(format!("streammask.streams_decompressed.direction.{d}"));
+            let mut m = DirMetrics {
+                bytes_scanned: def(format!("streammask.bytes_scanned.direction.{d}")),
+                streams_scanned: def(format!("streammask.streams_scanned.direction.{d}")),
+                json_fallbacks: def(format!("streammask.json_fallbacks.direction.{d}")),
+                decompressed: def(format!("streammask.streams_decompressed.direction.{d}")),
+                ..DirMetrics::default()
+            };
             for (i, (_, s)) in SKIPS.iter().enumerate() {
                 m.skipped[i] = def(format!("streammask.streams_skipped.reason.{s}.direction.{d}"));
             }
