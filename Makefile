@@ -5,7 +5,7 @@ ENVOY ?= $(VENV)/bin/envoy
 WASM  := target/wasm32-wasip1/release/streammask.wasm
 export ENVOY_BIN := $(abspath $(ENVOY))
 
-.PHONY: all setup wasm build test test-unit test-e2e check check-k8s oci k8s-digest fuzz demo bench bench-load policies clean
+.PHONY: all setup wasm build test test-unit test-e2e check check-k8s oci k8s-digest fuzz soak demo bench bench-load policies clean
 
 all: build
 
@@ -38,6 +38,11 @@ test-unit:
 
 test-e2e: setup wasm
 	cargo test --release -p streammask-suite --test e2e -- --test-threads 2
+	cargo test --release -p streammask-suite --test soak -- --nocapture
+
+## soak: the full load and soak run (20,000 requests, 64 concurrent) in the real Envoy
+soak: setup wasm
+	SOAK_REQUESTS=20000 SOAK_CONCURRENCY=64 cargo test --release -p streammask-suite --test soak -- --nocapture
 
 ## check: formatting, lints (no unwrap/expect/panic outside tests), policies in sync, wasm imports
 check: wasm

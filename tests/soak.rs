@@ -160,14 +160,19 @@ fn soak_mixed_traffic_leaks_nothing_and_memory_stays_flat() {
         let vm = sel.iter().map(|s| s.2).max().unwrap_or(0);
         (rss, vm)
     };
-    let (rss1, vm1) = q(0.0, 0.25);
-    let (rss4, vm4) = q(0.75, 1.01);
+    let quarters: Vec<(u64, u64)> = (0..4).map(|i| q(i as f64 * 0.25, if i == 3 { 1.01 } else { (i + 1) as f64 * 0.25 })).collect();
+    let (rss1, vm1) = quarters[0];
+    let (rss4, vm4) = quarters[3];
     println!(
-        "soak: {total} requests, {conc} concurrent, {secs:.1} s ({:.0} req/s), {errors} errors; Envoy RSS max first quarter {rss1} KiB, last quarter {rss4} KiB; wasm VM memory first quarter {vm1} B, last quarter {vm4} B",
-        total as f64 / secs
+        "soak: {total} requests, {conc} concurrent, {secs:.1} s ({:.0} req/s), {errors} errors; per quarter, Envoy RSS max (KiB): {:?}; wasm VM linear memory (bytes, a high-water mark): {:?}",
+        total as f64 / secs,
+        quarters.iter().map(|q| q.0).collect::<Vec<_>>(),
+        quarters.iter().map(|q| q.1).collect::<Vec<_>>()
     );
     assert_eq!(errors, 0, "requests failed under load");
     assert!(rss4 <= rss1 + 32 * 1024, "Envoy RSS grew from {rss1} KiB to {rss4} KiB");
     assert!(vm1 > 0, "the wasm VM memory gauge was not reported");
-    assert!(vm4 <= vm1 + (1 << 20), "wasm VM memory grew from {vm1} to {vm4} bytes");
+    // Linear memory never shrinks: it is the high-water mark of concurrent bodies. A leak grows it
+    // steadily; a new peak of concurrency grows it once. Allow 25% over the first quarter.
+    assert!(vm4 <= vm1 + vm1 / 4, "wasm VM memory grew from {vm1} to {vm4} bytes");
 }
