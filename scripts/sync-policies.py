@@ -19,7 +19,7 @@ import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-GLOBS = ["envoy/*.yaml", "k8s/**/*.yaml", "nginx/*.conf", "nginx/**/*.conf"]
+GLOBS = ["envoy/*.yaml", "benches/*.yaml", "k8s/**/*.yaml", "nginx/*.conf", "nginx/**/*.conf"]
 MARK = re.compile(r"streammask-policy:\s*(\S+)")
 
 

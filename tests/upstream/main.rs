@@ -17,6 +17,7 @@
 //!   GET  /empty                204 No Content
 //!   GET  /big?mb=N             N MiB of streamed text with a card every 64 KiB
 //!   GET  /trailers             JSON body followed by HTTP trailers (needs HTTP/2 or te: trailers)
+//!   GET  /sized?bytes=N        a JSON body of exactly N bytes, one card and email per ~4 KiB
 //!   GET  /length               the JSON response with a Content-Length, sent in several writes
 //!   POST /record/ID            stores the request body (ID is any name) and answers its size
 //!   GET  /record/ID            returns what was stored, exactly as received
@@ -100,6 +101,34 @@ fn zlib(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     let _ = e.write_all(data);
     e.finish().unwrap_or_default()
+}
+
+/// A deterministic JSON body of exactly `n` bytes (n >= 16), mostly clean records.
+fn sized_body(n: usize) -> Vec<u8> {
+    let mut out = b"[".to_vec();
+    let mut i = 0u64;
+    while out.len() < n {
+        let note = if i % 30 == 29 {
+            "paid with 4111 1111 1111 1111 by jane.doe@example.com".to_string()
+        } else {
+            format!("order {} shipped to warehouse {} status ok", 100000 + i, i % 17)
+        };
+        out.extend_from_slice(
+            format!("{{\"id\":{i},\"sku\":\"SKU-{:06}\",\"qty\":{},\"note\":\"{note}\",\"ok\":true}},", i * 7919 % 1000000, i % 9)
+                .as_bytes(),
+        );
+        i += 1;
+    }
+    out.truncate(n.max(16) - 2);
+    // close the JSON: drop a partial record, then end the array
+    while out.len() > 1 && out.last() != Some(&b'}') {
+        out.pop();
+    }
+    out.push(b']');
+    while out.len() < n {
+        out.insert(out.len() - 1, b' ');
+    }
+    out
 }
 
 async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, Infallible> {
@@ -246,6 +275,11 @@ async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, 
                 }
             });
             r
+        }
+        ("GET", "/sized") => {
+            // a JSON array of records, `bytes` long, one card and one email per ~4 KiB (benchmarks)
+            let n = query(&req, "bytes", 16 << 10) as usize;
+            full(StatusCode::OK, "application/json", sized_body(n))
         }
         ("GET", "/trailers") => {
             let (tx, r) = streamed("application/json");

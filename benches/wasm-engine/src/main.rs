@@ -1,0 +1,115 @@
+//! Engine throughput, natively and inside a wasm VM, with identical inputs.
+//!
+//!   cargo run --release -p streammask-wasm-bench                       (native)
+//!   cargo build --release --target wasm32-wasip1 -p streammask-wasm-bench
+//!   node benches/wasm-engine/run.mjs                                   (V8, as in Envoy)
+//!
+//! Prints one line per case: name, chunk size, MB/s (best of several runs of at least 0.3 s), and
+//! for the per-chunk case the microseconds per 16 KiB chunk and heap allocations per chunk.
+
+#[path = "../../inputs.rs"]
+mod inputs;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use streammask_engine::{Format, Masker, Policy};
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+const SIZE: usize = 1 << 20;
+
+fn run(p: &Arc<Policy>, f: Format, input: &[u8], chunk: usize, out: &mut Vec<u8>) {
+    let mut m = Masker::new(p.clone(), f);
+    out.clear();
+    for c in input.chunks(chunk) {
+        m.push(c, out);
+    }
+    m.finish(out);
+}
+
+fn mbps(p: &Arc<Policy>, f: Format, input: &[u8], chunk: usize) -> f64 {
+    let mut out = Vec::with_capacity(input.len() * 2);
+    let mut best = 0f64;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut n = 0usize;
+        while t.elapsed().as_secs_f64() < 0.3 {
+            run(p, f, input, chunk, &mut out);
+            n += 1;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        best = best.max((input.len() * n) as f64 / secs / 1e6);
+    }
+    best
+}
+
+fn main() {
+    let env = |_: &str| Some("bench-secret-0123456789abcdef0123456789abcdef".to_string());
+    let p = Arc::new(Policy::from_json(include_str!("../../../envoy/policies/example.json"), &env).expect("policy"));
+    let fields = Arc::new(
+        Policy::from_json(
+            r#"{"rules":[{"detector":"credit_card"},{"detector":"email"},{"detector":"us_ssn"}],"fields":[{"name":"notes","keys":["note"]},{"name":"skus","paths":["$.items[*].sku"],"action":{"type":"mask","keep_last":2}}]}"#,
+            &env,
+        )
+        .expect("policy"),
+    );
+    let t = Instant::now();
+    let n = 20;
+    for _ in 0..n {
+        let _ = Policy::from_json(include_str!("../../../envoy/policies/example.json"), &env);
+    }
+    println!("policy_compile_example_ms {:.2}", t.elapsed().as_secs_f64() * 1e3 / n as f64);
+    let cases: Vec<(&str, Format, Vec<u8>, &Arc<Policy>)> = vec![
+        ("text_clean", Format::Text, inputs::text(SIZE, 4096), &p),
+        ("json_clean", Format::Json, inputs::json(SIZE, 4096), &p),
+        ("ndjson_clean", Format::Ndjson, inputs::ndjson(SIZE, 4096), &p),
+        ("sse_clean", Format::Sse, inputs::sse(SIZE, 4096), &p),
+        ("text_dense", Format::Text, inputs::text(SIZE, 256), &p),
+        ("json_dense", Format::Json, inputs::json(SIZE, 256), &p),
+        ("adversarial", Format::Text, inputs::adversarial(SIZE), &p),
+        ("json_fields_and_rules", Format::Json, inputs::json(SIZE, 4096), &fields),
+    ];
+    for (name, f, input, pol) in &cases {
+        for chunk in [1024usize, 16 << 10] {
+            println!("{name} {chunk} {:.1}", mbps(pol, *f, input, chunk));
+        }
+    }
+    // Fixed cost per 16 KiB chunk: a stream of chunks with no trigger byte of any rule.
+    let quiet = vec![b'.'; 16 << 10];
+    let mut m = Masker::new(p.clone(), Format::Text);
+    let mut out = Vec::with_capacity(32 << 10);
+    for _ in 0..100 {
+        out.clear();
+        m.push(&quiet, &mut out);
+    }
+    let before = ALLOCS.load(Ordering::Relaxed);
+    let t = Instant::now();
+    let chunks = 20_000;
+    for _ in 0..chunks {
+        out.clear();
+        m.push(&quiet, &mut out);
+    }
+    let us = t.elapsed().as_secs_f64() * 1e6 / chunks as f64;
+    let allocs = (ALLOCS.load(Ordering::Relaxed) - before) as f64 / chunks as f64;
+    println!("per_chunk_16k_us {us:.2} allocs_per_chunk {allocs:.3}");
+}
