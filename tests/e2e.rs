@@ -621,12 +621,23 @@ fn prometheus_scrapes_envoy_and_every_dashboard_and_alert_query_has_series() {
         );
     }
     let alerts = root().join("envoy/observability/alerts.yml");
-    let check = std::process::Command::new("promtool").arg("check").arg("rules").arg(&alerts).output().unwrap();
-    assert!(check.status.success(), "promtool: {}", String::from_utf8_lossy(&check.stdout));
+    let check = std::process::Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(&alerts)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "promtool: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
 
     let e = start_envoy(EnvoyOpts::default());
     for p in ["/api/users", "/text", "/gzip", "/brotli", "/empty", "/gzip-corrupt"] {
-        let _ = std::process::Command::new("curl").args(["-s", "-o", "/dev/null", &e.url(p)]).output();
+        let _ = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", &e.url(p)])
+            .output();
     }
     let port = free_port();
     let dir = root().join(format!("target/e2e/prometheus-{port}"));
@@ -649,10 +660,19 @@ fn prometheus_scrapes_envoy_and_every_dashboard_and_alert_query_has_series() {
         .stderr(std::fs::File::create(dir.join("err")).unwrap())
         .spawn()
         .unwrap();
-    let _guard = Proc { child, log: dir.join("err") };
+    let _guard = Proc {
+        child,
+        log: dir.join("err"),
+    };
     let api = |q: &str| -> Value {
         let out = std::process::Command::new("curl")
-            .args(["-s", "-G", &format!("http://127.0.0.1:{port}/api/v1/query"), "--data-urlencode", &format!("query={q}")])
+            .args([
+                "-s",
+                "-G",
+                &format!("http://127.0.0.1:{port}/api/v1/query"),
+                "--data-urlencode",
+                &format!("query={q}"),
+            ])
             .output()
             .unwrap();
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
@@ -661,38 +681,60 @@ fn prometheus_scrapes_envoy_and_every_dashboard_and_alert_query_has_series() {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let r = api("count_over_time(streammask_streams_scanned[1m])");
-        if r["data"]["result"].as_array().is_some_and(|a| a.iter().any(|s| s["value"][1].as_str().unwrap_or("0").parse::<f64>().unwrap_or(0.0) >= 3.0)) {
+        if r["data"]["result"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|s| s["value"][1].as_str().unwrap_or("0").parse::<f64>().unwrap_or(0.0) >= 3.0)
+        }) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "Prometheus did not scrape Envoy: {}", std::fs::read_to_string(dir.join("err")).unwrap_or_default());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Prometheus did not scrape Envoy: {}",
+            std::fs::read_to_string(dir.join("err")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     // every dashboard query returns series
-    let dash: Value = serde_json::from_slice(&std::fs::read(root().join("envoy/observability/grafana/dashboards/streammask.json")).unwrap()).unwrap();
+    let dash: Value = serde_json::from_slice(
+        &std::fs::read(root().join("envoy/observability/grafana/dashboards/streammask.json")).unwrap(),
+    )
+    .unwrap();
     let mut n = 0;
     for panel in dash["panels"].as_array().unwrap() {
         for t in panel["targets"].as_array().unwrap() {
             let q = t["expr"].as_str().unwrap().replace("[5m]", "[1m]");
             let r = api(&q);
             assert_eq!(r["status"], "success", "{q}: {r}");
-            assert!(!r["data"]["result"].as_array().unwrap().is_empty(), "dashboard query returns no series: {q}");
+            assert!(
+                !r["data"]["result"].as_array().unwrap().is_empty(),
+                "dashboard query returns no series: {q}"
+            );
             n += 1;
         }
     }
     // every metric the loaded alert rules name returns series
-    let out = std::process::Command::new("curl").args(["-s", &format!("http://127.0.0.1:{port}/api/v1/rules")]).output().unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-s", &format!("http://127.0.0.1:{port}/api/v1/rules")])
+        .output()
+        .unwrap();
     let rules: Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut alerts_seen = 0;
     for g in rules["data"]["groups"].as_array().unwrap() {
         for rule in g["rules"].as_array().unwrap() {
             alerts_seen += 1;
             let q = rule["query"].as_str().unwrap();
-            let metrics: std::collections::BTreeSet<&str> =
-                q.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("streammask_")).collect();
+            let metrics: std::collections::BTreeSet<&str> = q
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("streammask_"))
+                .collect();
             assert!(!metrics.is_empty(), "{q}");
             for m in metrics {
                 let r = api(&format!("count({m})"));
-                assert!(!r["data"]["result"].as_array().unwrap().is_empty(), "alert {} names {m}, which Envoy does not export", rule["name"]);
+                assert!(
+                    !r["data"]["result"].as_array().unwrap().is_empty(),
+                    "alert {} names {m}, which Envoy does not export",
+                    rule["name"]
+                );
             }
         }
     }

@@ -160,7 +160,9 @@ fn soak_mixed_traffic_leaks_nothing_and_memory_stays_flat() {
         let vm = sel.iter().map(|s| s.2).max().unwrap_or(0);
         (rss, vm)
     };
-    let quarters: Vec<(u64, u64)> = (0..4).map(|i| q(i as f64 * 0.25, if i == 3 { 1.01 } else { (i + 1) as f64 * 0.25 })).collect();
+    let quarters: Vec<(u64, u64)> = (0..4)
+        .map(|i| q(i as f64 * 0.25, if i == 3 { 1.01 } else { (i + 1) as f64 * 0.25 }))
+        .collect();
     let (rss1, vm1) = quarters[0];
     let (rss4, vm4) = quarters[3];
     println!(

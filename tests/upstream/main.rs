@@ -114,8 +114,12 @@ fn sized_body(n: usize) -> Vec<u8> {
             format!("order {} shipped to warehouse {} status ok", 100000 + i, i % 17)
         };
         out.extend_from_slice(
-            format!("{{\"id\":{i},\"sku\":\"SKU-{:06}\",\"qty\":{},\"note\":\"{note}\",\"ok\":true}},", i * 7919 % 1000000, i % 9)
-                .as_bytes(),
+            format!(
+                "{{\"id\":{i},\"sku\":\"SKU-{:06}\",\"qty\":{},\"note\":\"{note}\",\"ok\":true}},",
+                i * 7919 % 1000000,
+                i % 9
+            )
+            .as_bytes(),
         );
         i += 1;
     }

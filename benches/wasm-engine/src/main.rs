@@ -78,7 +78,10 @@ fn main() {
     for _ in 0..n {
         let _ = Policy::from_json(include_str!("../../../envoy/policies/example.json"), &env);
     }
-    println!("policy_compile_example_ms {:.2}", t.elapsed().as_secs_f64() * 1e3 / n as f64);
+    println!(
+        "policy_compile_example_ms {:.2}",
+        t.elapsed().as_secs_f64() * 1e3 / n as f64
+    );
     let cases: Vec<(&str, Format, Vec<u8>, &Arc<Policy>)> = vec![
         ("text_clean", Format::Text, inputs::text(SIZE, 4096), &p),
         ("json_clean", Format::Json, inputs::json(SIZE, 4096), &p),

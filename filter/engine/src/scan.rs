@@ -179,6 +179,8 @@ pub(crate) struct Scanner {
     mask: u64,
     /// Start of the bytes fed since the mask was last updated.
     fed: Option<usize>,
+    /// ASCII digits in `buf` (counted with the mask).
+    digits: usize,
     /// Body offset of the first byte after the seed (for findings).
     origin: u64,
     seed_len: u64,
@@ -195,6 +197,7 @@ impl Scanner {
             scratch: Vec::new(),
             mask: 0,
             fed: None,
+            digits: 0,
             origin: 0,
             seed_len: 0,
         };
@@ -223,6 +226,7 @@ impl Scanner {
         self.seed_len = seed.len() as u64;
         self.buf.clear();
         self.mask = 0;
+        self.digits = 0;
         self.fed = Some(0);
         self.buf.extend_from_slice(seed);
         self.base = 0;
@@ -249,11 +253,13 @@ impl Scanner {
     /// Folds bytes fed since the last poll into the trigger mask.
     fn update_mask(&mut self, table: &[u64; 256]) {
         if let Some(from) = self.fed.take() {
-            let mut m = self.mask;
+            let (mut m, mut d) = (self.mask, self.digits);
             for &b in &self.buf[from.min(self.buf.len())..] {
                 m |= table[usize::from(b)];
+                d += usize::from(b.wrapping_sub(b'0') < 10);
             }
             self.mask = m;
+            self.digits = d;
         }
     }
 
@@ -366,6 +372,7 @@ impl Scanner {
             self.base += cut as u64;
             // the dropped bytes may have set bits: recount over what is left (little)
             self.mask = 0;
+            self.digits = 0;
             self.fed = Some(0);
         }
     }
@@ -392,6 +399,7 @@ impl Scanner {
         let base = self.base;
         let emit = self.emit;
         let mask = self.mask;
+        let digits = self.digits;
         let buf = &self.buf[..];
         let st = &mut self.states[r];
         st.searched_end = end;
@@ -402,7 +410,7 @@ impl Scanner {
                 st.frontier = st.next;
                 return;
             }
-            let too_short = fin && buf.len() - from < rule.pattern.min_len;
+            let too_short = (fin && buf.len() - from < rule.pattern.min_len) || digits < rule.pattern.min_digits;
             // A match lies wholly in the buffer and contains a trigger byte: none, no match (a match
             // still running past the end is covered by `tight`).
             let absent = rule

@@ -55,6 +55,8 @@ pub(crate) struct Pattern {
     pub(crate) class: ByteSet,
     /// Bytes of which every match contains at least one (the rarest such set found), if any.
     pub(crate) trigger: Option<Trigger>,
+    /// ASCII digits every match contains at least (a card needs 12): fewer in the buffer, no match.
+    pub(crate) min_digits: usize,
 }
 
 /// A set of bytes every match contains one of, with the fastest way to look for it.
@@ -121,6 +123,24 @@ fn frequency(b: u8) -> u32 {
 
 fn cost(s: &ByteSet) -> u32 {
     s.bytes().map(frequency).sum()
+}
+
+/// The fewest ASCII digits any match of `hir` contains.
+fn min_digits(hir: &Hir) -> usize {
+    match hir.kind() {
+        HirKind::Literal(lit) => lit.0.iter().filter(|b| b.is_ascii_digit()).count(),
+        HirKind::Class(_) => {
+            let mut s = ByteSet::default();
+            collect_bytes(hir, &mut s);
+            let all_digits = s.bytes().all(|b| b.is_ascii_digit());
+            usize::from(all_digits && s.bytes().next().is_some())
+        }
+        HirKind::Repetition(r) => (r.min as usize).saturating_mul(min_digits(&r.sub)),
+        HirKind::Capture(c) => min_digits(&c.sub),
+        HirKind::Concat(v) => v.iter().map(min_digits).fold(0usize, usize::saturating_add),
+        HirKind::Alternation(v) => v.iter().map(min_digits).min().unwrap_or(0),
+        HirKind::Empty | HirKind::Look(_) => 0,
+    }
 }
 
 /// A set of bytes of which every match of `hir` contains at least one, as rare as we can find.
@@ -209,6 +229,7 @@ pub(crate) fn compile(hir: &Hir) -> Result<Pattern, String> {
         min_len: props.minimum_len().unwrap_or(0),
         class,
         trigger: required(hir).map(Trigger::from_set),
+        min_digits: min_digits(hir),
     })
 }
 
