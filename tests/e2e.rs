@@ -652,14 +652,13 @@ fn prometheus_scrapes_envoy_and_every_dashboard_and_alert_query_has_series() {
         ),
     )
     .unwrap();
-    let child = std::process::Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
+    let mut cmd = std::process::Command::new("prometheus");
+    cmd.arg(format!("--config.file={}", cfg.display()))
         .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(std::fs::File::create(dir.join("log")).unwrap())
-        .stderr(std::fs::File::create(dir.join("err")).unwrap())
-        .spawn()
-        .unwrap();
+        .stderr(std::fs::File::create(dir.join("err")).unwrap());
+    let child = spawn_tied(cmd).unwrap();
     let _guard = Proc {
         child,
         log: dir.join("err"),

@@ -44,6 +44,36 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Spawns `cmd` so that the child dies with the test process, even when a shared instance (held
+/// in a static, never dropped) outlives every test: Linux delivers the parent-death signal when the
+/// spawning *thread* ends, so all children are spawned from one thread that lives as long as the
+/// process.
+pub fn spawn_tied(mut cmd: Command) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+    type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let tx = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::spawn(move || {
+            for (mut c, back) in rx {
+                let _ = back.send(c.spawn());
+            }
+        });
+        Mutex::new(tx)
+    });
+    let (back, recv) = mpsc::channel();
+    tx.lock().unwrap().send((cmd, back)).unwrap();
+    recv.recv().unwrap()
+}
+
 /// A child process killed on drop.
 pub struct Proc {
     pub child: Child,
@@ -70,13 +100,12 @@ pub struct Upstream {
 
 pub fn start_upstream() -> Upstream {
     let log = work_dir().join(format!("upstream-{}.log", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_demo-upstream"))
-        .args(["--port", "0"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_demo-upstream"));
+    cmd.args(["--port", "0"])
         .env("DEMO_UPSTREAM_BIND", "127.0.0.1")
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start demo-upstream");
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut child = spawn_tied(cmd).expect("start demo-upstream");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -220,7 +249,7 @@ pub fn try_start_envoy(opts: EnvoyOpts) -> Result<Envoy, String> {
     for (k, v) in &opts.env {
         cmd.env(k, v);
     }
-    let child = cmd.spawn().expect("start envoy");
+    let child = spawn_tied(cmd).expect("start envoy");
     let mut env = Envoy {
         port,
         admin,
