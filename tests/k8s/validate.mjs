@@ -12,9 +12,11 @@ import Ajv from "ajv";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
-const schemaDir = process.env.STREAMMASK_SCHEMAS ?? resolve(root, "../shared/schemas");
-if (!existsSync(schemaDir)) {
-  console.error(`CRD schemas not found at ${schemaDir} (set STREAMMASK_SCHEMAS)`);
+// The workplace's shared CRD schemas: next to the checkout, or at the workplace's fixed place.
+const candidates = [process.env.STREAMMASK_SCHEMAS, resolve(root, "../shared/schemas"), "/work/shared/schemas"].filter(Boolean);
+const schemaDir = candidates.find((d) => existsSync(join(d, "gateway.envoyproxy.io_envoyextensionpolicies.yaml")));
+if (!schemaDir) {
+  console.error(`CRD schemas not found (looked in ${candidates.join(", ")}); set STREAMMASK_SCHEMAS to the shared/schemas folder`);
   process.exit(1);
 }
 
