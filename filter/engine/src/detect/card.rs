@@ -45,31 +45,37 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
         return Verdict::Reject { resume: e };
     }
     let run = &hay[s..e];
-    // Group starts (offsets of a digit after a separator, plus 0) and group ends.
-    let mut starts: [usize; 64] = [0; 64];
-    let mut ends: [usize; 64] = [0; 64];
+    if run.len() > 255 {
+        return Verdict::Reject { resume: e };
+    }
+    // Group starts (offsets of a digit after a separator, plus 0) and group ends; offsets fit in a
+    // byte (the regex bounds a run to 127 bytes).
+    let mut starts = [0u8; 64];
+    let mut ends = [0u8; 64];
     let (mut ns, mut ne) = (1usize, 0usize);
     for i in 1..run.len() {
         let sep = !run[i].is_ascii_digit();
         if sep {
             if ne < 64 {
-                ends[ne] = i;
+                ends[ne] = i as u8;
                 ne += 1;
             }
             if ns < 64 && i + 1 < run.len() {
-                starts[ns] = i + 1;
+                starts[ns] = (i + 1) as u8;
                 ns += 1;
             }
         }
     }
     // The run's own end is a group end unless the regex stopped inside a longer digit run.
     if !matches!(boundary::after(hay, e), Some(b) if b.is_ascii_digit()) && ne < 64 {
-        ends[ne] = run.len();
+        ends[ne] = run.len() as u8;
         ne += 1;
     }
     let mut digits = [0u8; 64];
     for &a in &starts[..ns] {
+        let a = usize::from(a);
         for &b in ends[..ne].iter().rev() {
+            let b = usize::from(b);
             if b <= a {
                 continue;
             }

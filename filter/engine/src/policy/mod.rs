@@ -465,17 +465,24 @@ impl Policy {
         }
     }
 
-    /// Whether no rule can match anywhere in `value` (no trigger byte of any rule in it).
+    /// Whether no rule can match anywhere in `value`: for every rule, a trigger byte is missing, or
+    /// the value has fewer digits than any match of it, or it is shorter than any match.
     #[inline]
     pub(crate) fn cannot_match(&self, value: &[u8]) -> bool {
         if !self.all_triggered {
             return false;
         }
-        let mut m = 0u64;
+        let (mut m, mut digits) = (0u64, 0usize);
         for &b in value {
             m |= self.trigger_table[usize::from(b)];
+            digits += usize::from(b.wrapping_sub(b'0') < 10);
         }
-        m == 0
+        if m == 0 {
+            return true;
+        }
+        self.rules.iter().enumerate().all(|(r, rule)| {
+            m & (1u64 << (r % 64)) == 0 || digits < rule.pattern.min_digits || value.len() < rule.pattern.min_len
+        })
     }
 
     /// Names of the rules, in order (metric labels).
