@@ -7,7 +7,7 @@ mod inputs;
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::sync::Arc;
-use streammask_engine::{Format, Masker, Policy};
+use streammask_engine::{Format, Policy};
 
 const SIZE: usize = 1 << 20;
 
@@ -18,15 +18,6 @@ fn policy(json: &str) -> Arc<Policy> {
 
 fn example_policy() -> Arc<Policy> {
     policy(include_str!("../envoy/policies/example.json"))
-}
-
-fn run(p: &Arc<Policy>, f: Format, input: &[u8], chunk: usize, out: &mut Vec<u8>) {
-    let mut m = Masker::new(p.clone(), f);
-    out.clear();
-    for c in input.chunks(chunk) {
-        m.push(c, out);
-    }
-    m.finish(out);
 }
 
 fn formats(c: &mut Criterion) {
@@ -47,7 +38,7 @@ fn formats(c: &mut Criterion) {
         g.sample_size(10);
         for chunk in [64usize, 1024, 16 << 10, 64 << 10] {
             g.bench_with_input(BenchmarkId::from_parameter(chunk), &chunk, |b, &chunk| {
-                b.iter(|| run(&p, *f, black_box(input), chunk, &mut out))
+                b.iter(|| inputs::run(&p, *f, black_box(input), chunk, &mut out))
             });
         }
         g.finish();
@@ -63,7 +54,7 @@ fn linear(c: &mut Criterion) {
         let input = inputs::text(size, 256);
         g.throughput(Throughput::Bytes(size as u64));
         g.bench_with_input(BenchmarkId::from_parameter(size), &input, |b, input| {
-            b.iter(|| run(&p, Format::Text, black_box(input), 16 << 10, &mut out))
+            b.iter(|| inputs::run(&p, Format::Text, black_box(input), 16 << 10, &mut out))
         });
     }
     g.finish();
@@ -83,10 +74,10 @@ fn fields(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(input.len() as u64));
     g.sample_size(10);
     g.bench_function("fields_only", |b| {
-        b.iter(|| run(&only, Format::Json, black_box(&input), 16 << 10, &mut out))
+        b.iter(|| inputs::run(&only, Format::Json, black_box(&input), 16 << 10, &mut out))
     });
     g.bench_function("fields_and_rules", |b| {
-        b.iter(|| run(&both, Format::Json, black_box(&input), 16 << 10, &mut out))
+        b.iter(|| inputs::run(&both, Format::Json, black_box(&input), 16 << 10, &mut out))
     });
     g.finish();
 }

@@ -178,3 +178,19 @@ pub fn adversarial(size: usize) -> Vec<u8> {
         _ => "ORD-2024-000123 ".to_string(),
     })
 }
+
+/// Masks `input` in chunks of `chunk` bytes into `out` (the measured unit of work).
+pub fn run(
+    p: &std::sync::Arc<streammask_engine::Policy>,
+    f: streammask_engine::Format,
+    input: &[u8],
+    chunk: usize,
+    out: &mut Vec<u8>,
+) {
+    let mut m = streammask_engine::Masker::new(p.clone(), f);
+    out.clear();
+    for c in input.chunks(chunk) {
+        m.push(c, out);
+    }
+    m.finish(out);
+}

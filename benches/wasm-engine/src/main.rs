@@ -38,15 +38,6 @@ static A: Counting = Counting;
 
 const SIZE: usize = 1 << 20;
 
-fn run(p: &Arc<Policy>, f: Format, input: &[u8], chunk: usize, out: &mut Vec<u8>) {
-    let mut m = Masker::new(p.clone(), f);
-    out.clear();
-    for c in input.chunks(chunk) {
-        m.push(c, out);
-    }
-    m.finish(out);
-}
-
 fn mbps(p: &Arc<Policy>, f: Format, input: &[u8], chunk: usize) -> f64 {
     let mut out = Vec::with_capacity(input.len() * 2);
     let mut best = 0f64;
@@ -54,7 +45,7 @@ fn mbps(p: &Arc<Policy>, f: Format, input: &[u8], chunk: usize) -> f64 {
         let t = Instant::now();
         let mut n = 0usize;
         while t.elapsed().as_secs_f64() < 0.3 {
-            run(p, f, input, chunk, &mut out);
+            inputs::run(p, f, input, chunk, &mut out);
             n += 1;
         }
         let secs = t.elapsed().as_secs_f64();

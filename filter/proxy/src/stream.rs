@@ -134,22 +134,28 @@ impl StreamFilter {
         Next::Continue
     }
 
+    /// `on_error: pass`: the body goes through untouched from here on, and that is counted.
+    fn pass_unmasked(&mut self, host: &mut dyn Host, d: Dir, why: Fail, detail: &str) -> Next {
+        let id = self.shared.metrics.dir(d).passed(why);
+        self.count(host, id, 1);
+        host.log(
+            Level::Warn,
+            &format!(
+                "streammask: {} body passed unmasked (on_error: pass): {detail}",
+                d.name()
+            ),
+        );
+        *self.body_mut(d) = Body::Skip;
+        Next::Continue
+    }
+
     /// A failure while the headers are still ours: a clean local reply, or (`on_error: pass`) the
     /// body goes through untouched.
     fn fail_headers(&mut self, host: &mut dyn Host, d: Dir, why: Fail, detail: &str) -> Next {
         let shared = self.shared.clone();
         let m = shared.metrics.dir(d);
         if self.policy.on_error == OnError::Pass {
-            self.count(host, m.passed(why), 1);
-            host.log(
-                Level::Warn,
-                &format!(
-                    "streammask: {} body passed unmasked (on_error: pass): {detail}",
-                    d.name()
-                ),
-            );
-            *self.body_mut(d) = Body::Skip;
-            return Next::Continue;
+            return self.pass_unmasked(host, d, why, detail);
         }
         self.count(host, m.blocked(why), 1);
         host.log(Level::Warn, &format!("streammask: {} blocked: {detail}", d.name()));
@@ -557,16 +563,7 @@ impl StreamFilter {
         let shared = self.shared.clone();
         let m = shared.metrics.dir(d);
         if self.policy.on_error == OnError::Pass && why != Fail::Decode {
-            self.count(host, m.passed(why), 1);
-            host.log(
-                Level::Warn,
-                &format!(
-                    "streammask: {} body passed unmasked after an error (on_error: pass)",
-                    d.name()
-                ),
-            );
-            *self.body_mut(d) = Body::Skip;
-            return Next::Continue;
+            return self.pass_unmasked(host, d, why, "an error after the body started");
         }
         self.count(host, m.blocked(why), 1);
         host.log(

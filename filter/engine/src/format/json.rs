@@ -337,6 +337,15 @@ impl JsonMasker {
         self.scanner.pending() + self.capture.len() + self.text.pending() + self.held_raw.len()
     }
 
+    /// Decides what the scanner can of the current string (or long number) into `out`.
+    fn poll_str(&mut self, p: &Policy, mode: Poll, stats: &mut Stats, out: &mut Vec<u8>) {
+        let mut sink = StrSink {
+            map: &mut self.map,
+            out,
+        };
+        self.scanner.poll(p, mode, stats, &mut sink);
+    }
+
     /// Whitespace between tokens: after a held number it is held too.
     fn ws_out(&mut self, ws: &[u8], out: &mut Vec<u8>) {
         if self.held_raw.is_empty() {
@@ -459,11 +468,7 @@ impl JsonMasker {
         if self.st == St::Str && matches!(self.kind, StrKind::Key | StrKind::Value)
             || (self.st == St::Num && self.num_long)
         {
-            let mut sink = StrSink {
-                map: &mut self.map,
-                out,
-            };
-            self.scanner.poll(p, Poll::Partial, stats, &mut sink);
+            self.poll_str(p, Poll::Partial, stats, out);
         }
     }
 
@@ -472,11 +477,7 @@ impl JsonMasker {
         match self.st {
             St::Str => match self.kind {
                 StrKind::Key | StrKind::Value => {
-                    let mut sink = StrSink {
-                        map: &mut self.map,
-                        out,
-                    };
-                    self.scanner.poll(p, Poll::End, stats, &mut sink);
+                    self.poll_str(p, Poll::End, stats, out);
                 }
                 StrKind::Field(fi) => {
                     self.overflow(p, fi, stats, out);
@@ -526,11 +527,7 @@ impl JsonMasker {
         match self.st {
             St::Str => match self.kind {
                 StrKind::Key | StrKind::Value => {
-                    let mut sink = StrSink {
-                        map: &mut self.map,
-                        out,
-                    };
-                    self.scanner.poll(p, Poll::End, stats, &mut sink);
+                    self.poll_str(p, Poll::End, stats, out);
                 }
                 StrKind::Field(fi) => self.overflow(p, fi, stats, out),
                 StrKind::Overflow => {}
@@ -543,11 +540,7 @@ impl JsonMasker {
                         out.push(b'"');
                     }
                 } else if self.num_long {
-                    let mut sink = StrSink {
-                        map: &mut self.map,
-                        out,
-                    };
-                    self.scanner.poll(p, Poll::End, stats, &mut sink);
+                    self.poll_str(p, Poll::End, stats, out);
                 } else {
                     self.tmp.extend_from_slice(&self.capture);
                 }
@@ -884,11 +877,7 @@ impl JsonMasker {
     fn end_string(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
         match self.kind {
             StrKind::Key | StrKind::Value => {
-                let mut sink = StrSink {
-                    map: &mut self.map,
-                    out,
-                };
-                self.scanner.poll(p, Poll::End, stats, &mut sink);
+                self.poll_str(p, Poll::End, stats, out);
                 self.finish_plain_string(out);
                 return;
             }
@@ -962,11 +951,7 @@ impl JsonMasker {
             return;
         }
         if self.num_long {
-            let mut sink = StrSink {
-                map: &mut self.map,
-                out,
-            };
-            self.scanner.poll(p, Poll::End, stats, &mut sink);
+            self.poll_str(p, Poll::End, stats, out);
             out.push(b'"');
             return;
         }
