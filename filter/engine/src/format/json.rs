@@ -191,6 +191,20 @@ impl Sink for StrSink<'_> {
     }
 }
 
+/// A sink for a string value that arrived whole and without escapes: kept bytes are its raw bytes.
+struct PlainStrSink<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl Sink for PlainStrSink<'_> {
+    fn keep(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+    fn replace(&mut self, _original: &[u8], replacement: &[u8]) {
+        escape_into(replacement, self.out);
+    }
+}
+
 /// A sink that records whether anything was replaced (numbers).
 struct NumSink<'a> {
     out: &'a mut Vec<u8>,
@@ -806,13 +820,21 @@ impl JsonMasker {
                         // Fast path: a whole string in this chunk, no escapes, no trigger byte of
                         // any rule: copy it through without scanning.
                         if let Some(j) = memchr::memchr3(b'"', b'\\', b'\n', rest) {
-                            if rest[j] == b'"' && p.cannot_match(&rest[..j]) {
-                                out.extend_from_slice(&rest[..j]);
+                            if rest[j] == b'"' {
+                                let value = &rest[..j];
+                                if p.cannot_match(value) {
+                                    out.extend_from_slice(value);
+                                } else {
+                                    // whole and unescaped: raw bytes are the decoded bytes, no map needed
+                                    self.scanner.feed(value);
+                                    let mut sink = PlainStrSink { out };
+                                    self.scanner.poll(p, Poll::End, stats, &mut sink);
+                                }
                                 if self.kind == StrKind::Key {
                                     self.keybuf.clear();
                                     self.key_over = j > MAX_KEY;
                                     if !self.key_over {
-                                        self.keybuf.extend_from_slice(&rest[..j]);
+                                        self.keybuf.extend_from_slice(value);
                                     }
                                 }
                                 self.finish_plain_string(out);

@@ -177,6 +177,7 @@ pub(crate) fn meta_config() -> meta::Config {
         .nfa_size_limit(Some(NFA_SIZE_LIMIT))
         .onepass_size_limit(Some(64 << 10))
         .hybrid_cache_capacity(512 << 10)
+        .backtrack(false)
 }
 
 /// Parses a pattern into HIR, with the problems a user can fix spelled out.
