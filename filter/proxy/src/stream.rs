@@ -203,10 +203,14 @@ impl StreamFilter {
                     .ok()
                     .flatten()
                     .is_some_and(|id| bucket(&id) < p.enforce_percent));
-        self.mask_headers(host, Dir::Request);
+        if let Some(blocked) = self.mask_headers(host, Dir::Request) {
+            return blocked;
+        }
         if p.has_query_rule() {
             if let Some((new_path, hits)) = p.mask_path(&path) {
-                self.apply_meta(host, Dir::Request, ":path", &new_path, &hits);
+                if let Some(blocked) = self.apply_meta(host, Dir::Request, ":path", &new_path, &hits) {
+                    return blocked;
+                }
             }
         }
         let upgrade = method == "connect" || host.header(Dir::Request, "upgrade").ok().flatten().is_some();
@@ -227,7 +231,9 @@ impl StreamFilter {
     pub fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
         let policy = self.policy.clone();
         let p = &*policy;
-        self.mask_headers(host, Dir::Response);
+        if let Some(blocked) = self.mask_headers(host, Dir::Response) {
+            return blocked;
+        }
         if matches!(self.resp, Body::Skip) {
             return Next::Continue; // an upgrade decided at request time
         }
@@ -249,34 +255,31 @@ impl StreamFilter {
         self.begin(host, Dir::Response)
     }
 
-    /// Header rules of the selected policy, for direction `d`.
-    fn mask_headers(&mut self, host: &mut dyn Host, d: Dir) {
+    /// Header rules of the selected policy, for direction `d`. Returns `Some` when the stream was
+    /// refused (a header could not be rewritten).
+    fn mask_headers(&mut self, host: &mut dyn Host, d: Dir) -> Option<Next> {
         let policy = self.policy.clone();
         for name in policy.header_names(d == Dir::Request) {
             let Ok(Some(value)) = host.header(d, name) else {
                 continue;
             };
             if let Some((new, hits)) = policy.mask_header(d == Dir::Request, name, &value) {
-                self.apply_meta(host, d, name, &new, &hits);
+                if let Some(blocked) = self.apply_meta(host, d, name, &new, &hits) {
+                    return Some(blocked);
+                }
             }
         }
+        None
     }
 
-    /// Writes a masked header (enforce mode) and counts what was found.
-    fn apply_meta(&mut self, host: &mut dyn Host, d: Dir, name: &str, value: &str, hits: &MetaHits) {
+    /// Writes a masked header (enforce mode) and counts what was found. Returns `Some` when the
+    /// stream was refused because the masked value could not be written (the raw one would go on).
+    fn apply_meta(&mut self, host: &mut dyn Host, d: Dir, name: &str, value: &str, hits: &MetaHits) -> Option<Next> {
         let shared = self.shared.clone();
-        let Some(labels) = shared.metrics.labels(self.pidx, d) else {
-            return;
-        };
-        let ids = if self.enforce { &labels.masked } else { &labels.reported };
-        for (label, n) in &hits.0 {
-            self.count(host, ids.get(*label).copied().flatten(), *n);
-        }
-        if self.enforce {
-            if let Err(e) = host.set_header(d, name, value) {
-                // The raw value would go on: the stream is refused while headers are still ours.
-                host.log(Level::Error, &format!("streammask: cannot rewrite {name}: {e}"));
-                let _ = self.fail_headers(host, d, Fail::Internal, "a header could not be masked");
+        if let Some(labels) = shared.metrics.labels(self.pidx, d) {
+            let ids = if self.enforce { &labels.masked } else { &labels.reported };
+            for (label, n) in &hits.0 {
+                self.count(host, ids.get(*label).copied().flatten(), *n);
             }
         }
         host.log(
@@ -288,6 +291,13 @@ impl StreamFilter {
                 if self.enforce { "masked" } else { "found (report mode)" }
             ),
         );
+        if self.enforce {
+            if let Err(e) = host.set_header(d, name, value) {
+                host.log(Level::Error, &format!("streammask: cannot rewrite {name}: {e}"));
+                return Some(self.fail_headers(host, d, Fail::Internal, "a header could not be masked"));
+            }
+        }
+        None
     }
 
     fn begin(&mut self, host: &mut dyn Host, d: Dir) -> Next {

@@ -509,3 +509,25 @@ fn enforce_percent_enforces_a_stable_share_of_streams() {
     }
     assert!((40..=80).contains(&enforced), "{enforced} of 200 enforced for 30%");
 }
+
+#[test]
+fn a_header_that_cannot_be_rewritten_refuses_the_request_instead_of_passing_it_raw() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, ROUTED);
+        let ex = Exchange {
+            req_headers: vec![
+                (":path", "/x".to_string()),
+                ("x-user-email", "card 4111111111111111".to_string()),
+            ],
+            fail_header_writes: true,
+            ..json_resp(BODY, 10, Framing::Chunked)
+        };
+        let out = run(kind, &sh, &names, ex);
+        assert_eq!(out.client_status, 500, "{kind:?}");
+        assert!(out.upstream_body.is_empty());
+        assert_eq!(
+            out.counters["streammask.streams_blocked.reason.internal.direction.request"],
+            1
+        );
+    }
+}

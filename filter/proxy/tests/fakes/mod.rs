@@ -45,6 +45,7 @@ pub struct State {
     pub logs: std::cell::RefCell<Vec<(Level, String)>>,
     pub unreadable: bool,
     pub eos_call: bool,
+    pub fail_header_writes: bool,
 }
 
 #[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,9 @@ impl Host for FakeHost {
     }
     fn set_header(&mut self, dir: Dir, name: &str, value: &str) -> HostResult<()> {
         self.headers_writable(dir)?;
+        if self.st.fail_header_writes {
+            return Err(HostError(BAD_ARGUMENT));
+        }
         let m = match dir {
             Dir::Request => &mut self.st.req_headers,
             Dir::Response => &mut self.st.resp_headers,
@@ -188,6 +192,7 @@ pub struct Exchange<'a> {
     pub resp_chunks: Vec<Vec<u8>>,
     pub resp_framing: Framing,
     pub unreadable_request: bool,
+    pub fail_header_writes: bool,
 }
 
 impl Default for Exchange<'_> {
@@ -202,6 +207,7 @@ impl Default for Exchange<'_> {
             resp_chunks: vec![],
             resp_framing: Framing::Chunked,
             unreadable_request: false,
+            fail_header_writes: false,
         }
     }
 }
@@ -341,6 +347,7 @@ pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> O
         st: State::default(),
     };
     host.st.unreadable = ex.unreadable_request;
+    host.st.fail_header_writes = ex.fail_header_writes;
     let mut f = StreamFilter::new(shared.clone());
     host.st.req_headers.insert(":method".into(), ex.method.into());
     for (k, v) in &ex.req_headers {
