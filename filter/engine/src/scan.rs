@@ -251,15 +251,11 @@ impl Scanner {
     }
 
     /// Folds bytes fed since the last poll into the trigger mask.
-    fn update_mask(&mut self, table: &[u64; 256]) {
+    fn update_mask(&mut self, policy: &Policy) {
         if let Some(from) = self.fed.take() {
-            let (mut m, mut d) = (self.mask, self.digits);
-            for &b in &self.buf[from.min(self.buf.len())..] {
-                m |= table[usize::from(b)];
-                d += usize::from(b.wrapping_sub(b'0') < 10);
-            }
-            self.mask = m;
-            self.digits = d;
+            let (m, d) = policy.triggers_and_digits(&self.buf[from.min(self.buf.len())..]);
+            self.mask |= m;
+            self.digits += d;
         }
     }
 
@@ -281,7 +277,7 @@ impl Scanner {
     /// Decides as much of the buffer as `mode` allows and hands it to `sink`.
     pub(crate) fn poll(&mut self, policy: &Policy, mode: Poll, stats: &mut Stats, sink: &mut dyn Sink) {
         let fin = mode != Poll::Partial;
-        self.update_mask(&policy.trigger_table);
+        self.update_mask(policy);
         if fin
             && self.mask == 0
             && policy.all_triggered
