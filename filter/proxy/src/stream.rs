@@ -441,10 +441,10 @@ impl StreamFilter {
             return Ok(Next::Continue);
         }
         let hold = caps.repeated_body_pause && !end && scan.masker.held() > 0;
-        scan.pending.extend_from_slice(&scan.out);
-        let next = if hold && scan.pending.len() <= max_paused {
+        let next = if hold && scan.pending.len() + scan.out.len() <= max_paused {
             // Keep the decided bytes in the host, paused, so a trailers callback can still append
             // the tail; they are released with the next chunk that leaves nothing held.
+            scan.pending.extend_from_slice(&scan.out);
             if scan.pending != chunk {
                 host.set_body(d, &scan.pending).map_err(|_| Fail::Internal)?;
             }
@@ -452,8 +452,16 @@ impl StreamFilter {
             scan.paused = true;
             Next::Pause
         } else {
-            if scan.pending != chunk && !(size == 0 && scan.pending.is_empty()) {
-                host.set_body(d, &scan.pending).map_err(|_| Fail::Internal)?;
+            // Release everything decided; without paused bytes the output is written as it is
+            // (no extra copy of a large chunk).
+            let data: &[u8] = if scan.pending.is_empty() {
+                &scan.out
+            } else {
+                scan.pending.extend_from_slice(&scan.out);
+                &scan.pending
+            };
+            if data != chunk.as_slice() && !(size == 0 && data.is_empty()) {
+                host.set_body(d, data).map_err(|_| Fail::Internal)?;
             }
             scan.pending.clear();
             scan.held_in_host = 0;

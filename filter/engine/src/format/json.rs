@@ -845,7 +845,13 @@ impl JsonMasker {
                     self.str_fresh = false;
                     match memchr::memchr3(b'"', b'\\', b'\n', rest) {
                         None => {
-                            self.str_bytes(p, rest, rest, true, stats, out);
+                            // a long string: decide it slice by slice so memory stays bounded
+                            for slice in rest.chunks(crate::format::text::SLICE) {
+                                self.str_bytes(p, slice, slice, true, stats, out);
+                                if matches!(self.kind, StrKind::Key | StrKind::Value) {
+                                    self.poll_str(p, Poll::Partial, stats, out);
+                                }
+                            }
                             return input.len();
                         }
                         Some(j) => {

@@ -3,6 +3,9 @@
 use crate::policy::Policy;
 use crate::scan::{Poll, Scanner, Stats, VecSink};
 
+/// Input is scanned in slices of at most this many bytes (bounds memory per stream).
+pub(crate) const SLICE: usize = 64 << 10;
+
 /// Masks a text stream.
 pub(crate) struct TextMasker {
     scanner: Scanner,
@@ -23,9 +26,12 @@ impl TextMasker {
     pub(crate) fn push(&mut self, policy: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         if !policy.newline_matches {
             // No rule can match across a newline, so a line end already decides everything before
-            // it (a newline can neither start nor continue a match): one poll per chunk suffices.
-            self.scanner.feed(input);
-            self.scanner.poll(policy, Poll::Partial, stats, &mut VecSink(out));
+            // it (a newline can neither start nor continue a match): one poll per slice suffices.
+            // Slices bound the scanner's buffer however large the host's chunks are.
+            for slice in input.chunks(SLICE) {
+                self.scanner.feed(slice);
+                self.scanner.poll(policy, Poll::Partial, stats, &mut VecSink(out));
+            }
             return;
         }
         let mut rest = input;
