@@ -176,7 +176,7 @@ pub(crate) fn meta_config() -> meta::Config {
     meta::Config::new()
         .nfa_size_limit(Some(NFA_SIZE_LIMIT))
         .onepass_size_limit(Some(64 << 10))
-        .hybrid_cache_capacity(512 << 10)
+        .hybrid_cache_capacity(128 << 10)
         .backtrack(false)
 }
 
