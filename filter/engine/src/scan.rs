@@ -159,6 +159,9 @@ struct RuleState {
     searched_end: u64,
     /// Whether that search treated the end of the buffer as the end of the value.
     searched_fin: bool,
+    /// End of the closed run of class bytes the last match was found in (0: none); a search that
+    /// resumes inside it goes straight to the regex (see `Pattern::find`).
+    run_end: u64,
 }
 
 struct Region {
@@ -209,6 +212,7 @@ impl Scanner {
                 frontier: 0,
                 searched_end: u64::MAX,
                 searched_fin: false,
+                run_end: 0,
             },
         );
         s
@@ -238,6 +242,7 @@ impl Scanner {
                 frontier: self.emit,
                 searched_end: u64::MAX,
                 searched_fin: false,
+                run_end: 0,
             };
         }
         self.region = None;
@@ -409,15 +414,14 @@ impl Scanner {
             let too_short = (fin && buf.len() - from < rule.pattern.min_len) || digits < rule.pattern.min_digits;
             // A match lies wholly in the buffer and contains a trigger byte: none, no match (a match
             // still running past the end is covered by `tight`).
-            let absent = rule
-                .pattern
-                .trigger
-                .as_ref()
-                .is_some_and(|t| mask & (1u64 << (r % 64)) == 0 || !t.present(&buf[from..]));
+            let absent = rule.pattern.trigger.is_some() && mask & (1u64 << (r % 64)) == 0;
             let found = if too_short || absent {
                 None
             } else {
-                rule.pattern.regex.search(&Input::new(buf).range(from..))
+                let mut run = (st.run_end > st.next).then(|| (st.run_end - base) as usize);
+                let m = rule.pattern.find(buf, from, &mut run);
+                st.run_end = run.map_or(0, |b| base + b as u64);
+                m
             };
             let Some(m) = found else {
                 let f = if fin {

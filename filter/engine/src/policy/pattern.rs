@@ -1,7 +1,7 @@
 //! Compiling one regex: bounded length, no empty matches, a size cap, and the set of bytes a match
 //! can contain (which tells the scanner how much of a chunk's tail could still be a match).
 
-use regex_automata::meta;
+use regex_automata::{meta, Input};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// The longest match a user pattern may have: it bounds how much a stream holds back.
@@ -59,12 +59,66 @@ pub(crate) struct Pattern {
     pub(crate) min_digits: usize,
 }
 
+impl Pattern {
+    /// The leftmost-first match starting at or after `from` in `buf`, as a search of the whole of
+    /// `buf[from..]` would find it, but with the regex run only where a match can be.
+    ///
+    /// Every byte of a match is in `class` and every match holds a trigger byte, at least
+    /// `min_len` bytes and `min_digits` digits. So a match lies inside one maximal run of class
+    /// bytes that has all of these, and the regex is searched only in such runs. Within a run the
+    /// answer is the same as over the whole buffer: no match crosses the byte that ends the run, and
+    /// the regex sees the bytes around the run for its look-around assertions.
+    ///
+    /// `run`: on entry, `Some(b)` says `[from, b)` lies in a run already found to qualify (a
+    /// rule resuming after a rejected candidate); on return, the end of the run the match was found
+    /// in, when a byte outside `class` closes that run (so later bytes cannot change it).
+    pub(crate) fn find(&self, buf: &[u8], from: usize, run: &mut Option<usize>) -> Option<regex_automata::Match> {
+        let Some(trigger) = self.trigger else {
+            *run = None;
+            return self.regex.search(&Input::new(buf).range(from..));
+        };
+        let mut i = from;
+        if let Some(b) = run.take().filter(|&b| from < b && b < buf.len()) {
+            if let Some(m) = self.regex.search(&Input::new(buf).range(from..b)) {
+                *run = Some(b);
+                return Some(m);
+            }
+            i = b;
+        }
+        while i < buf.len() {
+            let t = i + trigger.find(buf.get(i..)?)?;
+            let mut a = t;
+            while a > i && self.class.contains(buf[a - 1]) {
+                a -= 1;
+            }
+            let mut b = t + 1;
+            while b < buf.len() && self.class.contains(buf[b]) {
+                b += 1;
+            }
+            let span = &buf[a..b];
+            if span.len() >= self.min_len
+                && (self.min_digits == 0 || span.iter().filter(|x| x.is_ascii_digit()).count() >= self.min_digits)
+            {
+                if let Some(m) = self.regex.search(&Input::new(buf).range(a..b)) {
+                    *run = (b < buf.len()).then_some(b);
+                    return Some(m);
+                }
+            }
+            i = b;
+        }
+        None
+    }
+}
+
 /// A set of bytes every match contains one of, with the fastest way to look for it.
 #[derive(Clone, Copy)]
 pub(crate) enum Trigger {
     One(u8),
     Two(u8, u8),
     Three(u8, u8, u8),
+    /// At most [`MAX_RANGES`] ranges of bytes (`[0-9]`, `[-0-9]`), searched with a vectorisable
+    /// test; unused slots repeat the first range.
+    Ranges([(u8, u8); MAX_RANGES]),
     Set(ByteSet),
 }
 
@@ -75,6 +129,12 @@ impl Trigger {
             Trigger::One(a) => vec![a],
             Trigger::Two(a, b) => vec![a, b],
             Trigger::Three(a, b, c) => vec![a, b, c],
+            Trigger::Ranges(r) => {
+                let mut v: Vec<u8> = r.iter().flat_map(|&(lo, span)| lo..=lo.saturating_add(span)).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
             Trigger::Set(s) => s.bytes().collect(),
         }
     }
@@ -85,20 +145,74 @@ impl Trigger {
             [a] => Trigger::One(*a),
             [a, b] => Trigger::Two(*a, *b),
             [a, b, c] => Trigger::Three(*a, *b, *c),
-            _ => Trigger::Set(s),
+            _ => {
+                // the set as ranges of consecutive bytes
+                let mut ranges: Vec<(u8, u8)> = Vec::new();
+                for &b in &v {
+                    match ranges.last_mut() {
+                        Some((lo, span)) if usize::from(*lo) + usize::from(*span) + 1 == usize::from(b) => *span += 1,
+                        _ => ranges.push((b, 0)),
+                    }
+                }
+                match ranges.first() {
+                    Some(&first) if ranges.len() <= MAX_RANGES => {
+                        let mut r = [first; MAX_RANGES];
+                        r[..ranges.len()].copy_from_slice(&ranges);
+                        Trigger::Ranges(r)
+                    }
+                    _ => Trigger::Set(s),
+                }
+            }
         }
     }
 
-    /// Whether `hay` holds a trigger byte.
+    /// The first trigger byte in `hay`.
     #[inline]
-    pub(crate) fn present(&self, hay: &[u8]) -> bool {
+    pub(crate) fn find(&self, hay: &[u8]) -> Option<usize> {
         match *self {
-            Trigger::One(a) => memchr::memchr(a, hay).is_some(),
-            Trigger::Two(a, b) => memchr::memchr2(a, b, hay).is_some(),
-            Trigger::Three(a, b, c) => memchr::memchr3(a, b, c, hay).is_some(),
-            Trigger::Set(s) => hay.iter().any(|&b| s.contains(b)),
+            Trigger::One(a) => memchr::memchr(a, hay),
+            Trigger::Two(a, b) => memchr::memchr2(a, b, hay),
+            Trigger::Three(a, b, c) => memchr::memchr3(a, b, c, hay),
+            Trigger::Ranges(ref r) => {
+                // unused slots repeat the first range: test only as many as are used, rounded up
+                let used = r.iter().rposition(|x| *x != r[0]).map_or(1, |i| i + 1);
+                match used {
+                    1 => find_ranges::<1>(hay, r),
+                    2 => find_ranges::<2>(hay, r),
+                    3 | 4 => find_ranges::<4>(hay, r),
+                    _ => find_ranges::<MAX_RANGES>(hay, r),
+                }
+            }
+            Trigger::Set(s) => hay.iter().position(|&b| s.contains(b)),
         }
     }
+}
+
+/// Ranges a [`Trigger::Ranges`] holds at most.
+pub(crate) const MAX_RANGES: usize = 8;
+
+/// The first byte of `hay` in one of `ranges` (`(lo, span)`: `lo..=lo + span`). Blocks of 32 bytes
+/// are tested without branches (the compiler vectorises the test, SSE2/AVX2 natively and simd128
+/// in wasm), then the block that has one is searched.
+#[inline]
+fn find_ranges<const N: usize>(hay: &[u8], all: &[(u8, u8); MAX_RANGES]) -> Option<usize> {
+    const BLOCK: usize = 32;
+    let mut ranges = [all[0]; N];
+    ranges.copy_from_slice(&all[..N]);
+    let hit = |b: u8| {
+        ranges
+            .iter()
+            .fold(false, |acc, &(lo, span)| acc | (b.wrapping_sub(lo) <= span))
+    };
+    let mut blocks = hay.chunks_exact(BLOCK);
+    let mut at = 0;
+    for block in &mut blocks {
+        if block.iter().fold(false, |acc, &b| acc | hit(b)) {
+            return block.iter().position(|&b| hit(b)).map(|i| at + i);
+        }
+        at += BLOCK;
+    }
+    blocks.remainder().iter().position(|&b| hit(b)).map(|i| at + i)
 }
 
 /// Rough frequency of each byte in textual HTTP bodies (English text, JSON punctuation, digits),
@@ -271,5 +385,78 @@ fn collect_bytes(hir: &Hir, set: &mut ByteSet) {
         HirKind::Capture(c) => collect_bytes(&c.sub, set),
         HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().for_each(|h| collect_bytes(h, set)),
         HirKind::Empty | HirKind::Look(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every built-in detector's regex, and user patterns with look-around and alternation.
+    fn patterns() -> Vec<Pattern> {
+        let mut pats: Vec<String> = crate::detect::DETECTORS.iter().map(|d| d.pattern.to_string()).collect();
+        pats.extend(
+            [
+                r"\bORD-[0-9]{4}-[0-9]{6}\b",
+                r"(?m)^id=[0-9]{3,8}$",
+                r"[0-9]{2,4}|x[0-9]{1,2}",
+                r"(?:ab|a)[0-9]{0,3}c",
+            ]
+            .map(String::from),
+        );
+        pats.iter()
+            .map(|p| compile(&parse_with(p, false, 1 << 16, true).unwrap_or_else(|e| panic!("{p}: {e}"))))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Detector examples, near misses and single bytes, in any order.
+    fn hay() -> impl Strategy<Value = Vec<u8>> {
+        let mut pieces: Vec<Vec<u8>> = crate::detect::DETECTORS
+            .iter()
+            .map(|d| d.example.replace("\\n", "\n").into_bytes())
+            .collect();
+        for p in [
+            "ORD-2024-000123",
+            "id=123",
+            "id=12345678",
+            "x12",
+            "ab1c",
+            "abc",
+            "4111 1111 1111 1112",
+            "2024-11-30T12:00:00Z",
+            "v1.2.3.4",
+            "+44 20 7946 0958",
+            "a@b.co",
+        ] {
+            pieces.push(p.as_bytes().to_vec());
+        }
+        for &b in b"0123456789 -.:()+@_aAxyz=\n\"" {
+            pieces.push(vec![b]);
+        }
+        proptest::collection::vec(proptest::sample::select(pieces), 0..24).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn find_in_runs_is_the_plain_search(h in hay(), from_seed in 0usize..200, resume in any::<bool>()) {
+            for p in patterns() {
+                let from = from_seed.min(h.len());
+                let plain = p.regex.search(&Input::new(&h[..]).range(from..)).map(|m| (m.start(), m.end()));
+                let mut run = None;
+                let got = p.find(&h, from, &mut run).map(|m| (m.start(), m.end()));
+                prop_assert_eq!(got, plain);
+                // resuming inside the run the match was found in gives the plain answer too
+                if let (true, Some((s, _)), Some(b)) = (resume, got, run) {
+                    let from2 = s + 1;
+                    let plain2 = p.regex.search(&Input::new(&h[..]).range(from2..)).map(|m| (m.start(), m.end()));
+                    let mut run2 = Some(b);
+                    let got2 = p.find(&h, from2, &mut run2).map(|m| (m.start(), m.end()));
+                    prop_assert_eq!(got2, plain2);
+                }
+            }
+        }
     }
 }
