@@ -164,6 +164,19 @@ struct RuleState {
     run_end: u64,
 }
 
+/// A maximal run of the cluster class holding a digit (see `ClusterSpec`), in absolute positions.
+#[derive(Clone, Copy)]
+struct Cluster {
+    start: u64,
+    end: u64,
+    digits: u32,
+    /// Rules (bit `r % 64`) whose trigger bytes occur in the cluster.
+    rules: u64,
+}
+
+/// At most this many clusters are kept per stream (16 KiB); past them rules search on their own.
+const MAX_CLUSTERS: usize = 512;
+
 struct Region {
     rule: usize,
     seen: usize,
@@ -187,6 +200,12 @@ pub(crate) struct Scanner {
     /// Body offset of the first byte after the seed (for findings).
     origin: u64,
     seed_len: u64,
+    /// The rule states still describe the previous value (see `reset_at`).
+    stale: bool,
+    /// Digit clusters found so far, in order; the last may still grow (`end == clustered_to`).
+    clusters: Vec<Cluster>,
+    /// Bytes before this have been grouped into clusters.
+    clustered_to: u64,
 }
 
 impl Scanner {
@@ -203,6 +222,9 @@ impl Scanner {
             digits: 0,
             origin: 0,
             seed_len: 0,
+            stale: false,
+            clusters: Vec::new(),
+            clustered_to: 0,
         };
         s.states.resize(
             policy.rules.len(),
@@ -235,6 +257,16 @@ impl Scanner {
         self.buf.extend_from_slice(seed);
         self.base = 0;
         self.emit = seed.len() as u64;
+        // the rule states are reset by the first poll: a value that is never polled (the JSON fast
+        // path for strings no rule can match) costs no per-rule work
+        self.stale = true;
+        self.region = None;
+        self.clusters.clear();
+        self.clustered_to = 0;
+    }
+
+    fn reset_states(&mut self) {
+        self.stale = false;
         for st in &mut self.states {
             *st = RuleState {
                 next: self.emit,
@@ -245,7 +277,6 @@ impl Scanner {
                 run_end: 0,
             };
         }
-        self.region = None;
     }
 
     /// Appends bytes of the stream.
@@ -262,6 +293,64 @@ impl Scanner {
             self.mask |= m;
             self.digits += d;
         }
+    }
+
+    /// Groups the bytes fed since the last poll into digit clusters (one pass for every clustered
+    /// rule). Stops early, leaving the rest to each rule's own search, when the list is full.
+    fn update_clusters(&mut self, policy: &Policy) {
+        let Some(spec) = &policy.clusters else { return };
+        let (base, len) = (self.base, self.buf.len());
+        let buf = &self.buf[..];
+        let table = &policy.trigger_table;
+        let mut i = (self.clustered_to.max(base) - base) as usize;
+        let mut bound = base;
+        if let Some(last) = self.clusters.last_mut() {
+            bound = last.end.max(base);
+            if last.end == self.clustered_to && last.end > base {
+                // the last cluster touched the end of the buffer: it may go on
+                while i < len && spec.class.contains(buf[i]) {
+                    last.digits += u32::from(buf[i].is_ascii_digit());
+                    last.rules |= table[usize::from(buf[i])];
+                    i += 1;
+                }
+                last.end = base + i as u64;
+                bound = last.end;
+            }
+        }
+        while i < len && self.clusters.len() < MAX_CLUSTERS {
+            let Some(t) = crate::policy::pattern::find_digit(&buf[i..]) else {
+                i = len;
+                break;
+            };
+            let t = i + t;
+            let lo = (bound - base) as usize;
+            let mut a = t;
+            while a > lo && spec.class.contains(buf[a - 1]) {
+                a -= 1;
+            }
+            let mut b = a;
+            let (mut digits, mut rules) = (0u32, 0u64);
+            for &x in &buf[a..] {
+                if !spec.class.contains(x) {
+                    break;
+                }
+                digits += u32::from(x.is_ascii_digit());
+                rules |= table[usize::from(x)];
+                b += 1;
+            }
+            i = b;
+            bound = base + b as u64;
+            // a closed cluster too small for every clustered rule is of no use
+            if b == len || (digits as usize >= spec.min_digits && b - a >= spec.min_len) {
+                self.clusters.push(Cluster {
+                    start: base + a as u64,
+                    end: base + b as u64,
+                    digits,
+                    rules,
+                });
+            }
+        }
+        self.clustered_to = base + i as u64;
     }
 
     /// Bytes fed but not yet given to the sink.
@@ -282,7 +371,11 @@ impl Scanner {
     /// Decides as much of the buffer as `mode` allows and hands it to `sink`.
     pub(crate) fn poll(&mut self, policy: &Policy, mode: Poll, stats: &mut Stats, sink: &mut dyn Sink) {
         let fin = mode != Poll::Partial;
+        if self.stale {
+            self.reset_states();
+        }
         self.update_mask(policy);
+        self.update_clusters(policy);
         if fin
             && self.mask == 0
             && policy.all_triggered
@@ -371,6 +464,9 @@ impl Scanner {
         if cut > 0 {
             self.buf.drain(..cut);
             self.base += cut as u64;
+            let base = self.base;
+            let gone = self.clusters.partition_point(|c| c.end <= base);
+            self.clusters.drain(..gone);
             // the dropped bytes may have set bits: recount over what is left (little)
             self.mask = 0;
             self.digits = 0;
@@ -402,6 +498,8 @@ impl Scanner {
         let mask = self.mask;
         let digits = self.digits;
         let buf = &self.buf[..];
+        let clusters = &self.clusters[..];
+        let clustered_to = self.clustered_to;
         let st = &mut self.states[r];
         st.searched_end = end;
         st.searched_fin = fin;
@@ -418,10 +516,15 @@ impl Scanner {
             let found = if too_short || absent {
                 None
             } else {
-                let mut run = (st.run_end > st.next).then(|| (st.run_end - base) as usize);
-                let m = rule.pattern.find(buf, from, &mut run);
-                st.run_end = run.map_or(0, |b| base + b as u64);
-                m
+                let clustered = policy.clusters.as_ref().is_some_and(|c| c.rules.get(r) == Some(&true));
+                if clustered {
+                    find_in_clusters(&rule.pattern, buf, base, from, r, clusters, clustered_to)
+                } else {
+                    let mut run = (st.run_end > st.next).then(|| (st.run_end - base) as usize);
+                    let m = rule.pattern.find(buf, from, &mut run);
+                    st.run_end = run.map_or(0, |b| base + b as u64);
+                    m
+                }
             };
             let Some(m) = found else {
                 let f = if fin {
@@ -556,6 +659,38 @@ impl Scanner {
         }
         false
     }
+}
+
+/// [`Pattern::find`] for a clustered rule: the regex runs only inside clusters that hold the rule's
+/// trigger, digits and length; past the clusters found so far (the list was full), the rule's own
+/// search takes over at `clustered_to`, which is always the end of a run.
+fn find_in_clusters(
+    p: &Pattern,
+    buf: &[u8],
+    base: u64,
+    from: usize,
+    r: usize,
+    clusters: &[Cluster],
+    clustered_to: u64,
+) -> Option<regex_automata::Match> {
+    let from_abs = base + from as u64;
+    let bit = 1u64 << (r % 64);
+    let k = clusters.partition_point(|c| c.end <= from_abs);
+    for c in &clusters[k..] {
+        let a = c.start.max(from_abs);
+        if c.rules & bit == 0 || (c.digits as usize) < p.min_digits || ((c.end - a) as usize) < p.min_len {
+            continue;
+        }
+        let range = (a - base) as usize..(c.end - base) as usize;
+        if let Some(m) = p.regex.search(&Input::new(buf).range(range)) {
+            return Some(m);
+        }
+    }
+    let rest = (clustered_to.max(from_abs) - base) as usize;
+    if rest < buf.len() {
+        return p.find(buf, rest, &mut None);
+    }
+    None
 }
 
 /// Start of the trailing run of bytes that could begin a match not yet complete.

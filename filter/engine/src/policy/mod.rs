@@ -104,6 +104,8 @@ pub struct Policy {
     pub(crate) trigger_table: Box<[u64; 256]>,
     /// Every rule has a trigger set: a value without any trigger byte cannot match anything.
     pub(crate) all_triggered: bool,
+    /// The digit-based rules searched through shared digit clusters (see `scan`), if any.
+    pub(crate) clusters: Option<pattern::ClusterSpec>,
     /// Body directions to scan.
     pub request: bool,
     /// Body directions to scan.
@@ -394,6 +396,7 @@ impl Policy {
         let newline_matches = rules.iter().any(|r| r.pattern.class.has_newline());
         let trigger_table = trigger_table(&rules);
         let all_triggered = rules.iter().all(|r| r.pattern.trigger.is_some());
+        let clusters = pattern::ClusterSpec::new(rules.iter().map(|r| &r.pattern));
         Ok(Policy {
             header_rules,
             query,
@@ -406,6 +409,7 @@ impl Policy {
             newline_matches,
             trigger_table,
             all_triggered,
+            clusters,
             fields,
             field_keys,
             field_paths,
@@ -447,6 +451,7 @@ impl Policy {
             newline_matches: false,
             trigger_table: Box::new([0; 256]),
             all_triggered: true,
+            clusters: None,
             request: true,
             response: true,
             content_types: Vec::new(),

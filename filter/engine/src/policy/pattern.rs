@@ -21,7 +21,7 @@ impl ByteSet {
     fn insert(&mut self, b: u8) {
         self.0[usize::from(b >> 6)] |= 1u64 << (b & 63);
     }
-    fn union(&self, o: &ByteSet) -> ByteSet {
+    pub(crate) fn union(&self, o: &ByteSet) -> ByteSet {
         ByteSet([
             self.0[0] | o.0[0],
             self.0[1] | o.0[1],
@@ -108,6 +108,55 @@ impl Pattern {
         }
         None
     }
+}
+
+/// Rules that are searched through *digit clusters*: maximal runs of bytes of `class` (the union
+/// of their classes) that hold a digit. One pass over the bytes finds the clusters for all of them,
+/// instead of one trigger search per rule: a match of such a rule holds a digit and only bytes of
+/// `class`, so it lies inside one cluster.
+pub(crate) struct ClusterSpec {
+    pub(crate) class: ByteSet,
+    /// Per rule: searched through clusters.
+    pub(crate) rules: Vec<bool>,
+    /// Clusters with fewer digits, or shorter, are of no use to any of these rules.
+    pub(crate) min_digits: usize,
+    pub(crate) min_len: usize,
+}
+
+impl ClusterSpec {
+    /// Rules with a trigger, at least one digit in every match and no lower-case letters (which
+    /// would make clusters as long as words) share clusters; `None` if fewer than two do.
+    pub(crate) fn new<'a>(patterns: impl Iterator<Item = &'a Pattern>) -> Option<ClusterSpec> {
+        let mut class = ByteSet::default();
+        let (mut min_digits, mut min_len) = (usize::MAX, usize::MAX);
+        let rules: Vec<bool> = patterns
+            .map(|p| {
+                let ok = p.trigger.is_some()
+                    && p.min_digits >= 1
+                    && !p.class.bytes().any(|b| b.is_ascii_lowercase() || b >= 0x80);
+                if ok {
+                    class = class.union(&p.class);
+                    min_digits = min_digits.min(p.min_digits);
+                    min_len = min_len.min(p.min_len);
+                }
+                ok
+            })
+            .collect();
+        (rules.iter().filter(|&&x| x).count() >= 2).then_some(ClusterSpec {
+            class,
+            rules,
+            min_digits,
+            min_len,
+        })
+    }
+}
+
+/// The first ASCII digit in `hay`.
+#[inline]
+pub(crate) fn find_digit(hay: &[u8]) -> Option<usize> {
+    let mut r = [(b'0', 9u8); MAX_RANGES];
+    r[0] = (b'0', 9);
+    find_ranges::<1>(hay, &r)
 }
 
 /// A set of bytes every match contains one of, with the fastest way to look for it.
