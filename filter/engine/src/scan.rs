@@ -377,12 +377,13 @@ impl Scanner {
         self.update_mask(policy);
         self.update_clusters(policy);
         if fin
-            && self.mask == 0
             && policy.all_triggered
             && self.region.is_none()
+            && policy.none_eligible(self.mask, self.digits, self.buf.len())
             && self.states.iter().all(|s| s.cand.is_none())
         {
-            // No trigger byte of any rule anywhere: nothing can match; the value is decided as is.
+            // For every rule a trigger byte is missing, or there are too few digits or bytes for a
+            // match: nothing can match; the value (or line) is decided as is.
             let end = self.end();
             let a = self.rel(self.emit);
             sink.keep(&self.buf[a..]);
@@ -517,7 +518,9 @@ impl Scanner {
                 None
             } else {
                 let clustered = policy.clusters.as_ref().is_some_and(|c| c.rules.get(r) == Some(&true));
-                if clustered {
+                if !policy.prefilter {
+                    rule.pattern.regex.search(&Input::new(buf).range(from..))
+                } else if clustered {
                     find_in_clusters(&rule.pattern, buf, base, from, r, clusters, clustered_to)
                 } else {
                     let mut run = (st.run_end > st.next).then(|| (st.run_end - base) as usize);
@@ -681,8 +684,7 @@ fn find_in_clusters(
         if c.rules & bit == 0 || (c.digits as usize) < p.min_digits || ((c.end - a) as usize) < p.min_len {
             continue;
         }
-        let range = (a - base) as usize..(c.end - base) as usize;
-        if let Some(m) = p.regex.search(&Input::new(buf).range(range)) {
+        if let Some(m) = p.find_in(buf, (a - base) as usize, (c.end - base) as usize) {
             return Some(m);
         }
     }

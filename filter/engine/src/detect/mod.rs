@@ -71,6 +71,9 @@ pub struct Detector {
     pub region_end: Option<&'static str>,
     /// Whether the default action is a secret-style redaction.
     pub secret: bool,
+    /// Digits every value the validator accepts holds, when more than the regex alone implies
+    /// (0: the regex's). Lets the scanner skip runs with fewer digits without running the regex.
+    pub min_digits: usize,
 }
 
 impl Detector {
@@ -108,6 +111,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "-----BEGIN PRIVATE KEY-----\\nMIIEvQ...\\n-----END PRIVATE KEY-----",
         region_end: Some(pem::END),
         secret: true,
+        min_digits: 0,
     },
     Detector {
         name: "jwt",
@@ -118,6 +122,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
         region_end: None,
         secret: true,
+        min_digits: 0,
     },
     Detector {
         name: "aws_access_key_id",
@@ -128,6 +133,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "AKIAIOSFODNN7EXAMPLE",
         region_end: None,
         secret: true,
+        min_digits: 0,
     },
     Detector {
         name: "github_token",
@@ -138,6 +144,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
         region_end: None,
         secret: true,
+        min_digits: 0,
     },
     Detector {
         name: "slack_token",
@@ -148,6 +155,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
         region_end: None,
         secret: true,
+        min_digits: 0,
     },
     Detector {
         name: "stripe_key",
@@ -158,6 +166,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
         region_end: None,
         secret: true,
+        min_digits: 0,
     },
     Detector {
         name: "google_api_key",
@@ -168,6 +177,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
         region_end: None,
         secret: true,
+        min_digits: 0,
     },
     Detector {
         name: "credit_card",
@@ -178,6 +188,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "4111 1111 1111 1111",
         region_end: None,
         secret: false,
+        min_digits: 0,
     },
     Detector {
         name: "iban",
@@ -188,6 +199,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "DE89 3704 0044 0532 0130 00",
         region_end: None,
         secret: false,
+        min_digits: 0,
     },
     Detector {
         name: "us_ssn",
@@ -198,6 +210,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "123-45-6789",
         region_end: None,
         secret: false,
+        min_digits: 0,
     },
     Detector {
         name: "email",
@@ -208,6 +221,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "jane.doe@example.com",
         region_end: None,
         secret: false,
+        min_digits: 0,
     },
     Detector {
         name: "phone_number",
@@ -218,6 +232,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "+1 (415) 555-2671",
         region_end: None,
         secret: false,
+        min_digits: 7,
     },
     Detector {
         name: "ipv4",
@@ -228,6 +243,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "203.0.113.42",
         region_end: None,
         secret: false,
+        min_digits: 0,
     },
     Detector {
         name: "ipv6",
@@ -238,6 +254,7 @@ pub static DETECTORS: &[Detector] = &[
         example: "2001:db8:85a3::8a2e:370:7334",
         region_end: None,
         secret: false,
+        min_digits: 0,
     },
 ];
 

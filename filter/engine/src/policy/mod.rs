@@ -106,6 +106,9 @@ pub struct Policy {
     pub(crate) all_triggered: bool,
     /// The digit-based rules searched through shared digit clusters (see `scan`), if any.
     pub(crate) clusters: Option<pattern::ClusterSpec>,
+    /// Whether rule searches skip what cannot match (runs, clusters); off only in tests, where the
+    /// plain search is the oracle for the fast one.
+    pub(crate) prefilter: bool,
     /// Body directions to scan.
     pub request: bool,
     /// Body directions to scan.
@@ -410,6 +413,7 @@ impl Policy {
             trigger_table,
             all_triggered,
             clusters,
+            prefilter: true,
             fields,
             field_keys,
             field_paths,
@@ -452,6 +456,7 @@ impl Policy {
             trigger_table: Box::new([0; 256]),
             all_triggered: true,
             clusters: None,
+            prefilter: true,
             request: true,
             response: true,
             content_types: Vec::new(),
@@ -498,12 +503,26 @@ impl Policy {
             return false;
         }
         let (m, digits) = self.triggers_and_digits(value);
-        if m == 0 {
-            return true;
-        }
-        self.rules.iter().enumerate().all(|(r, rule)| {
-            m & (1u64 << (r % 64)) == 0 || digits < rule.pattern.min_digits || value.len() < rule.pattern.min_len
-        })
+        self.none_eligible(m, digits, value.len())
+    }
+
+    /// The same policy with every rule searched by its plain regex over all bytes: slower, and the
+    /// oracle that tests compare the run and cluster prefilters with. Not for production use.
+    #[doc(hidden)]
+    pub fn without_prefilters(mut self) -> Policy {
+        self.prefilter = false;
+        self.clusters = None;
+        self
+    }
+
+    /// Whether no rule can match in bytes whose trigger mask is `mask`, with `digits` digits and
+    /// `len` bytes (rules without a trigger are not considered: see `all_triggered`).
+    #[inline]
+    pub(crate) fn none_eligible(&self, mask: u64, digits: usize, len: usize) -> bool {
+        mask == 0
+            || self.rules.iter().enumerate().all(|(r, rule)| {
+                mask & (1u64 << (r % 64)) == 0 || digits < rule.pattern.min_digits || len < rule.pattern.min_len
+            })
     }
 
     /// Names of the rules, in order (metric labels).
@@ -855,13 +874,18 @@ fn compile_rule(
             return None;
         }
     };
-    let compiled = match pattern::compile(&hir) {
+    let mut compiled = match pattern::compile(&hir) {
         Ok(p) => p,
         Err(m) => {
             errs.push(pat_path, m);
             return None;
         }
     };
+    if let Some(d) = det {
+        // the validator's own minimum (a phone number has at least 7 digits even where its regex
+        // could match two): fewer digits in a run, no value the detector would accept
+        compiled.min_digits = compiled.min_digits.max(d.min_digits);
+    }
     let region_end = match det.and_then(|d| d.region_end) {
         Some(end) => match pattern::parse(end, false, usize::MAX).and_then(|h| pattern::compile(&h)) {
             Ok(p) => Some(p),

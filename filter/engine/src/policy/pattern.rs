@@ -110,6 +110,32 @@ impl Pattern {
     }
 }
 
+impl Pattern {
+    /// The leftmost-first match in `buf[a..b)`, where `b` ends a run of the cluster class (so no
+    /// match of this pattern crosses it): the regex runs only in the runs of this pattern's own
+    /// class inside, that have enough bytes and digits.
+    pub(crate) fn find_in(&self, buf: &[u8], a: usize, b: usize) -> Option<regex_automata::Match> {
+        let mut i = a;
+        while i < b {
+            while i < b && !self.class.contains(buf[i]) {
+                i += 1;
+            }
+            let start = i;
+            let mut digits = 0;
+            while i < b && self.class.contains(buf[i]) {
+                digits += usize::from(buf[i].is_ascii_digit());
+                i += 1;
+            }
+            if i - start >= self.min_len.max(1) && digits >= self.min_digits {
+                if let Some(m) = self.regex.search(&Input::new(buf).range(start..i)) {
+                    return Some(m);
+                }
+            }
+        }
+        None
+    }
+}
+
 /// Rules that are searched through *digit clusters*: maximal runs of bytes of `class` (the union
 /// of their classes) that hold a digit. One pass over the bytes finds the clusters for all of them,
 /// instead of one trigger search per rule: a match of such a rule holds a digit and only bytes of
@@ -273,7 +299,8 @@ fn frequency(b: u8) -> u32 {
     match b {
         b'a'..=b'z' => LOWER[usize::from(b - b'a')] * 10,
         b'A'..=b'Z' => LOWER[usize::from(b - b'A')] + 5,
-        b'0'..=b'9' => 60,
+        // digits are everywhere in API bodies (ids, timestamps, prices): a digit trigger is a poor one
+        b'0'..=b'9' => 200,
         b' ' => 1500,
         b'"' | b',' | b':' => 150,
         b'.' | b'\n' | b'-' | b'/' => 80,
