@@ -1,18 +1,23 @@
-//! Streaming equals whole-input masking for any input, any chunking and every format.
+//! Streaming equals whole-input masking for any input, any chunking and every format; and the
+//! prefilters (runs, digit clusters) give what the plain regex search over all bytes gives.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
 use streammask_engine::{mask_all, Format, Masker, Policy};
 
-fn policy() -> &'static Arc<Policy> {
-    static P: OnceLock<Arc<Policy>> = OnceLock::new();
-    P.get_or_init(|| {
-        let json = r#"{"rules":[{"detector":"private_key"},{"detector":"credit_card"},{"detector":"email"},
+const POLICY: &str = r#"{"rules":[{"detector":"private_key"},{"detector":"credit_card"},{"detector":"email"},
             {"detector":"us_ssn"},{"detector":"iban"},{"detector":"phone_number"},{"detector":"ipv4"},{"detector":"jwt"},
             {"name":"pin","pattern":"PIN\\s{1,3}[0-9]{4}"},{"name":"bare","pattern":"[0-9]{9}","near":["ssn"],"within":16}],
             "fields":[{"name":"f","keys":["password","user_id"]},{"name":"p","paths":["$.a[*].b"],"action":{"type":"mask","keep_last":2}}]}"#;
-        Arc::new(Policy::from_json(json, &|_| None).expect("fuzz policy"))
-    })
+
+fn policy() -> &'static Arc<Policy> {
+    static P: OnceLock<Arc<Policy>> = OnceLock::new();
+    P.get_or_init(|| Arc::new(Policy::from_json(POLICY, &|_| None).expect("fuzz policy")))
+}
+
+fn plain_policy() -> &'static Arc<Policy> {
+    static P: OnceLock<Arc<Policy>> = OnceLock::new();
+    P.get_or_init(|| Arc::new(Policy::from_json(POLICY, &|_| None).expect("fuzz policy").without_prefilters()))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -23,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let format = [Format::Text, Format::Json, Format::Ndjson, Format::Sse][usize::from(ctl[0] % 4)];
     let p = policy();
     let whole = mask_all(p, format, input).0;
+    assert_eq!(whole, mask_all(plain_policy(), format, input).0, "prefilters changed the output, format {format:?}");
     // chunk sizes derived from the control byte: 1..=16, varying along the input
     let mut m = Masker::new(p.clone(), format);
     let mut out = Vec::new();
