@@ -12,7 +12,7 @@
 //! | `streammask.streams_passed_unmasked.reason.X.direction.D` | `streammask_streams_passed_unmasked{reason,direction}` | errors let through because `on_error` is `pass` |
 //! | `streammask.json_fallbacks.direction.D` | `streammask_json_fallbacks{direction}` | malformed JSON scanned as text |
 //! | `streammask.streams_decompressed.direction.D` | `streammask_streams_decompressed{direction}` | gzip/deflate bodies decoded for scanning |
-//! | `streammask.vm_memory_bytes` (gauge) | `streammask_vm_memory_bytes` | the wasm VM's linear memory, sampled at each body end (last VM to report) |
+//! | `streammask.vm_memory_bytes` (gauge) | `streammask_vm_memory_bytes` | the wasm VM's linear memory, written at a body end when it changed (last VM to report) |
 
 use crate::host::{Dir, Level, RootHost};
 use streammask_engine::PolicySet;

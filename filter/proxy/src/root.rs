@@ -62,6 +62,7 @@ pub fn configure(
         );
     }
     Some(Shared {
+        vm_memory_recorded: std::sync::atomic::AtomicU64::new(0),
         set: Arc::new(set),
         metrics,
         caps,

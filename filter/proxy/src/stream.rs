@@ -34,6 +34,9 @@ pub struct Shared {
     pub set: Arc<PolicySet>,
     pub metrics: Metrics,
     pub caps: Caps,
+    /// The VM memory size last written to the gauge: it is written again only when it changes (one
+    /// host call fewer per stream; linear memory only grows).
+    pub vm_memory_recorded: std::sync::atomic::AtomicU64,
 }
 
 /// Appended when a body is cut on a host that cannot reset a stream, so the client sees why.
@@ -79,10 +82,6 @@ pub struct StreamFilter {
     resp: Body,
     head: bool,
     enforce: bool,
-}
-
-fn lower(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_ascii_lowercase())
 }
 
 /// FNV-1a, for a stable rollout bucket from the request id.
@@ -194,7 +193,7 @@ impl StreamFilter {
                 host.log(Level::Debug, &format!("streammask: cannot remove accept-encoding: {e}"));
             }
         }
-        let method = lower(host.header(Dir::Request, ":method").ok().flatten()).unwrap_or_default();
+        let method = method_raw.trim().to_ascii_lowercase();
         self.head = method == "head";
         self.enforce = p.mode == Mode::Enforce
             && (p.enforce_percent >= 100
@@ -549,8 +548,9 @@ impl StreamFilter {
         self.count(host, m.bytes_scanned, scan.scanned);
         if let Some(id) = shared.metrics.vm_memory {
             let bytes = host.vm_memory_bytes();
-            if bytes > 0 {
-                let _ = host.record(id, bytes);
+            let last = &shared.vm_memory_recorded;
+            if bytes > 0 && last.load(std::sync::atomic::Ordering::Relaxed) != bytes && host.record(id, bytes).is_ok() {
+                last.store(bytes, std::sync::atomic::Ordering::Relaxed);
             }
         }
         self.count(host, m.json_fallbacks, stats.json_fallbacks + stats.depth_fallbacks);
