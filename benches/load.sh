@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end load bench: one upstream, one Envoy with three listeners (no filter, streammask, Lua),
+# End-to-end load bench: one upstream, one Envoy with four listeners (no filter, a wasm filter that
+# does nothing — the floor any wasm filter pays —, streammask, Lua),
 # wrk at 1 KiB, 16 KiB, 256 KiB and 1 MiB JSON bodies. Envoy runs with one worker pinned to CPU 0;
 # the upstream and wrk share CPU 1, so the proxy's CPU is the same for every listener.
 #   benches/load.sh [SECONDS per run, default 10] [CONNECTIONS, default 16]
@@ -17,7 +18,10 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 DEMO_UPSTREAM_BIND=127.0.0.1 taskset -c 1 target/release/demo-upstream --port 10180 >/dev/null 2>"$dir/upstream.log" &
 pids+=($!)
-sed "s#/etc/streammask/streammask.wasm#$PWD/target/wasm32-wasip1/release/streammask.wasm#" benches/envoy-bench.yaml > "$dir/envoy.yaml"
+cargo build --release --target wasm32-wasip1 -p streammask-noop-filter --quiet
+sed -e "s#/etc/streammask/streammask.wasm#$PWD/target/wasm32-wasip1/release/streammask.wasm#" \
+  -e "s#/etc/streammask/noop_filter.wasm#$PWD/target/wasm32-wasip1/release/noop_filter.wasm#" \
+  benches/envoy-bench.yaml > "$dir/envoy.yaml"
 taskset -c 0 "$ENVOY" -c "$dir/envoy.yaml" --concurrency 1 --disable-hot-restart -l warning >"$dir/envoy.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:10190/ready >/dev/null 2>&1 && break; sleep 0.2; done
@@ -29,7 +33,7 @@ done
 printf '\n| body | listener | req/s | MB/s | p50 ms | p99 ms | req/s vs none | p99 added ms | Envoy CPU %% |\n|---|---|---|---|---|---|---|---|---|\n'
 for size in 1024 16384 262144 1048576; do
   base_rps=""; base_p99=""
-  for l in plain:10100 streammask:10101 lua:10102; do
+  for l in plain:10100 wasm-noop:10103 streammask:10101 lua:10102; do
     name=${l%%:*}; port=${l##*:}
     url="http://127.0.0.1:$port/sized?bytes=$size"
     taskset -c 1 wrk -t1 -c"$conns" -d2s "$url" >/dev/null 2>&1 || true   # warm-up

@@ -989,7 +989,7 @@ impl JsonMasker {
             return;
         }
         self.held_raw.extend_from_slice(&self.capture);
-        if self.capture.len() < p.min_len {
+        if self.capture.len() < p.min_len || p.cannot_match(&self.capture) {
             self.held.extend_from_slice(&self.capture);
             self.capture.clear();
             return;
