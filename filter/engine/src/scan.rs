@@ -12,7 +12,10 @@
 //!
 //! Each rule is searched with its own regex, so each keeps the regex engine's literal prefilters
 //! (an email search jumps from `@` to `@`); a single union of all rules was measured 50x slower
-//! (its lazy DFA thrashes on the counted repetitions).
+//! (its lazy DFA thrashes on the counted repetitions). The regex runs only where a match can be:
+//! inside runs of the rule's byte class that hold a trigger byte and enough bytes and digits
+//! ([`Pattern::find`]), and for the digit-based rules inside the digit clusters one shared pass finds
+//! (`update_clusters`, `find_in_clusters`). Both are checked against the plain search by tests.
 //!
 //! # Limits
 //! Memory is the rules' longest match plus `lookbehind` bytes of context, whatever the stream length.
