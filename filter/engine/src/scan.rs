@@ -687,8 +687,16 @@ fn find_in_clusters(
         if c.rules & bit == 0 || (c.digits as usize) < p.min_digits || ((c.end - a) as usize) < p.min_len {
             continue;
         }
-        if let Some(m) = p.find_in(buf, (a - base) as usize, (c.end - base) as usize) {
-            return Some(m);
+        let (lo, hi) = ((a - base) as usize, (c.end - base) as usize);
+        // The cluster still open at the end of the buffer is searched again at every poll while it
+        // is held: there the regex alone is cheaper than splitting it into runs each time.
+        let m = if hi == buf.len() {
+            p.regex.search(&Input::new(buf).range(lo..hi))
+        } else {
+            p.find_in(buf, lo, hi)
+        };
+        if m.is_some() {
+            return m;
         }
     }
     let rest = (clustered_to.max(from_abs) - base) as usize;

@@ -4,7 +4,7 @@ use crate::policy::Policy;
 use crate::scan::{Poll, Scanner, Stats, VecSink};
 
 /// Input is scanned in slices of at most this many bytes (bounds memory per stream).
-pub(crate) const SLICE: usize = 64 << 10;
+pub(crate) const SLICE: usize = 16 << 10;
 
 /// Masks a text stream.
 pub(crate) struct TextMasker {
