@@ -380,6 +380,7 @@ impl Scanner {
         self.update_mask(policy);
         self.update_clusters(policy);
         if fin
+            && policy.prefilter
             && policy.all_triggered
             && self.region.is_none()
             && policy.none_eligible(self.mask, self.digits, self.buf.len())
@@ -516,7 +517,7 @@ impl Scanner {
             let too_short = (fin && buf.len() - from < rule.pattern.min_len) || digits < rule.pattern.min_digits;
             // A match lies wholly in the buffer and contains a trigger byte: none, no match (a match
             // still running past the end is covered by `tight`).
-            let absent = rule.pattern.trigger.is_some() && mask & (1u64 << (r % 64)) == 0;
+            let absent = policy.prefilter && rule.pattern.trigger.is_some() && mask & (1u64 << (r % 64)) == 0;
             let found = if too_short || absent {
                 None
             } else {

@@ -106,8 +106,8 @@ pub struct Policy {
     pub(crate) all_triggered: bool,
     /// The digit-based rules searched through shared digit clusters (see `scan`), if any.
     pub(crate) clusters: Option<pattern::ClusterSpec>,
-    /// Whether rule searches skip what cannot match (runs, clusters); off only in tests, where the
-    /// plain search is the oracle for the fast one.
+    /// Whether rule searches and values skip what cannot match (trigger masks, runs, clusters,
+    /// values no rule can match); off only in tests, where the plain search is the oracle.
     pub(crate) prefilter: bool,
     /// Body directions to scan.
     pub request: bool,
@@ -499,15 +499,16 @@ impl Policy {
     /// the value has fewer digits than any match of it, or it is shorter than any match.
     #[inline]
     pub(crate) fn cannot_match(&self, value: &[u8]) -> bool {
-        if !self.all_triggered {
+        if !self.all_triggered || !self.prefilter {
             return false;
         }
         let (m, digits) = self.triggers_and_digits(value);
         self.none_eligible(m, digits, value.len())
     }
 
-    /// The same policy with every rule searched by its plain regex over all bytes: slower, and the
-    /// oracle that tests compare the run and cluster prefilters with. Not for production use.
+    /// The same policy with every value scanned and every rule searched by its plain regex over all
+    /// bytes (no trigger masks, runs, clusters or "no rule can match" shortcuts): slower, and the
+    /// oracle that tests compare the fast paths with. Not for production use.
     #[doc(hidden)]
     pub fn without_prefilters(mut self) -> Policy {
         self.prefilter = false;

@@ -108,9 +108,7 @@ impl Pattern {
         }
         None
     }
-}
 
-impl Pattern {
     /// The leftmost-first match in `buf[a..b)`, where `b` ends a run of the cluster class (so no
     /// match of this pattern crosses it): the regex runs only in the runs of this pattern's own
     /// class inside, that have enough bytes and digits.
@@ -180,9 +178,7 @@ impl ClusterSpec {
 /// The first ASCII digit in `hay`.
 #[inline]
 pub(crate) fn find_digit(hay: &[u8]) -> Option<usize> {
-    let mut r = [(b'0', 9u8); MAX_RANGES];
-    r[0] = (b'0', 9);
-    find_ranges::<1>(hay, &r)
+    find_ranges(hay, [(b'0', 9)])
 }
 
 /// A set of bytes every match contains one of, with the fastest way to look for it.
@@ -191,9 +187,12 @@ pub(crate) enum Trigger {
     One(u8),
     Two(u8, u8),
     Three(u8, u8, u8),
-    /// At most [`MAX_RANGES`] ranges of bytes (`[0-9]`, `[-0-9]`), searched with a vectorisable
-    /// test; unused slots repeat the first range.
-    Ranges([(u8, u8); MAX_RANGES]),
+    /// `used` (at most [`MAX_RANGES`]) ranges of bytes (`[0-9]`, `[-0-9]`) as `(lo, span)`,
+    /// searched with a vectorisable test; unused slots repeat the first range.
+    Ranges {
+        used: usize,
+        ranges: [(u8, u8); MAX_RANGES],
+    },
     Set(ByteSet),
 }
 
@@ -204,7 +203,7 @@ impl Trigger {
             Trigger::One(a) => vec![a],
             Trigger::Two(a, b) => vec![a, b],
             Trigger::Three(a, b, c) => vec![a, b, c],
-            Trigger::Ranges(r) => {
+            Trigger::Ranges { ranges: r, .. } => {
                 let mut v: Vec<u8> = r.iter().flat_map(|&(lo, span)| lo..=lo.saturating_add(span)).collect();
                 v.sort_unstable();
                 v.dedup();
@@ -233,7 +232,10 @@ impl Trigger {
                     Some(&first) if ranges.len() <= MAX_RANGES => {
                         let mut r = [first; MAX_RANGES];
                         r[..ranges.len()].copy_from_slice(&ranges);
-                        Trigger::Ranges(r)
+                        Trigger::Ranges {
+                            used: ranges.len(),
+                            ranges: r,
+                        }
                     }
                     _ => Trigger::Set(s),
                 }
@@ -248,16 +250,13 @@ impl Trigger {
             Trigger::One(a) => memchr::memchr(a, hay),
             Trigger::Two(a, b) => memchr::memchr2(a, b, hay),
             Trigger::Three(a, b, c) => memchr::memchr3(a, b, c, hay),
-            Trigger::Ranges(ref r) => {
-                // unused slots repeat the first range: test only as many as are used, rounded up
-                let used = r.iter().rposition(|x| *x != r[0]).map_or(1, |i| i + 1);
-                match used {
-                    1 => find_ranges::<1>(hay, r),
-                    2 => find_ranges::<2>(hay, r),
-                    3 | 4 => find_ranges::<4>(hay, r),
-                    _ => find_ranges::<MAX_RANGES>(hay, r),
-                }
-            }
+            // test only the ranges used, rounded up (the slots past them repeat the first range)
+            Trigger::Ranges { used, ranges: r } => match used {
+                1 => find_ranges(hay, [r[0]]),
+                2 => find_ranges(hay, [r[0], r[1]]),
+                3 | 4 => find_ranges(hay, [r[0], r[1], r[2], r[3]]),
+                _ => find_ranges(hay, r),
+            },
             Trigger::Set(s) => hay.iter().position(|&b| s.contains(b)),
         }
     }
@@ -270,10 +269,8 @@ pub(crate) const MAX_RANGES: usize = 8;
 /// are tested without branches (the compiler vectorises the test, SSE2/AVX2 natively and simd128
 /// in wasm), then the block that has one is searched.
 #[inline]
-fn find_ranges<const N: usize>(hay: &[u8], all: &[(u8, u8); MAX_RANGES]) -> Option<usize> {
+fn find_ranges<const N: usize>(hay: &[u8], ranges: [(u8, u8); N]) -> Option<usize> {
     const BLOCK: usize = 32;
-    let mut ranges = [all[0]; N];
-    ranges.copy_from_slice(&all[..N]);
     let hit = |b: u8| {
         ranges
             .iter()
