@@ -7,8 +7,17 @@
 //! a byte that cannot occur in any match of the rule follows it, or the rule's longest possible match
 //! already fits, or the stream (or the line) ended. A non-final match, and any trailing run of bytes
 //! that could begin a match, is held back; everything before the earliest held position is decided
-//! and given to the [`Sink`]. Matches of different rules are resolved by leftmost start, then rule
-//! order; an accepted match hides every overlapping one.
+//! and given to the [`Sink`].
+//!
+//! # Overlapping values
+//! Matches of different rules (and successive readings of one rule) that overlap are one value:
+//! the match that starts first (the longest on a tie, then the earlier rule) opens a *span*, every
+//! match that starts inside the span joins it and extends it, and the span is replaced with the
+//! first match's action once every rule is known to start nothing more inside it. Each match is
+//! counted under its own rule. Each rule's own sequence of matches depends only on the input (a
+//! rule searches on from where its own match told it to), never on other rules or on chunking.
+//! Private-key regions are the exception: the BEGIN line opens a region at once, and other
+//! matches it covers keep only their uncovered rest.
 //!
 //! Each rule is searched with its own regex, so each keeps the regex engine's literal prefilters
 //! (an email search jumps from `@` to `@`); a single union of all rules was measured 50x slower
@@ -20,14 +29,11 @@
 //! # Limits
 //! Memory is the rules' longest match plus `lookbehind` bytes of context, whatever the stream length.
 
+use crate::detect::boundary::LOOK_AHEAD;
 use crate::detect::Verdict;
 use crate::policy::pattern::Pattern;
 use crate::policy::Policy;
 use regex_automata::Input;
-
-/// Bytes after a match that validators may look at (`4111...1111.5` is a decimal, not a card).
-/// Validators never look past a newline (see `is_final`).
-const LOOKAHEAD: usize = 2;
 
 /// Where decided bytes go.
 pub(crate) trait Sink {
@@ -156,6 +162,8 @@ struct RuleState {
     next: u64,
     /// An accepted, final match waiting for its turn.
     cand: Option<(u64, u64)>,
+    /// Where this rule searches on once `cand` is taken (its end, or earlier: `Verdict::AcceptThen`).
+    resume: u64,
     /// No match of this rule starts before here (valid when `cand` is none).
     frontier: u64,
     /// Buffer end at the last search; equal to the current end means nothing new to search.
@@ -180,6 +188,15 @@ struct Cluster {
 /// At most this many clusters are kept per stream (16 KiB); past them rules search on their own.
 const MAX_CLUSTERS: usize = 512;
 
+/// Overlapping matches being gathered into one replacement (see "Overlapping values").
+#[derive(Clone, Copy)]
+struct Span {
+    start: u64,
+    end: u64,
+    /// The rule whose action replaces the span.
+    rule: usize,
+}
+
 struct Region {
     rule: usize,
     seen: usize,
@@ -193,6 +210,7 @@ pub(crate) struct Scanner {
     emit: u64,
     states: Vec<RuleState>,
     region: Option<Region>,
+    span: Option<Span>,
     scratch: Vec<u8>,
     /// Rules (bit `r % 64`) whose trigger bytes occur somewhere in `buf`.
     mask: u64,
@@ -219,6 +237,7 @@ impl Scanner {
             emit: 0,
             states: Vec::with_capacity(policy.rules.len()),
             region: None,
+            span: None,
             scratch: Vec::new(),
             mask: 0,
             fed: None,
@@ -234,6 +253,7 @@ impl Scanner {
             RuleState {
                 next: 0,
                 cand: None,
+                resume: 0,
                 frontier: 0,
                 searched_end: u64::MAX,
                 searched_fin: false,
@@ -264,6 +284,7 @@ impl Scanner {
         // path for strings no rule can match) costs no per-rule work
         self.stale = true;
         self.region = None;
+        self.span = None;
         self.clusters.clear();
         self.clustered_to = 0;
     }
@@ -274,6 +295,7 @@ impl Scanner {
             *st = RuleState {
                 next: self.emit,
                 cand: None,
+                resume: self.emit,
                 frontier: self.emit,
                 searched_end: u64::MAX,
                 searched_fin: false,
@@ -383,6 +405,7 @@ impl Scanner {
             && policy.prefilter
             && policy.all_triggered
             && self.region.is_none()
+            && self.span.is_none()
             && policy.none_eligible(self.mask, self.digits, self.buf.len())
             && self.states.iter().all(|s| s.cand.is_none())
         {
@@ -409,6 +432,17 @@ impl Scanner {
                 }
                 break;
             }
+            if let Some(span) = self.span {
+                if self.absorb(policy, span, stats) {
+                    continue;
+                }
+                // A rule that may still start a value inside the span: wait for more input.
+                if self.states.iter().any(|st| st.cand.is_none() && st.frontier < span.end) {
+                    break;
+                }
+                self.close_span(policy, span, sink);
+                continue;
+            }
             // Leftmost start wins; at the same start the longer value, then the earlier rule.
             let mut best: Option<(u64, u64, usize)> = None;
             let mut front = self.end();
@@ -423,7 +457,7 @@ impl Scanner {
                 }
             }
             match best {
-                Some((s, _, r)) if s < front => self.commit(policy, r, stats, sink),
+                Some((s, _, r)) if s < front => self.open(policy, r, stats, sink),
                 _ => {
                     let mut p = best.map_or(front, |(s, _, _)| s.min(front)).max(self.emit);
                     if !fin {
@@ -553,28 +587,41 @@ impl Scanner {
                 Some(v) => v(buf, s, e),
                 None => Verdict::Accept(s, e),
             };
-            match verdict {
-                Verdict::Accept(s2, e2) if s2 >= s && e2 > s2 && e2 <= buf.len() => {
-                    let near_ok = rule.near.as_ref().is_none_or(|(ac, within)| {
-                        let lo = s2.saturating_sub(*within);
-                        ac.find(&buf[lo..s2]).is_some()
-                    });
-                    let (cs, ce) = (base + s2 as u64, base + e2 as u64);
-                    if near_ok && ce > emit {
-                        // A value that another rule's accepted value partly covers keeps its rest.
-                        st.cand = Some((cs.max(emit), ce));
-                        st.frontier = cs.max(emit);
-                        return;
-                    }
-                    st.next = if near_ok { ce } else { base + e.max(s + 1) as u64 };
+            let (s2, e2, resume) = match verdict {
+                Verdict::Accept(s2, e2) => (s2, e2, e2),
+                Verdict::AcceptThen(s2, e2, r) => (s2, e2, r.min(e2)),
+                Verdict::Reject { resume } => {
+                    st.next = base + resume.max(s + 1) as u64;
+                    continue;
                 }
-                Verdict::Accept(..) => st.next = base + e.max(s + 1) as u64,
-                Verdict::Reject { resume } => st.next = base + resume.max(s + 1) as u64,
+            };
+            if !(s2 >= s && e2 > s2 && e2 <= buf.len()) {
+                st.next = base + e.max(s + 1) as u64;
+                continue;
             }
+            let near_ok = rule.near.as_ref().is_none_or(|(ac, within)| {
+                let lo = s2.saturating_sub(*within);
+                ac.find(&buf[lo..s2]).is_some()
+            });
+            let (cs, ce) = (base + s2 as u64, base + e2 as u64);
+            if !near_ok {
+                st.next = base + e.max(s + 1) as u64;
+                continue;
+            }
+            let resume = base + resume.max(s + 1) as u64;
+            if ce > emit {
+                st.cand = Some((cs.max(emit), ce));
+                st.resume = resume;
+                st.frontier = cs.max(emit);
+                return;
+            }
+            st.next = resume;
         }
     }
 
-    fn commit(&mut self, policy: &Policy, r: usize, stats: &mut Stats, sink: &mut dyn Sink) {
+    /// Takes rule `r`'s candidate, which starts before anything else can: a private-key region
+    /// opens at once; any other value opens a span (see "Overlapping values").
+    fn open(&mut self, policy: &Policy, r: usize, stats: &mut Stats, sink: &mut dyn Sink) {
         let Some((s, e)) = self.states[r].cand else {
             return;
         };
@@ -583,28 +630,70 @@ impl Scanner {
         };
         let (a, b, c) = (self.rel(self.emit), self.rel(s), self.rel(e));
         sink.keep(&self.buf[a..b]);
-        self.scratch.clear();
-        let mut seen = 0;
+        self.emit = s;
+        let offset = (self.origin + s).saturating_sub(self.seed_len);
+        stats.hit_rule(policy, r, offset, &self.buf[b..c]);
+        let st = &mut self.states[r];
+        st.cand = None;
+        st.next = st.resume;
+        st.searched_end = u64::MAX;
         if rule.region_end.is_some() {
+            self.scratch.clear();
+            let mut seen = 0;
             rule.action
                 .apply_streaming(&self.buf[b..c], &mut seen, true, &mut self.scratch);
+            sink.replace(&self.buf[b..c], &self.scratch);
+            self.emit = e;
             self.region = Some(Region {
                 rule: r,
                 seen,
                 search_from: e,
             });
-        } else {
-            rule.action.apply(&self.buf[b..c], &mut self.scratch);
+            self.trim_candidates();
+            return;
         }
-        sink.replace(&self.buf[b..c], &self.scratch);
-        let offset = (self.origin + s).saturating_sub(self.seed_len);
-        stats.hit_rule(policy, r, offset, &self.buf[b..c]);
-        self.emit = e;
-        if let Some(st) = self.states.get_mut(r) {
+        self.span = Some(Span {
+            start: s,
+            end: e,
+            rule: r,
+        });
+    }
+
+    /// Joins every candidate that starts inside the open span to it (counted under its own rule).
+    /// Returns whether anything joined (the joined rules then search on).
+    fn absorb(&mut self, policy: &Policy, mut span: Span, stats: &mut Stats) -> bool {
+        let mut joined = false;
+        for r in 0..self.states.len() {
+            let Some((s, e)) = self.states[r].cand else { continue };
+            let region = policy.rules.get(r).is_some_and(|x| x.region_end.is_some());
+            if s >= span.end || region {
+                continue;
+            }
+            let offset = (self.origin + s).saturating_sub(self.seed_len);
+            let (a, b) = (self.rel(s), self.rel(e));
+            stats.hit_rule(policy, r, offset, &self.buf[a..b]);
+            span.end = span.end.max(e);
+            let st = &mut self.states[r];
             st.cand = None;
-            st.next = e;
+            st.next = st.resume;
             st.searched_end = u64::MAX;
+            joined = true;
         }
+        self.span = Some(span);
+        joined
+    }
+
+    /// Replaces the span with its first rule's action.
+    fn close_span(&mut self, policy: &Policy, span: Span, sink: &mut dyn Sink) {
+        self.span = None;
+        let Some(rule) = policy.rules.get(span.rule) else {
+            return;
+        };
+        let (b, c) = (self.rel(span.start.max(self.emit)), self.rel(span.end));
+        self.scratch.clear();
+        rule.action.apply(&self.buf[b..c], &mut self.scratch);
+        sink.replace(&self.buf[b..c], &self.scratch);
+        self.emit = span.end;
         self.trim_candidates();
     }
 
@@ -707,25 +796,24 @@ fn find_in_clusters(
     None
 }
 
-/// Start of the trailing run of bytes that could begin a match not yet complete.
+/// Where a match not yet complete could start: the bytes from there on are held back.
 fn tight(buf: &[u8], from: usize, p: &Pattern) -> usize {
     let len = buf.len();
-    let lo = from.max(len.saturating_sub(p.max_len + LOOKAHEAD));
-    let mut i = len;
-    while i > lo && p.class.contains(buf[i - 1]) {
-        i -= 1;
-    }
-    i
+    let lo = from.max(len.saturating_sub(p.max_len + LOOK_AHEAD));
+    p.hold_from(buf, lo)
 }
 
-/// Can more input change the match found at `[s, e)`?
+/// Can more input change the match found at `[s, e)`, or what its validator sees?
+///
+/// Validators look at most `LOOK_AHEAD` bytes past a match and never past a newline, so a match
+/// is decided once that much follows it, or a newline does (a line that ends a chunk is never held
+/// back for the next one), and no longer match can start there.
 fn is_final(buf: &[u8], s: usize, e: usize, p: &Pattern) -> bool {
     let len = buf.len();
-    // Validators never look past a newline, so a match ending at a line end is decided by the
-    // newline alone: a line that ends a chunk is never held back for the next byte.
-    let line_end = buf.get(e) == Some(&b'\n') && !p.class.has_newline();
-    if len < e + LOOKAHEAD && !line_end {
+    let window = &buf[e.min(len)..len.min(e + LOOK_AHEAD)];
+    let line_end = !p.class.has_newline() && memchr::memchr(b'\n', window).is_some();
+    if len < e + LOOK_AHEAD && !line_end {
         return false;
     }
-    len - s > p.max_len + LOOKAHEAD || buf[e..].iter().any(|&b| !p.class.contains(b))
+    len - s > p.max_len + LOOK_AHEAD || buf[e..].iter().any(|&b| !p.class.contains(b))
 }

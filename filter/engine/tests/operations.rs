@@ -120,7 +120,17 @@ fn header_values_are_masked_by_detectors_or_whole() {
     let (v, _) = p.mask_header(true, "cookie", "a=1; card=4111111111111111").unwrap();
     assert_eq!(v, "a=1; card=411111******1111");
     let labels: Vec<&str> = p.label_names().collect();
-    assert_eq!(labels, ["email", "credit_card", "user-headers", "session", "query"]);
+    assert_eq!(
+        labels,
+        [
+            "email",
+            "credit_card",
+            "secret_keys",
+            "user-headers",
+            "session",
+            "query"
+        ]
+    );
 }
 
 #[test]

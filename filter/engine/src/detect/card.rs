@@ -1,14 +1,19 @@
 //! `credit_card`: 12-19 digits, optionally grouped by single spaces or dashes, with a known issuer
-//! prefix and a valid Luhn checksum.
+//! prefix (at a length that issuer uses) and a valid Luhn checksum.
 //!
-//! The regex finds a whole run of digit groups (up to 64 digits); the validator then looks for the
-//! leftmost, longest sub-run that starts and ends on group boundaries and is a card. So a card glued
-//! to a following group (`4111 1111 1111 1111 2024`) is still found, while a digit run glued to a
-//! letter (a UUID or hex digest) is not.
+//! The regex finds a whole run of digit groups (up to 64 digits); every reading of the run that
+//! starts and ends on group boundaries and is a card is a value (see `groups`). So a card glued to
+//! a following group (`4111 1111 1111 1111 2024`) and two cards side by side
+//! (`4111111111111111 5555555555554444`) are found, while a digit run glued to a letter, a decimal
+//! point or a hexadecimal identifier (a UUID or a digest) is not.
 
+use super::groups::{self, Groups};
 use super::{boundary, luhn, Verdict};
 
 pub(crate) const PATTERN: &str = r"[0-9](?:[ \-]?[0-9]){11,63}";
+
+/// The longest reading in bytes (19 digits and 18 separators).
+const MAX_READ: usize = 37;
 
 /// Does a digit string (no separators) start with a prefix some issuer uses, at a length it uses?
 fn issuer_ok(d: &[u8]) -> bool {
@@ -41,65 +46,57 @@ fn issuer_ok(d: &[u8]) -> bool {
 }
 
 pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
-    if !boundary::number_starts_clean(hay, s) {
-        return Verdict::Reject { resume: e };
-    }
-    let run = &hay[s..e];
-    if run.len() > 255 {
-        return Verdict::Reject { resume: e };
-    }
-    // Group starts (offsets of a digit after a separator, plus 0) and group ends; offsets fit in a
-    // byte (the regex bounds a run to 127 bytes).
-    let mut starts = [0u8; 64];
-    let mut ends = [0u8; 64];
-    let (mut ns, mut ne) = (1usize, 0usize);
-    for i in 1..run.len() {
-        let sep = !run[i].is_ascii_digit();
-        if sep {
-            if ne < 64 {
-                ends[ne] = i as u8;
-                ne += 1;
+    let gs = Groups::parse(hay, s, e);
+    let cut = groups::cut_at(hay, e, b" -");
+    let (starts, resume) = gs.safe_starts(e, cut, MAX_READ);
+    let mut digits = [0u8; 19];
+    groups::first_span(&gs, starts, resume, e, |i, j| {
+        let mut n = 0;
+        for g in &gs.g[i..=j] {
+            if n + g.digits() > digits.len() {
+                return false;
             }
-            if ns < 64 && i + 1 < run.len() {
-                starts[ns] = (i + 1) as u8;
-                ns += 1;
+            digits[n..n + g.digits()].copy_from_slice(&hay[g.start..g.end]);
+            n += g.digits();
+        }
+        let (a, b) = (gs.g[i].start, gs.g[j].end);
+        n >= 12
+            && issuer_ok(&digits[..n])
+            && luhn::valid(&digits[..n])
+            && !boundary::glued_before(hay, a)
+            && !boundary::glued_after(hay, b)
+            && !boundary::in_uuid(hay, a, b)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(t: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        while from < t.len() {
+            match validate(t.as_bytes(), from, t.len()) {
+                Verdict::Accept(a, b) | Verdict::AcceptThen(a, b, _) => {
+                    out.push(&t[a..b]);
+                    from = b;
+                }
+                Verdict::Reject { .. } => break,
             }
         }
+        out
     }
-    // The run's own end is a group end unless the regex stopped inside a longer digit run.
-    if !matches!(boundary::after(hay, e), Some(b) if b.is_ascii_digit()) && ne < 64 {
-        ends[ne] = run.len() as u8;
-        ne += 1;
+
+    #[test]
+    fn cards_side_by_side_and_inside_longer_runs_are_found() {
+        assert_eq!(
+            spans("4111111111111111 5555555555554444"),
+            ["4111111111111111", "5555555555554444"]
+        );
+        assert_eq!(spans("4111 1111 1111 1111 2024"), ["4111 1111 1111 1111"]);
+        assert_eq!(spans("1234 4111 1111 1111 1111"), ["4111 1111 1111 1111"]);
+        assert!(spans("3714 4963 5398 434").is_empty());
+        assert!(spans("12345678901234567890123").is_empty());
     }
-    let mut digits = [0u8; 64];
-    for &a in &starts[..ns] {
-        let a = usize::from(a);
-        for &b in ends[..ne].iter().rev() {
-            let b = usize::from(b);
-            if b <= a {
-                continue;
-            }
-            let mut n = 0;
-            for &c in &run[a..b] {
-                if c.is_ascii_digit() {
-                    if n == 64 {
-                        break;
-                    }
-                    digits[n] = c;
-                    n += 1;
-                }
-            }
-            if !(12..=19).contains(&n) {
-                continue;
-            }
-            let d = &digits[..n];
-            if issuer_ok(d) && luhn::valid(d) {
-                let end_ok = b < run.len() || boundary::number_ends_clean(hay, e);
-                if end_ok {
-                    return Verdict::Accept(s + a, s + b);
-                }
-            }
-        }
-    }
-    Verdict::Reject { resume: e }
 }

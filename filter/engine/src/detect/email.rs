@@ -1,12 +1,66 @@
-//! `email`: an ASCII address `local@domain.tld` (local part up to 64, labels up to 63, an
-//! alphabetic top-level domain of at least two letters).
+//! `email`: an address `local@domain.tld`.
+//!
+//! - Local part: up to 64 letters, digits and `.` `_` `%` `+` `-`; letters may be any Unicode
+//!   letters (RFC 6531 internationalised addresses: `用户@例子.广告`). Quoted local parts
+//!   (`"john doe"@example.com`) are not found.
+//! - Domain: up to nine labels of letters, digits and inner `-`, Unicode letters included
+//!   (`jane@exämple.de`), ending in a top-level domain of at least two letters or an A-label
+//!   (`xn--p1ai`). Dotless domains (`user@localhost`) and IP-literal domains are not found.
+//! - Not an email: the `user:password@host` part of a URL (`postgres://admin:S3cret@db.example.com`),
+//!   where `url_password` finds the password and the host stays readable.
 
 use super::{boundary, Verdict};
 
-pub(crate) const PATTERN: &str = r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?){1,8}";
+/// Bytes, not characters: a non-ASCII byte stands for part of a letter (the validator checks the
+/// value is UTF-8 and its non-ASCII characters are letters or digits). Local part up to 64 bytes,
+/// labels up to 63 (the DNS limit).
+pub(crate) const PATTERN: &str = r"(?-u)[A-Za-z0-9._%+\-\x80-\xFF]{1,64}@[A-Za-z0-9\x80-\xFF](?:[A-Za-z0-9\-\x80-\xFF]{0,61}[A-Za-z0-9\x80-\xFF])?(?:\.[A-Za-z0-9\x80-\xFF](?:[A-Za-z0-9\-\x80-\xFF]{0,61}[A-Za-z0-9\x80-\xFF])?){1,8}";
+
+/// A top-level domain: letters only (any script), or an A-label `xn--` followed by letters,
+/// digits and dashes.
+fn tld_ok(tld: &[u8]) -> bool {
+    if tld.len() >= 5 && tld[..4].eq_ignore_ascii_case(b"xn--") {
+        return tld[4..].iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-');
+    }
+    match std::str::from_utf8(tld) {
+        Ok(t) => t.chars().count() >= 2 && t.chars().all(char::is_alphabetic),
+        Err(_) => false,
+    }
+}
+
+/// Whether the local part starting at `s` is the password of a URL's userinfo
+/// (`scheme://user:password@host`): a `:` right before it and `://` before that, with no
+/// whitespace, `/` or `@` in between.
+fn url_userinfo(hay: &[u8], s: usize) -> bool {
+    if boundary::before(hay, s) != Some(b':') {
+        return false;
+    }
+    let lo = s.saturating_sub(boundary::LOOK_BEHIND);
+    let mut i = s - 1;
+    while i > lo {
+        match hay[i - 1] {
+            b'/' => return i >= 3 && &hay[i - 3..i] == b"://",
+            b'@' | b'"' | b'\'' | b'<' | b'>' => return false,
+            b if b.is_ascii_whitespace() => return false,
+            _ => i -= 1,
+        }
+    }
+    false
+}
 
 pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
+    // a local part longer than 64 bytes of non-ASCII text: start at a character boundary
+    let mut s = s;
+    while s < e && hay[s] & 0xC0 == 0x80 {
+        s += 1;
+    }
     let v = &hay[s..e];
+    let Ok(text) = std::str::from_utf8(v) else {
+        return Verdict::Reject { resume: e };
+    };
+    if !text.chars().all(|c| c.is_ascii() || c.is_alphanumeric()) {
+        return Verdict::Reject { resume: e };
+    }
     let Some(at) = memchr::memchr(b'@', v) else {
         return Verdict::Reject { resume: e };
     };
@@ -19,9 +73,9 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     let tld = v.rsplit(|&b| b == b'.').next().unwrap_or_default();
     let ok = !local.is_empty()
         && !local.ends_with(b".")
-        && tld.len() >= 2
-        && tld.iter().all(u8::is_ascii_alphabetic)
-        && !matches!(boundary::after(hay, e), Some(b) if b == b'@');
+        && tld_ok(tld)
+        && !matches!(boundary::after(hay, e), Some(b'@'))
+        && !url_userinfo(hay, s + ls);
     if ok {
         Verdict::Accept(s + ls, e)
     } else {

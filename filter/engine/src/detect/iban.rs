@@ -1,9 +1,10 @@
 //! `iban`: an International Bank Account Number with the length its country uses and a valid
-//! ISO 7064 mod-97 check, written compact or in groups separated by single spaces.
+//! ISO 7064 mod-97 check, written compact or in groups separated by single spaces or dashes
+//! (`DE89 3704 0044 0532 0130 00`, `AL47-2121-1009-0000-0002-3569-8741`). Upper-case only.
 
 use super::{boundary, Verdict};
 
-pub(crate) const PATTERN: &str = r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}";
+pub(crate) const PATTERN: &str = r"[A-Z]{2}[0-9]{2}(?:[ \-]?[A-Z0-9]){11,30}";
 
 /// IBAN length by country (SWIFT IBAN registry).
 fn country_len(cc: &[u8]) -> Option<usize> {
@@ -129,7 +130,7 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     let mut alnum = [0u8; 34];
     let (mut n, mut end) = (0usize, s);
     for (i, &c) in hay[s..e].iter().enumerate() {
-        if c == b' ' {
+        if c == b' ' || c == b'-' {
             continue;
         }
         if n == want || n == alnum.len() {

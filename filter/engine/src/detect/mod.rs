@@ -5,11 +5,13 @@
 pub(crate) mod boundary;
 mod card;
 mod email;
+pub(crate) mod groups;
 mod iban;
 mod ip;
 mod luhn;
 pub(crate) mod pem;
 mod phone;
+pub mod secret_keys;
 mod secrets;
 mod ssn;
 
@@ -18,8 +20,13 @@ use crate::policy::wire::ActionWire;
 /// A validator's decision about a regex candidate `[s, e)` inside `hay`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// The value is `[s, e)` (possibly narrower than the candidate).
+    /// The value is `[s, e)` (possibly narrower than the candidate); this detector searches on
+    /// from `e`.
     Accept(usize, usize),
+    /// The value is `[s, e)`, and this detector searches on from the third position (`<= e`): the
+    /// candidate was cut by the regex's length bound, so readings that start before `e` but run
+    /// past the candidate have not been looked at yet.
+    AcceptThen(usize, usize, usize),
     /// Not a value; the next search for this detector starts at `resume` (> the candidate start).
     Reject { resume: usize },
 }
@@ -136,6 +143,28 @@ pub static DETECTORS: &[Detector] = &[
         min_digits: 0,
     },
     Detector {
+        name: "aws_secret_access_key",
+        description: "AWS secret access key written next to its access key id (AKIA…:secret); next to its name it is a secret key",
+        pattern: secrets::AWS_SECRET_NEXT_TO_ID,
+        validate: Some(secrets::validate_aws_secret),
+        normalize: Normalize::None,
+        example: "AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        region_end: None,
+        secret: true,
+        min_digits: 0,
+    },
+    Detector {
+        name: "url_password",
+        description: "the password in a URL's userinfo (scheme://user:password@host); the rest stays readable",
+        pattern: secrets::URL_PASSWORD,
+        validate: Some(secrets::validate_url_password),
+        normalize: Normalize::None,
+        example: "postgres://admin:S3cretPass@db.example.com:5432/app",
+        region_end: None,
+        secret: true,
+        min_digits: 0,
+    },
+    Detector {
         name: "github_token",
         description: "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
         pattern: secrets::GITHUB_TOKEN,
@@ -148,7 +177,7 @@ pub static DETECTORS: &[Detector] = &[
     },
     Detector {
         name: "slack_token",
-        description: "Slack token (xoxb-, xoxp-, xoxa-, xoxo-, xoxs-, xoxr-, xapp-)",
+        description: "Slack token (xoxb-, xoxp-, xoxa-, xoxo-, xoxs-, xoxr-, xoxe-, xoxe.xoxp-, xapp-)",
         pattern: secrets::SLACK_TOKEN,
         validate: Some(secrets::validate_isolated),
         normalize: Normalize::None,
@@ -192,7 +221,7 @@ pub static DETECTORS: &[Detector] = &[
     },
     Detector {
         name: "iban",
-        description: "IBAN: country length and mod-97 check, compact or in groups of four",
+        description: "IBAN: country length and mod-97 check, compact or grouped with spaces or dashes",
         pattern: iban::PATTERN,
         validate: Some(iban::validate),
         normalize: Normalize::UpperCompact,
@@ -214,7 +243,7 @@ pub static DETECTORS: &[Detector] = &[
     },
     Detector {
         name: "email",
-        description: "email address (ASCII local part and domain, alphabetic TLD)",
+        description: "email address (local part and domain in any script, alphabetic or xn-- TLD)",
         pattern: email::PATTERN,
         validate: Some(email::validate),
         normalize: Normalize::Lowercase,
@@ -225,7 +254,7 @@ pub static DETECTORS: &[Detector] = &[
     },
     Detector {
         name: "phone_number",
-        description: "phone number: +E.164 or national forms with parentheses or separators",
+        description: "phone number: +/00 international, North American, or national with a trunk 0 (see the README)",
         pattern: phone::PATTERN,
         validate: Some(phone::validate),
         normalize: Normalize::Digits,

@@ -1,57 +1,284 @@
-//! `phone_number`: international numbers written with `+` (E.164, optionally grouped) and common
-//! national forms that use parentheses or separators (`(415) 555-2671`, `415-555-2671`,
-//! `020 7946 0958`, `06 12 34 56 78`). A bare run of digits (an order number, a millisecond
-//! timestamp) is never a phone number, and neither is a dotted quad that is an IPv4 address or a
-//! dashed `AAA-GG-SSSS` (an SSN shape).
+//! `phone_number`: the written forms of telephone numbers, and nothing else.
+//!
+//! The regex finds a run of digit groups (with `+`, parentheses, spaces, dots or dashes); each
+//! reading of the run (see `groups`) is a phone number when it has one of these forms:
+//!
+//! 1. **International**: `+` (or `00`) and a country code, then the national number; 7-15
+//!    digits, compact (`+14155552671`) or in groups separated by single spaces, dashes or dots,
+//!    with at most one group in parentheses (`+1 (415) 555-2671`, `+44 (0)20 7946 0958`, where the
+//!    `(0)` trunk digit does not count). For the most common country codes the national number
+//!    has that country's length (`+1`: 10 digits, `+44`: 7-10, `+33`: 9, ...), so a neighbouring
+//!    number is not swallowed.
+//! 2. **North American**: `(415) 555-2671`, `(415)555-2671`, `415-555-2671`, `415.555.2671`,
+//!    `415 555 2671`, optionally after `1-`, `1 ` or `1.`; area code and exchange start with 2-9;
+//!    the two separators of the unparenthesised forms are the same.
+//! 3. **National with a trunk `0`**: 9-11 digits starting `0` then 1-9, in two or more groups
+//!    separated by one kind of separator (space, dot or dash): a first group of 2-5 digits, which
+//!    may be in parentheses (`(02) 9876 5432`), then groups of 2-8 (`020 7946 0958`,
+//!    `06 12 34 56 78`, `01.23.45.67.89`, `030 12345678`).
+//!
+//! Never a phone number: a bare digit run (`4155552671`, a timestamp), other group shapes
+//! (`1234 5678 9012`, `123-45-6789`, dotted quads, dates), a run glued to a letter, digit,
+//! decimal point or hexadecimal identifier, or a run inside a UUID.
 
+use super::groups::{self, Group, Groups};
 use super::{boundary, Verdict};
 
-pub(crate) const PATTERN: &str = concat!(
-    r"\+[1-9][0-9]{0,3}(?:[ .\-]?\(?[0-9]{1,5}\)?){1,6}",
-    r"|\([0-9]{2,5}\)[ .\-]?[0-9]{2,4}(?:[ .\-]?[0-9]{2,5}){1,3}",
-    r"|[0-9]{2,5}[ .\-][0-9]{2,4}[ .\-][0-9]{3,5}(?:[ .\-][0-9]{2,4})?",
-    r"|0[0-9](?:[ .\-][0-9]{2}){4}"
-);
+pub(crate) const PATTERN: &str = r"[+(]?[0-9](?:[ .\-]?[()]?[ ]?[0-9]){6,29}";
+
+/// The longest reading in bytes (15 digits, separators, `+`, parentheses).
+const MAX_READ: usize = 34;
+
+/// National number lengths for country codes, where known.
+fn national_len(cc: u32) -> (usize, usize) {
+    match cc {
+        1 | 7 | 30 | 52 | 58 | 90 | 91 | 98 => (10, 10),
+        20 => (8, 10),
+        27 | 31 | 33 | 34 | 40 | 41 | 48 | 56 | 61 | 93 | 94 => (9, 9),
+        32 | 36 | 51 | 66 => (8, 9),
+        39 => (6, 11),
+        43 => (4, 13),
+        44 => (7, 10),
+        45 | 47 | 65 => (8, 8),
+        46 => (7, 10),
+        49 => (5, 13),
+        53 => (6, 8),
+        54 | 55 => (10, 11),
+        57 | 60 | 63 | 64 | 82 => (8, 10),
+        62 | 86 => (7, 12),
+        81 | 84 | 92 => (9, 10),
+        95 => (7, 10),
+        _ => (4, 13),
+    }
+}
+
+/// The country code at the start of `d` (E.164 codes are prefix-free) and its length.
+fn country_code(d: &[u8]) -> Option<(u32, usize)> {
+    let n = |k: usize| d.iter().take(k).fold(0u32, |a, &b| a * 10 + u32::from(b - b'0'));
+    match d.first()? {
+        b'0' => None,
+        b'1' | b'7' => Some((n(1), 1)),
+        _ if d.len() < 2 => None,
+        _ => {
+            let two = n(2);
+            let two_digit = matches!(two, 20 | 27 | 30..=34 | 36 | 39 | 40 | 41 | 43..=49 | 51..=58 | 60..=66 | 81 | 82 | 84 | 86 | 90..=95 | 98);
+            if two_digit {
+                Some((two, 2))
+            } else if d.len() >= 3 {
+                Some((n(3), 3))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// The digits of groups `i..=j`, in a fixed buffer (15 fit; more is never a phone number).
+fn digits_of(hay: &[u8], g: &[Group], buf: &mut [u8; 16]) -> Option<usize> {
+    let mut n = 0;
+    for x in g {
+        for &c in &hay[x.start..x.end] {
+            if n == buf.len() {
+                return None;
+            }
+            buf[n] = c;
+            n += 1;
+        }
+    }
+    Some(n)
+}
+
+/// Every separator between the groups is a single space, dash or dot, or nothing where a
+/// parenthesis stands between the groups.
+fn plain_seps(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
+    (i..j).all(|k| match gs.sep(hay, k) {
+        [] => gs.g[k].closed() || gs.g[k + 1].paren,
+        [b' ' | b'-' | b'.'] => true,
+        _ => false,
+    })
+}
+
+fn international(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
+    let g = &gs.g[i..=j];
+    if g.iter().skip(1).any(|x| x.plus) || g.iter().filter(|x| x.paren).count() > 1 {
+        return false;
+    }
+    if g.iter().any(|x| x.paren && !x.closed()) || g[0].paren {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    let Some(n) = digits_of(hay, g, &mut buf) else {
+        return false;
+    };
+    let mut d = &buf[..n];
+    // `00` instead of `+`
+    if !g[0].plus {
+        if !d.starts_with(b"00") {
+            return false;
+        }
+        d = &d[2..];
+    }
+    // a parenthesised lone `0` is the trunk prefix written for national callers
+    let trunk = g.iter().filter(|x| x.paren && &hay[x.start..x.end] == b"0").count();
+    let total = d.len() - trunk;
+    if !(7..=15).contains(&total) {
+        return false;
+    }
+    let Some((cc, cc_len)) = country_code(d) else {
+        return false;
+    };
+    // when grouped, the country code stands alone or starts the first group (at most 4 digits)
+    if g.len() > 1 && g[0].digits() > if g[0].plus { 4 } else { 6 } {
+        return false;
+    }
+    let (lo, hi) = national_len(cc);
+    let nsn = total - cc_len;
+    if !(lo..=hi).contains(&nsn) {
+        return false;
+    }
+    if cc == 1 {
+        // North American numbering: area code and exchange start with 2-9
+        let nat = &d[1..];
+        if trunk > 0 || nat.len() != 10 || nat[0] < b'2' || nat[3] < b'2' {
+            return false;
+        }
+    }
+    g.iter().skip(1).all(|x| x.digits() <= 10) && plain_seps(hay, gs, i, j)
+}
+
+fn nanp(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
+    let mut k = i;
+    let g = &gs.g;
+    // optional leading "1" and a separator
+    if g[k].digits() == 1 && &hay[g[k].start..g[k].end] == b"1" && !g[k].paren && k < j {
+        if !matches!(gs.sep(hay, k), [b' ' | b'-' | b'.']) {
+            return false;
+        }
+        k += 1;
+    }
+    if j != k + 2 || g[k].plus || g[k + 1].paren || g[k + 2].paren {
+        return false;
+    }
+    let lead_ok = |x: &Group| hay[x.start] >= b'2';
+    let (a, b, c) = (g[k], g[k + 1], g[k + 2]);
+    if a.digits() != 3 || b.digits() != 3 || c.digits() != 4 || !lead_ok(&a) || !lead_ok(&b) {
+        return false;
+    }
+    let (s1, s2) = (gs.sep(hay, k), gs.sep(hay, k + 1));
+    if a.paren {
+        a.closed() && matches!(s1, [] | [b' ']) && matches!(s2, [b'-' | b' ' | b'.'])
+    } else {
+        matches!(s1, [b'-' | b' ' | b'.']) && s1 == s2
+    }
+}
+
+fn trunk(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
+    let g = &gs.g[i..=j];
+    if g.len() < 2 || g[0].plus || g.iter().skip(1).any(|x| x.paren) || (g[0].paren && !g[0].closed()) {
+        return false;
+    }
+    let first = &hay[g[0].start..g[0].end];
+    if !(2..=5).contains(&first.len()) || first[0] != b'0' || first[1] == b'0' {
+        return false;
+    }
+    if g.iter().skip(1).any(|x| !(2..=8).contains(&x.digits())) {
+        return false;
+    }
+    let total: usize = g.iter().map(Group::digits).sum();
+    if !(9..=11).contains(&total) {
+        return false;
+    }
+    // one kind of separator (after a parenthesised first group, nothing or a space may come first)
+    let mut kind: Option<u8> = None;
+    for k in i..j {
+        let s = gs.sep(hay, k);
+        let b = match s {
+            [] if k == i && g[0].paren => continue,
+            [b] if matches!(b, b' ' | b'-' | b'.') => *b,
+            _ => return false,
+        };
+        if *kind.get_or_insert(b) != b {
+            return false;
+        }
+    }
+    true
+}
 
 pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
-    let reject = Verdict::Reject { resume: e };
-    let v = &hay[s..e];
-    let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
-    let opens = v.iter().filter(|&&b| b == b'(').count();
-    let closes = v.iter().filter(|&&b| b == b')').count();
-    if !(7..=15).contains(&digits) || opens != closes || opens > 1 {
-        return reject;
-    }
-    // A phone number never ends in a separator or opening parenthesis.
-    if !v.last().is_some_and(u8::is_ascii_digit) {
-        return reject;
-    }
-    if v[0] != b'+' && v[0] != b'(' {
-        let seps = v.len() - digits;
-        let dots = v.iter().filter(|&&b| b == b'.').count();
-        // dotted quads are addresses or versions, AAA-GG-SSSS is an SSN shape
-        if seps == 3 && dots == 3 {
-            return reject;
+    let gs = Groups::parse(hay, s, e);
+    let cut = groups::cut_at(hay, e, b" .-()");
+    let (starts, resume) = gs.safe_starts(e, cut, MAX_READ);
+    groups::first_span(&gs, starts, resume, e, |i, j| {
+        let (a, b) = (gs.g[i].lead, gs.g[j].trail);
+        let digits: usize = gs.g[i..=j].iter().map(Group::digits).sum();
+        if !(7..=17).contains(&digits) || b - a > MAX_READ {
+            return false;
         }
-        if v.len() == 11 && v[3] == b'-' && v[6] == b'-' {
-            return reject;
-        }
-        // dates such as 2024-11-30 or 30.11.2024 have two separators and eight digits
-        if seps == 2 && digits == 8 {
-            return reject;
+        let form = international(hay, &gs, i, j) || nanp(hay, &gs, i, j) || trunk(hay, &gs, i, j);
+        form && !boundary::glued_before(hay, a) && !boundary::glued_after(hay, b) && !boundary::in_uuid(hay, a, b)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(t: &str) -> Option<&str> {
+        match validate(t.as_bytes(), 0, t.len()) {
+            Verdict::Accept(a, b) | Verdict::AcceptThen(a, b, _) => Some(&t[a..b]),
+            Verdict::Reject { .. } => None,
         }
     }
-    let start_ok = if v[0] == b'+' || v[0] == b'(' {
-        !matches!(boundary::before(hay, s), Some(b) if b.is_ascii_alphanumeric())
-    } else {
-        boundary::number_starts_clean(hay, s)
-    };
-    if !start_ok || !boundary::number_ends_clean(hay, e) {
-        return reject;
+
+    #[test]
+    fn listed_forms_are_phone_numbers() {
+        for p in [
+            "+14155552671",
+            "+1 415 555 2671",
+            "+1 (415) 555-2671",
+            "+44 20 7946 0958",
+            "+44 (0)20 7946 0958",
+            "+33 6 12 34 56 78",
+            "+49 30 901820",
+            "0044 20 7946 0958",
+            "(415) 555-2671",
+            "(415)555-2671",
+            "415-555-2671",
+            "415.555.2671",
+            "415 555 2671",
+            "1-415-555-2671",
+            "020 7946 0958",
+            "0161 496 0000",
+            "07700 900123",
+            "06 12 34 56 78",
+            "01.23.45.67.89",
+            "(02) 9876 5432",
+            "030 12345678",
+        ] {
+            assert_eq!(found(p), Some(p), "{p}");
+        }
     }
-    if matches!((boundary::after(hay, e), boundary::after(hay, e + 1)), (Some(b'-' | b'.'), Some(d)) if d.is_ascii_digit())
-    {
-        return reject;
+
+    #[test]
+    fn other_shapes_are_not() {
+        for n in [
+            "1234 5678 9012",
+            "4155552671",
+            "123-45-6789",
+            "192.168.100.200",
+            "2024-11-30",
+            "3714 4963 5398 434",
+            "9661 1020 3456 79",
+            "415-555.2671",
+            "1700000000000",
+        ] {
+            assert_eq!(found(n), None, "{n}");
+        }
     }
-    Verdict::Accept(s, e)
+
+    #[test]
+    fn a_neighbouring_number_is_not_swallowed() {
+        assert_eq!(found("20241 440-600-5124"), Some("440-600-5124"));
+        assert_eq!(found("+1 415 555 2671 2024"), Some("+1 415 555 2671"));
+    }
 }

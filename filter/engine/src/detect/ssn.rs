@@ -1,5 +1,8 @@
 //! `us_ssn`: `AAA-GG-SSSS` (or with spaces), excluding areas 000, 666 and 900-999, group 00 and
 //! serial 0000, which the Social Security Administration never issues.
+//!
+//! Two numbers side by side (`219-09-9999 219-09-9999`, `…6789,4111…`) are read as two values;
+//! one glued to a letter, a digit, a decimal point or a hexadecimal identifier is not an SSN.
 
 use super::{boundary, Verdict};
 
@@ -14,10 +17,9 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
         && area < 900
         && group != 0
         && serial != 0
-        && boundary::number_starts_clean(hay, s)
-        && boundary::number_ends_clean(hay, e)
-        && !matches!((boundary::after(hay, e), boundary::after(hay, e + 1)),
-            (Some(b'-' | b' '), Some(d)) if d.is_ascii_digit());
+        && !boundary::glued_before(hay, s)
+        && !boundary::glued_after(hay, e)
+        && !boundary::in_uuid(hay, s, e);
     if ok {
         Verdict::Accept(s, e)
     } else {

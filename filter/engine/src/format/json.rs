@@ -602,6 +602,14 @@ impl JsonMasker {
             }
             return Some(*fi);
         }
+        if let (Some(fi), Some(top)) = (p.secret_field, self.stack.last()) {
+            if top.obj && top.key_ok {
+                let key = &self.keys[top.key_start..top.key_start + top.key_len];
+                if crate::detect::secret_keys::matches(key, &p.secret_terms) {
+                    return Some(fi);
+                }
+            }
+        }
         None
     }
 
@@ -1024,7 +1032,8 @@ impl JsonMasker {
         }
         if self.lit_pos == self.lit.len() {
             match self.lit_field {
-                Some(fi) if self.lit != b"null" => {
+                // `null` stays; a boolean is no secret (`"hasPassword": true` keeps its type)
+                Some(fi) if self.lit != b"null" && Some(fi) != p.secret_field => {
                     self.tmp.clear();
                     if let Some(f) = p.fields.get(fi) {
                         f.action.apply(self.lit, &mut self.tmp);

@@ -94,6 +94,9 @@ pub struct Policy {
     /// Longest match of any rule.
     pub(crate) max_len: usize,
     pub(crate) fields: Vec<Field>,
+    /// The field that holds values under credential-bearing keys, and its key terms (normalised).
+    pub(crate) secret_field: Option<usize>,
+    pub(crate) secret_terms: Vec<Vec<u8>>,
     pub(crate) field_keys: Vec<(Box<[u8]>, usize)>,
     pub(crate) field_paths: Vec<(Vec<PathSeg>, usize)>,
     /// Bytes of context the scanner keeps before a possible match.
@@ -269,6 +272,48 @@ impl Policy {
             }
         }
 
+        // Secrets by key name: a field of its own (label `secret_keys`), matched by normalised key.
+        let sk = w.secret_keys.unwrap_or_default();
+        let mut secret_field = None;
+        let mut secret_terms = Vec::new();
+        if sk.enabled.unwrap_or(true) {
+            secret_terms = detect::secret_keys::SECRET_KEYS
+                .iter()
+                .map(|t| detect::secret_keys::normalized_term(t))
+                .collect();
+            for (i, t) in sk.extra.iter().enumerate() {
+                let n = detect::secret_keys::normalized_term(t);
+                if n.is_empty() || n.len() > 64 || !n.iter().all(u8::is_ascii_alphanumeric) {
+                    errs.push(
+                        format!("secret_keys.extra[{i}]"),
+                        "use 1-64 letters and digits (with optional '_', '-' or '.' between words)",
+                    );
+                } else {
+                    secret_terms.push(n);
+                }
+            }
+            if !names.insert(SECRET_KEYS_LABEL.to_string()) {
+                errs.push(
+                    "secret_keys",
+                    format!("the name {SECRET_KEYS_LABEL:?} is taken by a rule or field; rename that one"),
+                );
+            }
+            let wire = sk.action.clone().unwrap_or(ActionWire::Redact { replacement: None });
+            if let Some(action) = compile_action("secret_keys.action", &wire, Normalize::None, key.as_ref(), &mut errs)
+            {
+                secret_field = Some(fields.len());
+                fields.push(Field {
+                    name: SECRET_KEYS_LABEL.to_string(),
+                    action,
+                });
+            }
+        } else if !sk.extra.is_empty() || sk.action.is_some() {
+            errs.push(
+                "secret_keys",
+                "\"extra\" and \"action\" have no effect while \"enabled\" is false",
+            );
+        }
+
         // Key-based field rules also apply where JSON structure is gone (text bodies, malformed
         // JSON, JSON inside strings): `"key": value` is matched as text and only the value masked.
         let user_rules = rules.len();
@@ -285,6 +330,17 @@ impl Policy {
             match derived_field_rule(&field.name, &keys, field.action.clone(), fi) {
                 Ok(r) => rules.push(r),
                 Err(m) => errs.push(format!("fields[{fi}].keys"), m),
+            }
+        }
+
+        if let Some(fi) = secret_field {
+            let written = detect::secret_keys::SECRET_KEYS
+                .iter()
+                .copied()
+                .chain(sk.extra.iter().map(String::as_str));
+            match secret_keys_rule(written, fields[fi].action.clone(), fi) {
+                Ok(r) => rules.push(r),
+                Err(m) => errs.push("secret_keys.extra", m),
             }
         }
 
@@ -388,11 +444,13 @@ impl Policy {
         if !errs.0.is_empty() {
             return Err(PolicyErrors(errs.0));
         }
+        // context kept before a candidate: `near` keywords, and what validators look at
         let lookbehind = rules
             .iter()
             .map(|r| r.near.as_ref().map_or(0, |n| n.1))
             .max()
             .unwrap_or(0)
+            .max(detect::boundary::LOOK_BEHIND)
             + 8;
         let min_len = rules.iter().map(|r| r.pattern.min_len).min().unwrap_or(usize::MAX);
         let max_len = rules.iter().map(|r| r.pattern.max_len).max().unwrap_or(0);
@@ -415,6 +473,8 @@ impl Policy {
             clusters,
             prefilter: true,
             fields,
+            secret_field,
+            secret_terms,
             field_keys,
             field_paths,
             lookbehind,
@@ -449,6 +509,8 @@ impl Policy {
             min_len: usize::MAX,
             max_len: 0,
             fields: Vec::new(),
+            secret_field: None,
+            secret_terms: Vec::new(),
             field_keys: Vec::new(),
             field_paths: Vec::new(),
             lookbehind: 8,
@@ -556,6 +618,27 @@ impl Policy {
         }
         Some(Format::for_media_type(&media))
     }
+}
+
+/// The metric label (and reserved name) of the secrets-by-key-name rule.
+pub const SECRET_KEYS_LABEL: &str = "secret_keys";
+
+/// `key: value` / `key=value` text for credential-bearing keys, as a text rule that keeps only the
+/// value (see `detect::secret_keys`).
+fn secret_keys_rule<'a>(terms: impl Iterator<Item = &'a str>, action: Action, field: usize) -> Result<Rule, String> {
+    let pat = detect::secret_keys::text_pattern(terms);
+    let hir = pattern::parse_with(&pat, false, usize::MAX, false)?;
+    let compiled = pattern::compile(&hir)?;
+    Ok(Rule {
+        name: SECRET_KEYS_LABEL.to_string(),
+        pattern: compiled,
+        validate: Some(detect::secret_keys::validate_value),
+        near: None,
+        action,
+        region_end: None,
+        field: Some(field),
+        normalize: Normalize::None,
+    })
 }
 
 /// `"key": value` for the keys of one field rule, as a text rule whose validator keeps only the value.
@@ -868,7 +951,8 @@ fn compile_rule(
     } else {
         usize::MAX
     };
-    let hir = match pattern::parse(&pat_text, user, max) {
+    // detector patterns may match bytes of non-ASCII text (their validators check UTF-8)
+    let hir = match pattern::parse_with(&pat_text, user, max, user) {
         Ok(h) => h,
         Err(m) => {
             errs.push(pat_path, m);

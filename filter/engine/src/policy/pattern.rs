@@ -57,9 +57,73 @@ pub(crate) struct Pattern {
     pub(crate) trigger: Option<Trigger>,
     /// ASCII digits every match contains at least (a card needs 12): fewer in the buffer, no match.
     pub(crate) min_digits: usize,
+    /// The literals every match starts with, when the pattern has a small finite set of them (a
+    /// key name, `AKIA`, `-----BEGIN`): a match still open at the buffer end starts where one of
+    /// them starts, so only from there is the tail held back (see [`Pattern::hold_from`]).
+    pub(crate) prefixes: Option<Prefixes>,
+}
+
+/// The literal prefixes of a pattern's matches, sorted, with a searcher for them.
+pub(crate) struct Prefixes {
+    sorted: Vec<Vec<u8>>,
+    finder: aho_corasick::AhoCorasick,
+    longest: usize,
+}
+
+impl Prefixes {
+    fn new(hir: &Hir) -> Option<Prefixes> {
+        use regex_syntax::hir::literal::{ExtractKind, Extractor};
+        // case-insensitive key names have hundreds of spellings of their first bytes
+        let seq = Extractor::new()
+            .kind(ExtractKind::Prefix)
+            .limit_total(5000)
+            .extract(hir);
+        let lits = seq.literals()?;
+        if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
+            return None;
+        }
+        let mut sorted: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let longest = sorted.iter().map(Vec::len).max().unwrap_or(0);
+        let finder = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(&sorted)
+            .ok()?;
+        Some(Prefixes {
+            sorted,
+            finder,
+            longest,
+        })
+    }
+
+    /// Whether `tail` is the start of one of the literals (a literal cut by the buffer end).
+    fn starts_some(&self, tail: &[u8]) -> bool {
+        let i = self.sorted.partition_point(|l| l.as_slice() < tail);
+        self.sorted.get(i).is_some_and(|l| l.starts_with(tail))
+    }
 }
 
 impl Pattern {
+    /// Where a match of this pattern that is not complete at the end of `buf` could start, at or
+    /// after `lo`, given that every match lies in a run of `class` bytes: the start of the
+    /// trailing class run, moved on to the first place a literal prefix starts (whole, or cut by
+    /// the end of the buffer). `buf.len()` when none can.
+    pub(crate) fn hold_from(&self, buf: &[u8], lo: usize) -> usize {
+        let len = buf.len();
+        let mut i = len;
+        while i > lo && self.class.contains(buf[i - 1]) {
+            i -= 1;
+        }
+        let Some(px) = &self.prefixes else {
+            return i;
+        };
+        let whole = px.finder.find(&buf[i..]).map_or(len, |m| i + m.start());
+        let cut_lo = len.saturating_sub(px.longest.saturating_sub(1)).max(i);
+        let cut = (cut_lo..len).find(|&k| px.starts_some(&buf[k..])).unwrap_or(len);
+        whole.min(cut)
+    }
+
     /// The leftmost-first match starting at or after `from` in `buf`, as a search of the whole of
     /// `buf[from..]` would find it, but with the regex run only where a match can be.
     ///
@@ -418,6 +482,7 @@ pub(crate) fn compile(hir: &Hir) -> Result<Pattern, String> {
         class,
         trigger: required(hir).map(Trigger::from_set),
         min_digits: min_digits(hir),
+        prefixes: Prefixes::new(hir),
     })
 }
 
@@ -479,7 +544,7 @@ mod tests {
             .map(String::from),
         );
         pats.iter()
-            .map(|p| compile(&parse_with(p, false, 1 << 16, true).unwrap_or_else(|e| panic!("{p}: {e}"))))
+            .map(|p| compile(&parse_with(p, false, 1 << 16, false).unwrap_or_else(|e| panic!("{p}: {e}"))))
             .collect::<Result<_, _>>()
             .unwrap_or_else(|e| panic!("{e}"))
     }

@@ -14,7 +14,10 @@ fn errors(json: &str) -> Vec<String> {
 #[test]
 fn empty_policy_enables_every_builtin_detector() {
     let p = Policy::from_json("{}", &env).unwrap();
-    assert_eq!(p.rules.len(), detect::DETECTORS.len());
+    // every detector, plus the text form of the secrets-by-key-name rule
+    assert_eq!(p.user_rules, detect::DETECTORS.len());
+    assert_eq!(p.rules.len(), detect::DETECTORS.len() + 1);
+    assert_eq!(p.field_names().collect::<Vec<_>>(), [SECRET_KEYS_LABEL]);
     assert_eq!(p.mode, Mode::Enforce);
     assert!(p.request && p.response);
 }

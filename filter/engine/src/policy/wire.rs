@@ -44,6 +44,8 @@ pub struct PolicyWire {
     pub query: Option<QueryWire>,
     /// Opt-in structured findings log (rule, offset, keyed fingerprint; never the value).
     pub findings_log: Option<bool>,
+    /// Values under credential-bearing keys (`password`, `api_key`, ...): on by default.
+    pub secret_keys: Option<SecretKeysWire>,
     /// Per-route policies; the first match wins, otherwise this policy applies.
     #[serde(default)]
     pub routes: Vec<RouteWire>,
@@ -62,6 +64,19 @@ pub struct RuleWire {
     pub action: Option<ActionWire>,
     pub near: Option<Vec<String>>,
     pub within: Option<usize>,
+}
+
+/// Secrets by key name (see `detect::secret_keys`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretKeysWire {
+    /// `false` turns the rule off (default on).
+    pub enabled: Option<bool>,
+    /// More key terms (a key matches when it ends with a term, case and `_`/`-`/`.` ignored).
+    #[serde(default)]
+    pub extra: Vec<String>,
+    /// What replaces the value (default: redact).
+    pub action: Option<ActionWire>,
 }
 
 /// A JSON field rule: the whole value under these keys or paths is masked.
