@@ -71,10 +71,27 @@ fn token_starting_at(hay: &[u8], i: usize) -> &[u8] {
     &hay[i.min(b)..b]
 }
 
+/// Whether the byte before `s` ends a JSON/C escape such as `\n` or `\t` (the letter is then a
+/// separator, not part of a word: `"note\n4111…"` in a log line that quotes JSON).
+#[inline]
+pub(crate) fn escape_before(hay: &[u8], s: usize) -> bool {
+    matches!(before(hay, s), Some(b'n' | b't' | b'r' | b'b' | b'f'))
+        && s >= 2
+        && hay[s - 2] == b'\\'
+        && !(s >= 3 && hay[s - 3] == b'\\')
+}
+
+/// The byte before `s` as a word character, unless it ends an escape sequence.
+#[inline]
+pub(crate) fn word_before(hay: &[u8], s: usize) -> bool {
+    before(hay, s).is_some_and(is_word) && !escape_before(hay, s)
+}
+
 /// True when a number-like value starting at `s` is glued to what precedes it.
 pub(crate) fn glued_before(hay: &[u8], s: usize) -> bool {
     match before(hay, s) {
         None => false,
+        Some(_) if escape_before(hay, s) => false,
         Some(b) if is_word(b) => true,
         Some(b'.') if matches!(before(hay, s - 1), Some(d) if d.is_ascii_digit()) => true,
         Some(b'-' | b'.') => hex_id(token_ending_at(hay, s - 1)),
@@ -131,10 +148,12 @@ fn uuid_shape(w: &[u8]) -> bool {
         })
 }
 
-/// True when no letter, digit, `_` or `-` touches the token on either side.
+/// True when no letter, digit, `_` or `-` touches the token on either side (a letter that ends
+/// an escape such as `\n` does not count).
 pub(crate) fn token_isolated(hay: &[u8], s: usize, e: usize) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
-    !before(hay, s).is_some_and(word) && !after(hay, e).is_some_and(word)
+    let glued_left = before(hay, s).is_some_and(word) && !escape_before(hay, s);
+    !glued_left && !after(hay, e).is_some_and(word)
 }
 
 #[cfg(test)]
@@ -157,6 +176,9 @@ mod tests {
         assert!(glued_after(b"4111.5", 4));
         assert!(!glued_after(b"4111. Next", 4));
         assert!(glued_after(b"1234-c661a547cbdf", 4));
+        // an escape sequence in quoted JSON separates
+        assert!(!glued_before(b"x\\n4111", 3));
+        assert!(glued_before(b"x\\\\n4111", 4));
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! `credit_card`: 12-19 digits, optionally grouped by single spaces or dashes, with a known issuer
 //! prefix (at a length that issuer uses) and a valid Luhn checksum.
 //!
+//! A card is written compact (one group of 12-19 digits) or in the groupings cards are printed
+//! in: groups of four with a last group of 1-4, 13-19 digits in all (`4111 1111 1111 1111`, 19
+//! digits as `4-4-4-4-3`), or `4-6-5` and `4-6-4` (American Express, Diners Club).
+//!
 //! The regex finds a whole run of digit groups (up to 64 digits); every reading of the run that
 //! starts and ends on group boundaries and is a card is a value (see `groups`). So a card glued to
 //! a following group (`4111 1111 1111 1111 2024`) and two cards side by side
@@ -45,6 +49,18 @@ fn issuer_ok(d: &[u8]) -> bool {
     }
 }
 
+/// Groups `i..=j` are one compact number or a printed card grouping.
+fn printed_grouping(gs: &Groups, i: usize, j: usize) -> bool {
+    let len = |k: usize| gs.g[k].digits();
+    match j - i {
+        0 => true,
+        2 if len(i) == 4 && len(i + 1) == 6 && matches!(len(j), 4 | 5) => true,
+        // at least 13 digits in groups of four: `4-4-4` is how IBANs, orders and phone numbers
+        // are written, and 12-digit cards are rare enough to be found only when compact
+        _ => j - i >= 3 && (i..j).all(|k| len(k) == 4) && (1..=4).contains(&len(j)),
+    }
+}
+
 pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     let gs = Groups::parse(hay, s, e);
     let cut = groups::cut_at(hay, e, b" -");
@@ -60,7 +76,8 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
             n += g.digits();
         }
         let (a, b) = (gs.g[i].start, gs.g[j].end);
-        n >= 12
+        printed_grouping(&gs, i, j)
+            && n >= 12
             && issuer_ok(&digits[..n])
             && luhn::valid(&digits[..n])
             && !boundary::glued_before(hay, a)

@@ -119,8 +119,10 @@ fn mod97_ok(alnum: &[u8]) -> bool {
 }
 
 pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
-    let reject = Verdict::Reject { resume: e };
-    if matches!(boundary::before(hay, s), Some(b) if b.is_ascii_alphanumeric()) {
+    // An IBAN may start inside a rejected candidate (`AKIAI44QH8… CY17 0020 …`, where the
+    // candidate began at `AI44`): search again from the next byte.
+    let reject = Verdict::Reject { resume: s + 1 };
+    if boundary::word_before(hay, s) {
         return reject;
     }
     let Some(want) = country_len(&hay[s..s + 2]) else {

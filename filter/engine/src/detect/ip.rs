@@ -1,13 +1,23 @@
 //! `ipv4` and `ipv6` addresses. IPv4 needs four octets of at most 255 without leading zeros and
-//! nothing dotted or alphanumeric glued on either side (`v1.2.3.4` and `1.2.3.4.5` are versions);
-//! IPv6 is whatever the standard library parses, with at least two groups.
+//! nothing dotted or alphanumeric glued on either side (`v1.2.3.4` and `1.2.3.4.5` are versions).
+//!
+//! IPv6 is whatever the standard library parses, with at least two groups (an embedded IPv4
+//! address counts as two), in any of the RFC 4291 / RFC 5952 text forms. The regex finds a run of
+//! colon-separated hexadecimal groups; every reading of it that starts and ends on a group
+//! boundary is tried, leftmost then longest, so an address written next to a colon-separated
+//! token (`AKIA…:2001:db8::1`, `2001:db8:::next`) is still found. Not found: `::1` and `::`
+//! (loopback and unspecified: they identify nobody, and `::1` shapes are common in code), zone
+//! suffixes (`%eth0`) are left as they are.
 
 use super::{boundary, Verdict};
 use std::net::Ipv6Addr;
 use std::str::FromStr;
 
 pub(crate) const V4_PATTERN: &str = r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}";
-pub(crate) const V6_PATTERN: &str = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}";
+pub(crate) const V6_PATTERN: &str = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,15}(?:\.[0-9]{1,3}){0,3}";
+
+/// The longest IPv6 text form (`ffff:…:255.255.255.255`).
+const V6_MAX: usize = 45;
 
 fn octets_ok(v: &[u8]) -> bool {
     v.split(|&b| b == b'.').all(|o| {
@@ -32,21 +42,66 @@ pub(crate) fn validate_v4(hay: &[u8], s: usize, e: usize) -> Verdict {
     Verdict::Accept(s, e)
 }
 
-pub(crate) fn validate_v6(hay: &[u8], s: usize, e: usize) -> Verdict {
-    let reject = Verdict::Reject { resume: e };
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b':' || b == b'.' || b == b'_';
-    if boundary::before(hay, s).is_some_and(word)
-        || boundary::after(hay, e).is_some_and(|b| b.is_ascii_alphanumeric() || b == b':')
-    {
-        return reject;
-    }
-    let v = &hay[s..e];
-    let Ok(text) = std::str::from_utf8(v) else {
-        return reject;
+/// Whether `t` is an address worth masking: it parses, and has at least two groups.
+fn v6_ok(t: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(t) else {
+        return false;
     };
-    let groups = text.split(':').filter(|g| !g.is_empty()).count();
-    if groups < 2 || (groups < 3 && text.len() < 6) || Ipv6Addr::from_str(text).is_err() {
-        return reject;
+    let groups: usize = text
+        .split(':')
+        .filter(|g| !g.is_empty())
+        .map(|g| if g.contains('.') { 2 } else { 1 })
+        .sum();
+    groups >= 2 && !(groups < 3 && text.len() < 6 && !text.contains('.')) && Ipv6Addr::from_str(text).is_ok()
+}
+
+pub(crate) fn validate_v6(hay: &[u8], s: usize, e: usize) -> Verdict {
+    // reading starts: the candidate start and every position after a colon; ends: the candidate
+    // end and every colon (an address may end in `::`, so also after a `::`)
+    let v = &hay[s..e];
+    let starts = std::iter::once(s).chain((s..e).filter(|&i| hay[i] == b':').map(|i| i + 1));
+    // the regex stopped at its group bound while more groups follow: readings from the last
+    // `V6_MAX` bytes may run past the candidate
+    let cut = boundary::after(hay, e) == Some(b':');
+    for a in starts {
+        if cut && a + V6_MAX > e {
+            // readings from here may run past the candidate: search again from here
+            return Verdict::Reject { resume: a.max(s + 1) };
+        }
+        if a >= e {
+            break;
+        }
+        let before_ok = match boundary::before(hay, a) {
+            // after `::` the reading would cut an address whose groups the `::` stands for
+            Some(b':') => a < 2 || hay[a - 2] != b':',
+            None => true,
+            Some(_) if boundary::escape_before(hay, a) => true,
+            Some(b) => !(b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b >= 0x80),
+        };
+        if !before_ok {
+            continue;
+        }
+        let ends = (a + 1..=e)
+            .rev()
+            .filter(|&b| b == e || hay[b] == b':' || (b >= a + 2 && &hay[b - 2..b] == b"::" && b < e));
+        for b in ends {
+            if b - a > V6_MAX {
+                continue;
+            }
+            let after_ok = match boundary::after(hay, b) {
+                None | Some(b':') => true,
+                Some(x) => {
+                    !(x.is_ascii_alphanumeric()
+                        || x == b'_'
+                        || x >= 0x80
+                        || (x == b'.' && matches!(boundary::after(hay, b + 1), Some(d) if d.is_ascii_digit())))
+                }
+            };
+            if after_ok && v6_ok(&hay[a..b]) {
+                return Verdict::Accept(a, b);
+            }
+        }
     }
-    Verdict::Accept(s, e)
+    let _ = v;
+    Verdict::Reject { resume: e }
 }

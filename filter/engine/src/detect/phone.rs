@@ -12,10 +12,12 @@
 //! 2. **North American**: `(415) 555-2671`, `(415)555-2671`, `415-555-2671`, `415.555.2671`,
 //!    `415 555 2671`, optionally after `1-`, `1 ` or `1.`; area code and exchange start with 2-9;
 //!    the two separators of the unparenthesised forms are the same.
-//! 3. **National with a trunk `0`**: 9-11 digits starting `0` then 1-9, in two or more groups
-//!    separated by one kind of separator (space, dot or dash): a first group of 2-5 digits, which
-//!    may be in parentheses (`(02) 9876 5432`), then groups of 2-8 (`020 7946 0958`,
-//!    `06 12 34 56 78`, `01.23.45.67.89`, `030 12345678`).
+//! 3. **National with a trunk `0`**: 9-11 digits starting `0` then 1-9, separated by one kind
+//!    of separator (space, dot or dash), as an area code of 2-5 digits (which may be in
+//!    parentheses: `(02) 9876 5432`) followed by one group of 3-8 digits (`030 12345678`,
+//!    `07700 900123`), two groups of 3-4 (`020 7946 0958`, `0161 496 0000`), or pairs of digits
+//!    with at most one group of three before them (`06 12 34 56 78`, `01.23.45.67.89`,
+//!    `0470 12 34 56`, `0532 123 45 67`, `02 123 45 67`).
 //!
 //! Never a phone number: a bare digit run (`4155552671`, a timestamp), other group shapes
 //! (`1234 5678 9012`, `123-45-6789`, dotted quads, dates), a run glued to a letter, digit,
@@ -73,21 +75,6 @@ fn country_code(d: &[u8]) -> Option<(u32, usize)> {
     }
 }
 
-/// The digits of groups `i..=j`, in a fixed buffer (15 fit; more is never a phone number).
-fn digits_of(hay: &[u8], g: &[Group], buf: &mut [u8; 16]) -> Option<usize> {
-    let mut n = 0;
-    for x in g {
-        for &c in &hay[x.start..x.end] {
-            if n == buf.len() {
-                return None;
-            }
-            buf[n] = c;
-            n += 1;
-        }
-    }
-    Some(n)
-}
-
 /// Every separator between the groups is a single space, dash or dot, or nothing where a
 /// parenthesis stands between the groups.
 fn plain_seps(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
@@ -106,40 +93,68 @@ fn international(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
     if g.iter().any(|x| x.paren && !x.closed()) || g[0].paren {
         return false;
     }
-    let mut buf = [0u8; 16];
-    let Some(n) = digits_of(hay, g, &mut buf) else {
+    // the digits, each marked when it is a trunk `0` written in parentheses for national callers
+    // (`+44 (0)20 …`): it is not part of the number
+    let mut buf = [0u8; 18];
+    let mut trunk = [false; 18];
+    let mut n = 0;
+    for x in g {
+        let is_trunk = x.paren && &hay[x.start..x.end] == b"0";
+        for &c in &hay[x.start..x.end] {
+            if n == buf.len() {
+                return false;
+            }
+            buf[n] = c;
+            trunk[n] = is_trunk;
+            n += 1;
+        }
+    }
+    // `00` instead of `+`
+    let skip = if g[0].plus {
+        0
+    } else if buf[..n].starts_with(b"00") {
+        2
+    } else {
         return false;
     };
-    let mut d = &buf[..n];
-    // `00` instead of `+`
-    if !g[0].plus {
-        if !d.starts_with(b"00") {
-            return false;
-        }
-        d = &d[2..];
-    }
-    // a parenthesised lone `0` is the trunk prefix written for national callers
-    let trunk = g.iter().filter(|x| x.paren && &hay[x.start..x.end] == b"0").count();
-    let total = d.len() - trunk;
+    let (d, t) = (&buf[skip..n], &trunk[skip..n]);
+    let total = d.len() - t.iter().filter(|&&x| x).count();
     if !(7..=15).contains(&total) {
         return false;
     }
     let Some((cc, cc_len)) = country_code(d) else {
         return false;
     };
-    // when grouped, the country code stands alone or starts the first group (at most 4 digits)
-    if g.len() > 1 && g[0].digits() > if g[0].plus { 4 } else { 6 } {
+    // when grouped, the country code stands alone or starts the first group (`+4420 …`); after
+    // `00` the first group is `00` or `00` and the country code exactly (`0044 20 …`)
+    if g.len() > 1 {
+        let ok = if g[0].plus {
+            g[0].digits() <= 4
+        } else {
+            g[0].digits() == 2 || g[0].digits() == 2 + cc_len
+        };
+        if !ok {
+            return false;
+        }
+    }
+    // the national number: never starting with 0 (that is the trunk prefix), of the country's length
+    let mut national = d[cc_len..]
+        .iter()
+        .zip(&t[cc_len..])
+        .filter(|(_, &tr)| !tr)
+        .map(|(&c, _)| c);
+    let first = national.next();
+    if first.is_none_or(|c| c == b'0') {
         return false;
     }
     let (lo, hi) = national_len(cc);
-    let nsn = total - cc_len;
-    if !(lo..=hi).contains(&nsn) {
+    if !(lo..=hi).contains(&(total - cc_len)) {
         return false;
     }
     if cc == 1 {
         // North American numbering: area code and exchange start with 2-9
         let nat = &d[1..];
-        if trunk > 0 || nat.len() != 10 || nat[0] < b'2' || nat[3] < b'2' {
+        if t.iter().any(|&x| x) || nat.len() != 10 || nat[0] < b'2' || nat[3] < b'2' {
             return false;
         }
     }
@@ -181,7 +196,20 @@ fn trunk(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
     if !(2..=5).contains(&first.len()) || first[0] != b'0' || first[1] == b'0' {
         return false;
     }
-    if g.iter().skip(1).any(|x| !(2..=8).contains(&x.digits())) {
+    // the shapes national numbers are written in: area code and one or two groups of at least
+    // three digits (`020 7946 0958`, `030 12345678`, `07700 900123`), or pairs (`06 12 34 56 78`,
+    // and `0532 123 45 67`)
+    let sizes = |k: usize| g[k].digits();
+    let shape = match g.len() {
+        2 => (3..=8).contains(&sizes(1)),
+        3 if (3..=4).contains(&sizes(1)) && (3..=4).contains(&sizes(2)) => true,
+        // pairs after the area code, with at most one group of three first
+        n => {
+            let first_pair = if sizes(1) == 3 { 2 } else { 1 };
+            sizes(0) <= 4 && n - first_pair >= 2 && (first_pair..n).all(|k| sizes(k) == 2)
+        }
+    };
+    if !shape {
         return false;
     }
     let total: usize = g.iter().map(Group::digits).sum();

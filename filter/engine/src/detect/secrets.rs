@@ -35,7 +35,8 @@ pub(crate) fn validate_isolated(hay: &[u8], s: usize, e: usize) -> Verdict {
 /// JWTs end with `.` plus an optional signature; a dot right after means it is something else.
 pub(crate) fn validate_jwt(hay: &[u8], s: usize, e: usize) -> Verdict {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.';
-    if boundary::before(hay, s).is_some_and(word) || boundary::after(hay, e).is_some_and(word) {
+    let glued_left = boundary::before(hay, s).is_some_and(word) && !boundary::escape_before(hay, s);
+    if glued_left || boundary::after(hay, e).is_some_and(word) {
         Verdict::Reject { resume: e }
     } else {
         Verdict::Accept(s, e)
@@ -50,7 +51,7 @@ pub(crate) fn validate_aws_secret(hay: &[u8], s: usize, e: usize) -> Verdict {
     let secret = &hay[a..e];
     let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'/' || b == b'+' || b == b'=';
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
-    if boundary::before(hay, s).is_some_and(word)
+    if (boundary::before(hay, s).is_some_and(word) && !boundary::escape_before(hay, s))
         || boundary::after(hay, e).is_some_and(b64)
         || !secret.iter().any(u8::is_ascii_lowercase)
         || !secret.iter().any(u8::is_ascii_uppercase)
