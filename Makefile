@@ -5,7 +5,7 @@ ENVOY ?= $(VENV)/bin/envoy
 WASM  := target/wasm32-wasip1/release/streammask.wasm
 export ENVOY_BIN := $(abspath $(ENVOY))
 
-.PHONY: all setup wasm build test test-unit test-e2e check check-k8s oci k8s-digest fuzz soak demo bench bench-load policies clean
+.PHONY: all setup wasm build test test-unit test-e2e check check-k8s oci k8s-digest fuzz soak demo bench bench-load policies clean accuracy
 
 all: build
 
@@ -55,6 +55,10 @@ check: wasm
 ## demo: Envoy with streammask in front of the demo upstream; shows the same requests with and without
 demo: setup build
 	scripts/demo.sh
+
+## accuracy: rerun the accuracy suite (tests/data/accuracy) and write its figures into ACCURACY.md
+accuracy:
+	ACCURACY_REPORT=$(CURDIR)/ACCURACY.md cargo test --release -p streammask-engine --test accuracy
 
 ## policies: regenerate every embedded copy of envoy/policies/example.json
 policies:

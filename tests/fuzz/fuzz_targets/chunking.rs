@@ -1,23 +1,32 @@
 //! Streaming equals whole-input masking for any input, any chunking and every format; and the
 //! prefilters (runs, digit clusters) give what the plain regex search over all bytes gives.
+//! The policy runs every built-in detector, the secrets-by-key rule, user patterns and fields.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
 use streammask_engine::{mask_all, Format, Masker, Policy};
 
-const POLICY: &str = r#"{"rules":[{"detector":"private_key"},{"detector":"credit_card"},{"detector":"email"},
-            {"detector":"us_ssn"},{"detector":"iban"},{"detector":"phone_number"},{"detector":"ipv4"},{"detector":"jwt"},
-            {"name":"pin","pattern":"PIN\\s{1,3}[0-9]{4}"},{"name":"bare","pattern":"[0-9]{9}","near":["ssn"],"within":16}],
-            "fields":[{"name":"f","keys":["password","user_id"]},{"name":"p","paths":["$.a[*].b"],"action":{"type":"mask","keep_last":2}}]}"#;
+/// Every built-in detector, then user patterns (one across newlines, one with `near`), fields.
+fn policy_json() -> String {
+    let detectors: Vec<String> = streammask_engine::detect::DETECTORS
+        .iter()
+        .map(|d| format!(r#"{{"detector":"{}"}}"#, d.name))
+        .collect();
+    format!(
+        r#"{{"rules":[{},{{"name":"pin","pattern":"PIN\\s{{1,3}}[0-9]{{4}}"}},{{"name":"bare","pattern":"[0-9]{{9}}","near":["ssn"],"within":16}}],
+            "fields":[{{"name":"f","keys":["user_id"]}},{{"name":"p","paths":["$.a[*].b"],"action":{{"type":"mask","keep_last":2}}}}]}}"#,
+        detectors.join(",")
+    )
+}
 
 fn policy() -> &'static Arc<Policy> {
     static P: OnceLock<Arc<Policy>> = OnceLock::new();
-    P.get_or_init(|| Arc::new(Policy::from_json(POLICY, &|_| None).expect("fuzz policy")))
+    P.get_or_init(|| Arc::new(Policy::from_json(&policy_json(), &|_| None).expect("fuzz policy")))
 }
 
 fn plain_policy() -> &'static Arc<Policy> {
     static P: OnceLock<Arc<Policy>> = OnceLock::new();
-    P.get_or_init(|| Arc::new(Policy::from_json(POLICY, &|_| None).expect("fuzz policy").without_prefilters()))
+    P.get_or_init(|| Arc::new(Policy::from_json(&policy_json(), &|_| None).expect("fuzz policy").without_prefilters()))
 }
 
 fuzz_target!(|data: &[u8]| {
