@@ -740,3 +740,78 @@ fn prometheus_scrapes_envoy_and_every_dashboard_and_alert_query_has_series() {
     assert_eq!(alerts_seen, 4);
     println!("{n} dashboard queries and {alerts_seen} alert rules checked against a real Prometheus");
 }
+
+/// The rows of the detection issue (values side by side, look-alikes, new forms), with the
+/// default policy `{}`, in both directions through the real Envoy.
+#[test]
+fn adjacent_values_and_look_alikes_give_the_documented_output_in_both_directions() {
+    let e = start_envoy(EnvoyOpts {
+        policy: Some("{}"),
+        ..EnvoyOpts::default()
+    });
+    let rows: &[(&str, &str, &str)] = &[
+        ("text/plain", "4111111111111111 5555555555554444", "411111******1111 555555******4444"),
+        ("text/plain", "219-09-9999 219-09-9999", "***-**-9999 ***-**-9999"),
+        ("text/plain", "(415) 555-2671 4111111111111111", "(***) ***-**71 411111******1111"),
+        ("text/plain", "id 67cb419c-8609-4837-9241-c661a547cbdf", "id 67cb419c-8609-4837-9241-c661a547cbdf"),
+        ("text/plain", "Order 1234 5678 9012", "Order 1234 5678 9012"),
+        ("text/plain", "BG80 BNBG 9661 1020 3456 79", "BG80 BNBG 9661 1020 3456 79"),
+        ("text/plain", "3714 4963 5398 434", "3714 4963 5398 434"),
+        ("text/plain", "SD 20241 440-600-5124", "SD 20241 ***-***-**24"),
+        ("text/plain", "AL47-2121-1009-0000-0002-3569-8741", "AL**-****-****-****-****-****-8741"),
+        (
+            "text/plain",
+            "xoxe-1-My0xLTc1NjE4NDU4NzYtMjA4ODE4Mzk4NDItNzU2MzU0NjE0ODI xoxe.xoxp-1-Mi0yLTc1NjE4NDU4NzYtMjA4ODE4Mzk4NDItNzU2MzU0NjE0ODI",
+            "[REDACTED] [REDACTED]",
+        ),
+        (
+            "text/plain; charset=utf-8",
+            "user@xn--d1acufc.xn--p1ai jane@exämple.de",
+            "u***@**--*******.**--*1ai j***@******e.de",
+        ),
+        (
+            "application/json",
+            r#"{"password":"hunter2","api_key":"abc123def456","client_secret":"s3cr3t-value-xyz","aws_secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}"#,
+            r#"{"password":"[REDACTED]","api_key":"[REDACTED]","client_secret":"[REDACTED]","aws_secret_access_key":"[REDACTED]"}"#,
+        ),
+        (
+            "text/plain",
+            "AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "[REDACTED]:[REDACTED]",
+        ),
+        (
+            "text/plain",
+            "postgres://admin:S3cretPass@db.example.com:5432/app",
+            "postgres://admin:[REDACTED]@db.example.com:5432/app",
+        ),
+    ];
+    for (i, (ct, input, want)) in rows.iter().enumerate() {
+        let id = format!("row{i}-{}", rand_suffix());
+        // response: stored straight at the upstream, read back through Envoy
+        let stored = curl(&[
+            "-s",
+            "--data-binary",
+            input,
+            &format!("http://127.0.0.1:{}/record/{id}", upstream()),
+        ])
+        .body_string();
+        assert!(stored.starts_with("stored "), "{stored}");
+        let ct_q: String = ct.replace(' ', "%20").replace(';', "%3B").replace('/', "%2F");
+        let got = curl(&["-s", &e.url(&format!("/record/{id}?ct={ct_q}"))]).body_string();
+        assert_eq!(&got, want, "response row {i}: {input}\nlog:\n{}", e.log());
+        // request: sent through Envoy, read straight from the upstream
+        let rid = format!("req{i}-{}", rand_suffix());
+        let r = curl(&[
+            "-s",
+            "-H",
+            &format!("content-type: {ct}"),
+            "--data-binary",
+            input,
+            &e.url(&format!("/record/{rid}")),
+        ])
+        .body_string();
+        assert!(r.starts_with("stored "), "{r}");
+        let upstream_got = String::from_utf8(direct(&format!("/record/{rid}"))).unwrap();
+        assert_eq!(&upstream_got, want, "request row {i}: {input}");
+    }
+}

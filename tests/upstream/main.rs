@@ -20,7 +20,9 @@
 //!   GET  /sized?bytes=N        a JSON body of exactly N bytes, one card and email per ~4 KiB
 //!   GET  /length               the JSON response with a Content-Length, sent in several writes
 //!   POST /record/ID            stores the request body (ID is any name) and answers its size
-//!   GET  /record/ID            returns what was stored, exactly as received
+//!   GET  /record/ID            returns what was stored, exactly as received (?ct=TYPE sets the
+//!                              content-type, default application/octet-stream; ?ct2=TYPE adds a
+//!                              second content-type header)
 //!   POST /count                answers the number of body bytes received (for huge uploads)
 //!   ANY  /meta/ID...           stores the request line and headers as received (and answers with
 //!                              a set-cookie carrying a test card number)
@@ -89,6 +91,31 @@ fn query(req: &Request<Incoming>, key: &str, default: u64) -> u64 {
         .find(|(k, _)| *k == key)
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// A query parameter as text (`%XX` and `+` decoded).
+fn query_text(req: &Request<Incoming>, key: &str) -> Option<String> {
+    let q = req.uri().query()?;
+    let (_, v) = q
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)?;
+    let v = v.replace('+', " ");
+    let mut out = Vec::new();
+    let b = v.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(x) = v.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(x);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).ok()
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -365,8 +392,15 @@ async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, 
         }
         ("GET", p) if p.starts_with("/record/") => {
             let id = p.trim_start_matches("/record/");
+            let ct = query_text(&req, "ct").unwrap_or_else(|| "application/octet-stream".into());
             match store.lock().ok().and_then(|s| s.get(id).cloned()) {
-                Some(b) => full(StatusCode::OK, "application/octet-stream", b),
+                Some(b) => {
+                    let mut r = full(StatusCode::OK, &ct, b);
+                    if let Some(v) = query_text(&req, "ct2").and_then(|c| c.parse().ok()) {
+                        r.headers_mut().append("content-type", v);
+                    }
+                    r
+                }
                 None => full(StatusCode::NOT_FOUND, "text/plain", "no such record\n"),
             }
         }
