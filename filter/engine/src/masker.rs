@@ -9,7 +9,7 @@ use crate::scan::Stats;
 use std::sync::Arc;
 
 enum Inner {
-    Text(TextMasker),
+    Text(Box<TextMasker>),
     Json(Box<JsonMasker>),
     Sse(Box<SseMasker>),
 }
@@ -30,7 +30,7 @@ impl Masker {
     /// A masker for one body of the given format.
     pub fn new(policy: Arc<Policy>, format: Format) -> Masker {
         let inner = match format {
-            Format::Text => Inner::Text(TextMasker::new(&policy)),
+            Format::Text => Inner::Text(Box::new(TextMasker::new(&policy))),
             Format::Json => Inner::Json(Box::new(JsonMasker::new(&policy, Framing::Document))),
             Format::Ndjson => Inner::Json(Box::new(JsonMasker::new(&policy, Framing::Lines))),
             Format::Sse => Inner::Sse(Box::new(SseMasker::new(&policy))),

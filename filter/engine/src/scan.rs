@@ -30,6 +30,7 @@
 //! Memory is the rules' longest match plus `lookbehind` bytes of context, whatever the stream length.
 
 use crate::detect::boundary::LOOK_AHEAD;
+use crate::detect::secret_keys::ValueEnd;
 use crate::detect::Verdict;
 use crate::policy::pattern::Pattern;
 use crate::policy::Policy;
@@ -201,6 +202,11 @@ struct Region {
     rule: usize,
     seen: usize,
     search_from: u64,
+    /// A secret value (masked up to the byte that ends it) rather than a private key (masked
+    /// up to and including its END line).
+    until: Option<ValueEnd>,
+    /// A backslash at the end of what was searched (quoted values).
+    escaped: bool,
 }
 
 /// A streaming matcher over one byte stream (a text body, or one JSON string value).
@@ -579,7 +585,10 @@ impl Scanner {
             };
             let (s, e) = (m.start(), m.end());
             if !fin && !is_final(buf, s, e, &rule.pattern) {
-                st.next = base + s as u64;
+                // More input may complete a match that starts before this one (an alternation
+                // whose earlier branch needs more bytes): hold from wherever one could start.
+                let t = tight(buf, from, &rule.pattern);
+                st.next = base + s.min(t) as u64;
                 st.frontier = st.next;
                 return;
             }
@@ -632,12 +641,14 @@ impl Scanner {
         sink.keep(&self.buf[a..b]);
         self.emit = s;
         let offset = (self.origin + s).saturating_sub(self.seed_len);
-        stats.hit_rule(policy, r, offset, &self.buf[b..c]);
+        // a secret value is not whole yet: it is counted, never fingerprinted
+        let value = if rule.value_region { &[][..] } else { &self.buf[b..c] };
+        stats.hit_rule(policy, r, offset, value);
         let st = &mut self.states[r];
         st.cand = None;
         st.next = st.resume;
         st.searched_end = u64::MAX;
-        if rule.region_end.is_some() {
+        if rule.opens_region() {
             self.scratch.clear();
             let mut seen = 0;
             rule.action
@@ -648,6 +659,8 @@ impl Scanner {
                 rule: r,
                 seen,
                 search_from: e,
+                until: rule.value_region.then(|| ValueEnd::of(&self.buf, b)),
+                escaped: false,
             });
             self.trim_candidates();
             return;
@@ -665,7 +678,7 @@ impl Scanner {
         let mut joined = false;
         for r in 0..self.states.len() {
             let Some((s, e)) = self.states[r].cand else { continue };
-            let region = policy.rules.get(r).is_some_and(|x| x.region_end.is_some());
+            let region = policy.rules.get(r).is_some_and(|x| x.opens_region());
             if s >= span.end || region {
                 continue;
             }
@@ -717,7 +730,7 @@ impl Scanner {
         }
     }
 
-    /// Masks an open private-key region. Returns true when the region closed (scan on).
+    /// Masks an open region (a private key, a secret value). Returns true when it closed.
     fn poll_region(&mut self, policy: &Policy, mode: Poll, sink: &mut dyn Sink) -> bool {
         let Some(reg) = self.region.as_mut() else {
             return true;
@@ -726,19 +739,27 @@ impl Scanner {
             self.region = None;
             return true;
         };
-        let Some(endp) = rule.region_end.as_ref() else {
-            self.region = None;
-            return true;
-        };
         let fin = mode != Poll::Partial;
         let from = (reg.search_from - self.base) as usize;
-        let found = endp.regex.search(&Input::new(&self.buf[..]).range(from..));
-        let (stop, closes) = match found {
-            Some(m) if fin || is_final(&self.buf, m.start(), m.end(), endp) => (m.end(), true),
-            Some(m) => (m.start(), false),
-            None if mode == Poll::End => (self.buf.len(), true),
-            None if fin => (self.buf.len(), false),
-            None => (tight(&self.buf, from, endp), false),
+        let (stop, closes) = if let Some(until) = reg.until {
+            // a secret value: masked up to the byte that ends it, which stays
+            match until.find(&self.buf[from..], &mut reg.escaped) {
+                Some(i) => (from + i, true),
+                None => (self.buf.len(), mode == Poll::End),
+            }
+        } else {
+            let Some(endp) = rule.region_end.as_ref() else {
+                self.region = None;
+                return true;
+            };
+            let found = endp.regex.search(&Input::new(&self.buf[..]).range(from..));
+            match found {
+                Some(m) if fin || is_final(&self.buf, m.start(), m.end(), endp) => (m.end(), true),
+                Some(m) => (m.start(), false),
+                None if mode == Poll::End => (self.buf.len(), true),
+                None if fin => (self.buf.len(), false),
+                None => (tight(&self.buf, from, endp), false),
+            }
         };
         let a = (self.emit - self.base) as usize;
         let stop = stop.max(a);

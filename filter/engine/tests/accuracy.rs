@@ -229,8 +229,11 @@ fn pair_exceptions() -> BTreeMap<(String, String), String> {
         .unwrap_or_default()
 }
 
-/// The documented non-finds: (kind, value) -> reason.
-fn exceptions() -> (BTreeMap<(String, String), String>, BTreeMap<(String, String), String>) {
+/// (kind, value) -> reason.
+type Reasons = BTreeMap<(String, String), String>;
+
+/// The documented non-finds and changed look-alikes.
+fn exceptions() -> (Reasons, Reasons) {
     let v: Value = serde_json::from_str(EXCEPTIONS).unwrap();
     let read = |k: &str| {
         v[k].as_array()

@@ -69,9 +69,7 @@ fn card() -> impl Strategy<Value = (String, bool)> {
             }
             let num = format!("{body}{check}");
             let grouped = |sep: &str| {
-                let cuts: Vec<usize> = if len == 15 {
-                    vec![4, 10]
-                } else if len == 14 {
+                let cuts: Vec<usize> = if len == 14 || len == 15 {
                     vec![4, 10]
                 } else {
                     (4..len).step_by(4).collect()

@@ -51,7 +51,7 @@ fn issuer_ok(d: &[u8]) -> bool {
 
 /// Groups `i..=j` are one compact number or a printed card grouping.
 fn printed_grouping(gs: &Groups, i: usize, j: usize) -> bool {
-    let len = |k: usize| gs.g[k].digits();
+    let len = |k: usize| gs.get(k).digits();
     match j - i {
         0 => true,
         2 if len(i) == 4 && len(i + 1) == 6 && matches!(len(j), 4 | 5) => true,
@@ -66,21 +66,21 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     let cut = groups::cut_at(hay, e, b" -");
     let (starts, resume) = gs.safe_starts(e, cut, MAX_READ);
     let mut digits = [0u8; 19];
-    groups::first_span(&gs, starts, resume, e, |i, j| {
+    let start_ok = |i: usize| !boundary::glued_before(hay, gs.get(i).start);
+    groups::first_span(&gs, starts, resume, e, MAX_READ, start_ok, |i, j| {
         let mut n = 0;
-        for g in &gs.g[i..=j] {
+        for g in gs.range(i, j) {
             if n + g.digits() > digits.len() {
                 return false;
             }
             digits[n..n + g.digits()].copy_from_slice(&hay[g.start..g.end]);
             n += g.digits();
         }
-        let (a, b) = (gs.g[i].start, gs.g[j].end);
+        let (a, b) = (gs.get(i).start, gs.get(j).end);
         printed_grouping(&gs, i, j)
             && n >= 12
             && issuer_ok(&digits[..n])
             && luhn::valid(&digits[..n])
-            && !boundary::glued_before(hay, a)
             && !boundary::glued_after(hay, b)
             && !boundary::in_uuid(hay, a, b)
     })

@@ -10,16 +10,18 @@
 //! # Invariants
 //! - At most [`MAX_GROUPS`] groups per candidate: detector regexes bound their candidates far
 //!   below that (a card candidate holds at most 64 digits).
-//! - A candidate the regex cut at its length bound (the run goes on after it) only offers starts
-//!   whose every reading fits inside it ([`Groups::safe_starts`]); the search resumes at the first
-//!   start left out, so no reading straddles the cut unseen.
+//! - A candidate the regex cut (the digits go on after it) only offers starts whose every reading
+//!   fits inside it ([`Groups::safe_starts`]); the search resumes at the first start left out, so
+//!   no reading straddles the cut unseen. Each detector's regex matches, from any position where
+//!   one of its readings starts, at least as far as that reading goes.
 
 use super::{boundary, Verdict};
 
 /// Groups kept per candidate.
 pub(crate) const MAX_GROUPS: usize = 64;
 
-/// One group of digits.
+/// One group of digits, as offsets from the candidate start (candidates are short: see
+/// [`MAX_SPAN`]), so a whole candidate's groups fit in a few hundred bytes on the stack.
 #[derive(Clone, Copy, Default, Debug)]
 pub(crate) struct Group {
     /// Where a reading starting at this group starts (a `+` or `(` right before it included).
@@ -46,17 +48,33 @@ impl Group {
     }
 }
 
+/// Candidates longer than this are looked at in their first `MAX_SPAN` bytes (the detectors'
+/// regexes bound their candidates below it).
+pub(crate) const MAX_SPAN: usize = 255;
+
+#[derive(Clone, Copy, Default)]
+struct Packed {
+    lead: u8,
+    start: u8,
+    end: u8,
+    trail: u8,
+    flags: u8,
+}
+
 /// The groups of a candidate.
 pub(crate) struct Groups {
-    pub(crate) g: [Group; MAX_GROUPS],
+    base: usize,
+    g: [Packed; MAX_GROUPS],
     pub(crate) n: usize,
 }
 
 impl Groups {
     /// Splits `hay[s..e]` into digit groups; `+`, `(` and `)` attach to the group they touch.
     pub(crate) fn parse(hay: &[u8], s: usize, e: usize) -> Groups {
+        let e = e.min(s + MAX_SPAN);
         let mut gs = Groups {
-            g: [Group::default(); MAX_GROUPS],
+            base: s,
+            g: [Packed::default(); MAX_GROUPS],
             n: 0,
         };
         let mut i = s;
@@ -70,49 +88,70 @@ impl Groups {
                 i += 1;
             }
             let mut lead = start;
-            let mut paren = false;
-            let mut plus = false;
+            let mut flags = 0u8;
             if lead > s && hay[lead - 1] == b'(' {
                 lead -= 1;
-                paren = true;
+                flags |= 1;
             }
             if lead > s && hay[lead - 1] == b'+' {
                 lead -= 1;
-                plus = true;
+                flags |= 2;
             }
             let mut trail = i;
-            if paren && i < e && hay[i] == b')' {
+            if flags & 1 != 0 && i < e && hay[i] == b')' {
                 trail = i + 1;
             }
-            gs.g[gs.n] = Group {
-                lead,
-                start,
-                end: i,
-                trail,
-                paren,
-                plus,
+            // offsets fit: everything lies within MAX_SPAN of `s`
+            gs.g[gs.n] = Packed {
+                lead: (lead - s) as u8,
+                start: (start - s) as u8,
+                end: (i - s) as u8,
+                trail: (trail - s) as u8,
+                flags,
             };
             gs.n += 1;
         }
         gs
     }
 
+    /// Group `k` (absolute positions).
+    #[inline]
+    pub(crate) fn get(&self, k: usize) -> Group {
+        let p = self.g[k];
+        let b = self.base;
+        Group {
+            lead: b + usize::from(p.lead),
+            start: b + usize::from(p.start),
+            end: b + usize::from(p.end),
+            trail: b + usize::from(p.trail),
+            paren: p.flags & 1 != 0,
+            plus: p.flags & 2 != 0,
+        }
+    }
+
+    /// Groups `i..=j`.
+    pub(crate) fn range(&self, i: usize, j: usize) -> impl Iterator<Item = Group> + '_ {
+        (i..=j).map(|k| self.get(k))
+    }
+
     /// The bytes between group `k` and group `k + 1`.
     pub(crate) fn sep<'a>(&self, hay: &'a [u8], k: usize) -> &'a [u8] {
-        let a = self.g[k].trail;
-        let b = self.g[k + 1].lead.max(a);
+        let a = self.get(k).trail;
+        let b = self.get(k + 1).lead.max(a);
         &hay[a..b]
     }
 
     /// When the regex stopped inside a longer run (`cut`), the groups that may start a reading
     /// (every reading of at most `max_read` bytes from them fits before `e`), and the lead of the
-    /// first group left out; otherwise every group.
+    /// first group left out; otherwise every group. The first group always may: the regex
+    /// matched as far as any reading from there can go (each detector's regex holds its longest
+    /// reading).
     pub(crate) fn safe_starts(&self, e: usize, cut: bool, max_read: usize) -> (usize, Option<usize>) {
         if !cut {
             return (self.n, None);
         }
-        let k = (0..self.n).find(|&k| self.g[k].lead + max_read > e).unwrap_or(self.n);
-        (k, (k < self.n).then(|| self.g[k].lead))
+        let k = (1..self.n).find(|&k| self.get(k).lead + max_read > e).unwrap_or(self.n);
+        (k, (k < self.n).then(|| self.get(k).lead))
     }
 }
 
@@ -128,8 +167,9 @@ pub(crate) fn cut_at(hay: &[u8], e: usize, seps: &[u8]) -> bool {
 
 /// The first span of overlapping accepted readings among starts `0..starts`, as a verdict.
 ///
-/// `accept(i, j)` says whether groups `i..=j` are a value (the caller checks format, checksum and
-/// context). The span starts at the leftmost accepted reading and grows by every accepted reading
+/// `start_ok(i)` says whether a reading may start at group `i` at all (its neighbour before), and
+/// `accept(i, j)` whether groups `i..=j` are a value (format, checksum, the neighbour after);
+/// readings longer than `max_read` bytes are not offered. The span starts at the leftmost accepted reading and grows by every accepted reading
 /// that starts inside it. `resume` is where the rule searches next when the starts were limited by
 /// a cut (see [`Groups::safe_starts`]).
 pub(crate) fn first_span(
@@ -137,19 +177,32 @@ pub(crate) fn first_span(
     starts: usize,
     resume: Option<usize>,
     e: usize,
+    max_read: usize,
+    start_ok: impl Fn(usize) -> bool,
     mut accept: impl FnMut(usize, usize) -> bool,
 ) -> Verdict {
     let mut span: Option<(usize, usize)> = None;
     for i in 0..starts {
-        let lead = gs.g[i].lead;
+        let lead = gs.get(i).lead;
         if let Some((_, b)) = span {
             if lead >= b {
                 break;
             }
         }
-        for j in (i..gs.n).rev() {
+        if !start_ok(i) {
+            continue;
+        }
+        // the last group a reading of at most `max_read` bytes from here can end at
+        let last = (i..gs.n).take_while(|&j| gs.get(j).trail - lead <= max_read).last();
+        let Some(last) = last else { continue };
+        // once a span is open, only readings that reach past its end can change it
+        let lo = match span {
+            Some((_, b)) => (i..=last).find(|&j| gs.get(j).trail > b).unwrap_or(last + 1),
+            None => i,
+        };
+        for j in (lo..=last).rev() {
             if accept(i, j) {
-                let t = gs.g[j].trail;
+                let t = gs.get(j).trail;
                 span = Some(match span {
                     None => (lead, t),
                     Some((a, b)) => (a, b.max(t)),

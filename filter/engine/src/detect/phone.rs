@@ -26,7 +26,13 @@
 use super::groups::{self, Group, Groups};
 use super::{boundary, Verdict};
 
-pub(crate) const PATTERN: &str = r"[+(]?[0-9](?:[ .\-]?[()]?[ ]?[0-9]){6,29}";
+/// Candidates in the three written forms' shapes (the validator then reads every way): `+` or
+/// `00` and groups; a North American number; a trunk-`0` area code and groups.
+pub(crate) const PATTERN: &str = concat!(
+    r"(?:\+|00)[1-9][0-9]{0,3}(?:[ .\-]?\(?[0-9]{1,10}\)?){1,8}",
+    r"|(?:1[ .\-])?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}",
+    r"|(?:\(0[1-9][0-9]{0,3}\) ?|0[1-9][0-9]{0,3}[ .\-])[0-9]{2,8}(?:[ .\-][0-9]{2,8}){0,4}"
+);
 
 /// The longest reading in bytes (15 digits, separators, `+`, parentheses).
 const MAX_READ: usize = 34;
@@ -79,14 +85,14 @@ fn country_code(d: &[u8]) -> Option<(u32, usize)> {
 /// parenthesis stands between the groups.
 fn plain_seps(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
     (i..j).all(|k| match gs.sep(hay, k) {
-        [] => gs.g[k].closed() || gs.g[k + 1].paren,
+        [] => gs.get(k).closed() || gs.get(k + 1).paren,
         [b' ' | b'-' | b'.'] => true,
         _ => false,
     })
 }
 
-fn international(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
-    let g = &gs.g[i..=j];
+fn international(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> bool {
+    let g = &all[i..=j];
     if g.iter().skip(1).any(|x| x.plus) || g.iter().filter(|x| x.paren).count() > 1 {
         return false;
     }
@@ -161,9 +167,9 @@ fn international(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
     g.iter().skip(1).all(|x| x.digits() <= 10) && plain_seps(hay, gs, i, j)
 }
 
-fn nanp(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
+fn nanp(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> bool {
     let mut k = i;
-    let g = &gs.g;
+    let g = all;
     // optional leading "1" and a separator
     if g[k].digits() == 1 && &hay[g[k].start..g[k].end] == b"1" && !g[k].paren && k < j {
         if !matches!(gs.sep(hay, k), [b' ' | b'-' | b'.']) {
@@ -187,8 +193,8 @@ fn nanp(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
     }
 }
 
-fn trunk(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
-    let g = &gs.g[i..=j];
+fn trunk(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> bool {
+    let g = &all[i..=j];
     if g.len() < 2 || g[0].plus || g.iter().skip(1).any(|x| x.paren) || (g[0].paren && !g[0].closed()) {
         return false;
     }
@@ -234,16 +240,35 @@ fn trunk(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
 
 pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     let gs = Groups::parse(hay, s, e);
+    // quick no: fewer than 7 digits from the first group a reading may start at
+    let first_ok = (0..gs.n).find(|&k| !boundary::glued_before(hay, gs.get(k).lead));
+    let digits_left: usize = first_ok.map_or(0, |k| (k..gs.n).map(|x| gs.get(x).digits()).sum());
     let cut = groups::cut_at(hay, e, b" .-()");
+    if digits_left < 7 {
+        // when the digits go on after the candidate, a reading may still start in it
+        let resume = if cut { first_ok.map_or(e, |k| gs.get(k).lead) } else { e };
+        return Verdict::Reject { resume };
+    }
+    // the candidate holds at most 30 digits (the regex bound), so at most 30 groups
+    let mut all = [Group::default(); 30];
+    let n = gs.n.min(all.len());
+    for (k, g) in all.iter_mut().enumerate().take(n) {
+        *g = gs.get(k);
+    }
+    let all = &all[..n];
     let (starts, resume) = gs.safe_starts(e, cut, MAX_READ);
-    groups::first_span(&gs, starts, resume, e, |i, j| {
-        let (a, b) = (gs.g[i].lead, gs.g[j].trail);
-        let digits: usize = gs.g[i..=j].iter().map(Group::digits).sum();
+    let start_ok = |i: usize| !boundary::glued_before(hay, all[i].lead);
+    groups::first_span(&gs, starts.min(n), resume, e, MAX_READ, start_ok, |i, j| {
+        if j >= n {
+            return false;
+        }
+        let (a, b) = (all[i].lead, all[j].trail);
+        let digits: usize = all[i..=j].iter().map(Group::digits).sum();
         if !(7..=17).contains(&digits) || b - a > MAX_READ {
             return false;
         }
-        let form = international(hay, &gs, i, j) || nanp(hay, &gs, i, j) || trunk(hay, &gs, i, j);
-        form && !boundary::glued_before(hay, a) && !boundary::glued_after(hay, b) && !boundary::in_uuid(hay, a, b)
+        let form = international(hay, all, &gs, i, j) || nanp(hay, all, &gs, i, j) || trunk(hay, all, &gs, i, j);
+        form && !boundary::glued_after(hay, b) && !boundary::in_uuid(hay, a, b)
     })
 }
 

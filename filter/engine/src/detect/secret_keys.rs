@@ -12,9 +12,11 @@
 //! and query parameters of the request (when the policy has a `query` rule).
 //!
 //! In text the value is, when quoted, what is inside the quotes; unquoted after `key=`, up to the
-//! next space or `&`, `;`, `,`; unquoted after `key:` or a spaced `key = `, up to the end of the
+//! next blank or `&`, `;`, `,`; unquoted after `key:` or a spaced `key = `, up to the end of the
 //! line or the next `,`, `;`, `}`, `]`, quote or `<` (so `Authorization: Bearer abc` loses
-//! `Bearer abc`, and `password = my secret phrase` loses the whole phrase).
+//! `Bearer abc`, and `password = my secret phrase` loses the whole phrase). The value is masked
+//! while it streams, whatever its length, so the action must be one that streams (redact, or mask
+//! without `keep_last`).
 
 use super::Verdict;
 
@@ -116,13 +118,21 @@ fn words(term: &str) -> Vec<String> {
     out
 }
 
-/// The regex that finds `key: value` / `key=value` text for these terms (as written: words may
-/// be joined by `_`, `-`, `.`, a space or nothing, in any case).
-pub(crate) fn text_pattern<'a>(terms: impl Iterator<Item = &'a str>) -> String {
+/// The regex that finds where a secret value starts in text: a key ending with one of these
+/// terms (written with `_`, `-`, `.`, a space or nothing between its words, in any case), an
+/// optional quote, `=` or `:` (with blanks around it), an optional opening quote, and the first
+/// byte of the value. The value itself is masked as it streams (see [`ValueEnd`]): it has no
+/// length limit and is never held back.
+///
+/// Also returns the longest key term a match can hold, in bytes.
+pub(crate) fn text_pattern<'a>(terms: impl Iterator<Item = &'a str>) -> (String, usize) {
+    let mut longest = 0;
     let mut alts: Vec<String> = terms
         .map(|t| {
-            words(t)
-                .iter()
+            let w = words(t);
+            // the words and a separator between each two
+            longest = longest.max(w.iter().map(String::len).sum::<usize>() + w.len().saturating_sub(1));
+            w.iter()
                 .map(|w| regex_syntax::escape(w))
                 .collect::<Vec<_>>()
                 .join(r"[_\-. ]?")
@@ -131,41 +141,70 @@ pub(crate) fn text_pattern<'a>(terms: impl Iterator<Item = &'a str>) -> String {
         .collect();
     alts.sort();
     alts.dedup();
-    let quoted = r#""(?:[^"\\\r\n]|\\[^\r\n]){1,1024}"|'[^'\r\n]{1,1024}'"#;
-    let tight = r#"[^\s&;,"'<>}\])]{1,1024}"#;
-    let loose = r#"[^\r\n,;}\]"'<>]{1,1024}"#;
-    format!(
-        r#"(?i-u)(?:{})["']?(?:=(?:{quoted}|{tight})|[ \t]{{0,16}}[:=][ \t]{{0,16}}(?:{quoted}|{loose}))"#,
+    let pattern = format!(
+        r#"(?i-u)(?:{})["']?(?:=(?:"[^"\r\n]|'[^'\r\n]|[^\s&;,"'<>}}\])])|[ \t]{{0,16}}[:=][ \t]{{0,16}}(?:"[^"\r\n]|'[^'\r\n]|[^\s,;}}\]"'<>]))"#,
         alts.join("|")
-    )
+    );
+    (pattern, longest)
 }
 
-/// Narrows a `key: value` match to the value: inside its quotes when quoted, without trailing
-/// blanks otherwise.
-pub(crate) fn validate_value(hay: &[u8], s: usize, e: usize) -> Verdict {
-    let reject = Verdict::Reject { resume: e };
-    let Some(sep) = hay[s..e].iter().position(|&b| b == b':' || b == b'=').map(|i| s + i) else {
-        return reject;
-    };
-    let mut v = sep + 1;
-    while v < e && matches!(hay[v], b' ' | b'\t') {
-        v += 1;
-    }
-    if v >= e {
-        return reject;
-    }
-    let (a, mut b) = if matches!(hay[v], b'"' | b'\'') && e >= v + 2 && hay[e - 1] == hay[v] {
-        (v + 1, e - 1)
+/// Narrows a `key: v` match to the first byte of the value, where masking starts.
+pub(crate) fn validate_value(_hay: &[u8], s: usize, e: usize) -> Verdict {
+    if e > s {
+        Verdict::Accept(e - 1, e)
     } else {
-        (v, e)
-    };
-    while b > a && matches!(hay[b - 1], b' ' | b'\t') {
-        b -= 1;
+        Verdict::Reject { resume: e }
     }
-    if b > a {
-        Verdict::Accept(a, b)
-    } else {
-        reject
+}
+
+/// Where a secret value in text ends (the byte that ends it stays).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueEnd {
+    /// At the closing quote (a backslash escapes it), or at the end of the line.
+    Quote(u8),
+    /// After `key=`: at a blank, `&`, `;`, `,`, a quote, `<`, `>`, `}`, `]` or `)`.
+    Tight,
+    /// After `key:` or `key = `: at the end of the line, `,`, `;`, `}`, `]`, a quote, `<` or `>`.
+    Loose,
+}
+
+impl ValueEnd {
+    /// How the value whose first byte is at `v` ends, from what stands before it.
+    pub(crate) fn of(hay: &[u8], v: usize) -> ValueEnd {
+        match v.checked_sub(1).map(|i| hay[i]) {
+            Some(q @ (b'"' | b'\'')) => ValueEnd::Quote(q),
+            Some(b'=') if !matches!(v.checked_sub(2).map(|i| hay[i]), Some(b' ' | b'\t')) => ValueEnd::Tight,
+            _ => ValueEnd::Loose,
+        }
+    }
+
+    /// The first byte of `bytes` that ends the value; `escaped` carries a pending backslash
+    /// across calls (quoted values).
+    pub(crate) fn find(self, bytes: &[u8], escaped: &mut bool) -> Option<usize> {
+        match self {
+            ValueEnd::Quote(q) => {
+                for (i, &b) in bytes.iter().enumerate() {
+                    if *escaped {
+                        *escaped = false;
+                    } else if b == b'\\' {
+                        *escaped = true;
+                    } else if b == q || b == b'\n' || b == b'\r' {
+                        return Some(i);
+                    }
+                }
+                None
+            }
+            ValueEnd::Tight => bytes.iter().position(|&b| {
+                b.is_ascii_whitespace()
+                    || matches!(b, b'&' | b';' | b',' | b'"' | b'\'' | b'<' | b'>' | b'}' | b']' | b')')
+            }),
+            ValueEnd::Loose => bytes.iter().position(|&b| {
+                matches!(
+                    b,
+                    b'\r' | b'\n' | b',' | b';' | b'}' | b']' | b'"' | b'\'' | b'<' | b'>'
+                )
+            }),
+        }
     }
 }
 

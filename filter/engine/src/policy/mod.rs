@@ -68,6 +68,9 @@ pub(crate) struct Rule {
     pub(crate) region_end: Option<Pattern>,
     /// For rules derived from a key-based field rule (`"key": value` in text): the field's index.
     pub(crate) field: Option<usize>,
+    /// The match is the first byte of a secret value that is masked as it streams until its end
+    /// (see `detect::secret_keys::ValueEnd`).
+    pub(crate) value_region: bool,
     /// How values are normalised for fingerprints (the detector's, else none).
     pub(crate) normalize: Normalize,
 }
@@ -132,6 +135,13 @@ pub struct Policy {
     pub strip_accept_encoding: bool,
     /// Key id of the active tokenization key, if any (never the secret).
     pub token_key_id: Option<String>,
+}
+
+impl Rule {
+    /// Whether a match opens a region masked as it streams (a private key, a secret value).
+    pub(crate) fn opens_region(&self) -> bool {
+        self.region_end.is_some() || self.value_region
+    }
 }
 
 impl std::fmt::Debug for Policy {
@@ -625,10 +635,25 @@ pub const SECRET_KEYS_LABEL: &str = "secret_keys";
 
 /// `key: value` / `key=value` text for credential-bearing keys, as a text rule that keeps only the
 /// value (see `detect::secret_keys`).
-fn secret_keys_rule<'a>(terms: impl Iterator<Item = &'a str>, action: Action, field: usize) -> Result<Rule, String> {
-    let pat = detect::secret_keys::text_pattern(terms);
+fn secret_keys_rule<'a>(
+    terms: impl Iterator<Item = &'a str> + Clone,
+    action: Action,
+    field: usize,
+) -> Result<Rule, String> {
+    let mut normalized: Vec<Vec<u8>> = terms.clone().map(detect::secret_keys::normalized_term).collect();
+    normalized.sort();
+    normalized.dedup();
+    let (pat, longest_term) = detect::secret_keys::text_pattern(terms);
     let hir = pattern::parse_with(&pat, false, usize::MAX, false)?;
-    let compiled = pattern::compile(&hir)?;
+    let mut compiled = pattern::compile(&hir)?;
+    // every match holds its `:` or `=` after the key (a term, a quote, 16 blanks) and before
+    // 16 blanks, a quote and a byte of the value
+    compiled.anchor = Some(pattern::Anchor {
+        bytes: (b':', b'='),
+        before: longest_term + 1 + 16,
+        after: 16 + 2,
+        terms: normalized,
+    });
     Ok(Rule {
         name: SECRET_KEYS_LABEL.to_string(),
         pattern: compiled,
@@ -637,6 +662,7 @@ fn secret_keys_rule<'a>(terms: impl Iterator<Item = &'a str>, action: Action, fi
         action,
         region_end: None,
         field: Some(field),
+        value_region: true,
         normalize: Normalize::None,
     })
 }
@@ -661,6 +687,7 @@ fn derived_field_rule(name: &str, keys: &[&[u8]], action: Action, field: usize) 
         action,
         region_end: None,
         field: Some(field),
+        value_region: false,
         normalize: Normalize::None,
     })
 }
@@ -1030,6 +1057,7 @@ fn compile_rule(
         action,
         region_end,
         field: None,
+        value_region: false,
         normalize,
     })
 }

@@ -61,6 +61,51 @@ pub(crate) struct Pattern {
     /// key name, `AKIA`, `-----BEGIN`): a match still open at the buffer end starts where one of
     /// them starts, so only from there is the tail held back (see [`Pattern::hold_from`]).
     pub(crate) prefixes: Option<Prefixes>,
+    /// Bytes of which every match holds one, at most `before` bytes after the match start and
+    /// `after` bytes before its end (`key: value` rules: the `:` or `=`); when set, the regex runs
+    /// only in windows around them (see [`Pattern::find`]).
+    pub(crate) anchor: Option<Anchor>,
+}
+
+/// See [`Pattern::anchor`].
+#[derive(Clone)]
+pub(crate) struct Anchor {
+    pub(crate) bytes: (u8, u8),
+    pub(crate) before: usize,
+    pub(crate) after: usize,
+    /// The key terms a match starts with, lower case without `_`, `-`, `.` or blanks, sorted: a
+    /// match that has not reached its anchor yet starts where one of them starts.
+    pub(crate) terms: Vec<Vec<u8>>,
+}
+
+impl Anchor {
+    /// Whether `tail` (the end of the buffer) could be the start of a match that has not reached
+    /// its anchor: a term, or the start of one, maybe followed by a quote and blanks.
+    fn open_key(&self, tail: &[u8]) -> bool {
+        if !tail.first().is_some_and(u8::is_ascii_alphanumeric) {
+            return false;
+        }
+        let mut norm = [0u8; 64];
+        let mut n = 0;
+        let mut quoted = false;
+        for &b in tail {
+            match b {
+                b'"' | b'\'' if !quoted => quoted = true,
+                b' ' | b'\t' => {}
+                _ if quoted => return false,
+                b'_' | b'-' | b'.' => {}
+                b if b.is_ascii_alphanumeric() && n < norm.len() => {
+                    norm[n] = b.to_ascii_lowercase();
+                    n += 1;
+                }
+                _ => return false,
+            }
+        }
+        let t = &norm[..n];
+        let i = self.terms.partition_point(|x| x.as_slice() < t);
+        // a term starting with `t`, or (after a quote or blanks) exactly a term
+        self.terms.get(i).is_some_and(|x| x.starts_with(t))
+    }
 }
 
 /// The literal prefixes of a pattern's matches, sorted, with a searcher for them.
@@ -73,11 +118,7 @@ pub(crate) struct Prefixes {
 impl Prefixes {
     fn new(hir: &Hir) -> Option<Prefixes> {
         use regex_syntax::hir::literal::{ExtractKind, Extractor};
-        // case-insensitive key names have hundreds of spellings of their first bytes
-        let seq = Extractor::new()
-            .kind(ExtractKind::Prefix)
-            .limit_total(5000)
-            .extract(hir);
+        let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
         let lits = seq.literals()?;
         if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
             return None;
@@ -115,6 +156,17 @@ impl Pattern {
         while i > lo && self.class.contains(buf[i - 1]) {
             i -= 1;
         }
+        if let Some(a) = &self.anchor {
+            // an open match either holds an anchor in its last `after` bytes (and starts at most
+            // `before` bytes before it) or has not reached one yet (and is a key so far)
+            let lo = i.max(len.saturating_sub(a.before + a.after + 1));
+            let tail = len.saturating_sub(a.after + 1).max(lo);
+            let with_anchor = memchr::memchr2(a.bytes.0, a.bytes.1, &buf[tail..])
+                .map(|k| (tail + k).saturating_sub(a.before).max(lo));
+            let key_lo = len.saturating_sub(a.before).max(lo);
+            let open_key = (key_lo..len).find(|&p| a.open_key(&buf[p..]));
+            return with_anchor.into_iter().chain(open_key).min().unwrap_or(len);
+        }
         let Some(px) = &self.prefixes else {
             return i;
         };
@@ -137,6 +189,10 @@ impl Pattern {
     /// rule resuming after a rejected candidate); on return, the end of the run the match was found
     /// in, when a byte outside `class` closes that run (so later bytes cannot change it).
     pub(crate) fn find(&self, buf: &[u8], from: usize, run: &mut Option<usize>) -> Option<regex_automata::Match> {
+        if let Some(a) = &self.anchor {
+            *run = None;
+            return self.find_anchored(buf, from, a);
+        }
         let Some(trigger) = self.trigger else {
             *run = None;
             return self.regex.search(&Input::new(buf).range(from..));
@@ -169,6 +225,25 @@ impl Pattern {
                 }
             }
             i = b;
+        }
+        None
+    }
+
+    /// [`Pattern::find`] for a pattern with an anchor: every match holds an anchor byte `k` and
+    /// lies in `[k - before, k + after]`, so for the anchors in order the first window with a match
+    /// has the leftmost match (a window without one proves no match holds its anchor); the window
+    /// is then widened to every match that could start before the one found.
+    fn find_anchored(&self, buf: &[u8], from: usize, a: &Anchor) -> Option<regex_automata::Match> {
+        let mut i = from;
+        while i < buf.len() {
+            let k = i + memchr::memchr2(a.bytes.0, a.bytes.1, &buf[i..])?;
+            let lo = k.saturating_sub(a.before).max(from);
+            let hi = (k + a.after + 1).min(buf.len());
+            if let Some(m) = self.regex.search(&Input::new(buf).range(lo..hi)) {
+                let wide = (m.start() + self.max_len).min(buf.len()).max(hi);
+                return self.regex.search(&Input::new(buf).range(lo..wide));
+            }
+            i = k + 1;
         }
         None
     }
@@ -483,6 +558,7 @@ pub(crate) fn compile(hir: &Hir) -> Result<Pattern, String> {
         trigger: required(hir).map(Trigger::from_set),
         min_digits: min_digits(hir),
         prefixes: Prefixes::new(hir),
+        anchor: None,
     })
 }
 
