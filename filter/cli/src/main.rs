@@ -4,12 +4,15 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use streammask_engine::{detect, Format, Masker, Policy, PolicySet};
+use streammask_engine::{detect, Format, FormatRouter, Masker, Policy, PolicySet};
 
 const USAGE: &str = "usage:
   streammask check POLICY            validate a policy file (exit 1 on error)
-  streammask mask --policy POLICY [--use NAME] [--format json|ndjson|sse|text] [--chunk-size N] < in > out
-                                     (--use: a named policy of POLICY instead of the default)
+  streammask mask --policy POLICY [--use NAME] [--format json|ndjson|sse|form|text]
+                  [--content-type TYPE] [--chunk-size N] < in > out
+                                     (--use: a named policy of POLICY instead of the default;
+                                      --content-type: route as the proxy does, e.g.
+                                      'multipart/form-data; boundary=X' or application/octet-stream)
   streammask detectors               list the built-in detectors with an example each
 
 POLICY is a JSON file ('-' for standard input). Environment variables named by
@@ -89,6 +92,7 @@ fn check(args: &[String]) -> ExitCode {
 fn mask(args: &[String]) -> ExitCode {
     let mut policy = None;
     let mut format = Format::Text;
+    let mut content_type: Option<String> = None;
     let mut chunk = 0usize;
     let mut use_name = "default".to_string();
     let mut it = args.iter();
@@ -96,10 +100,11 @@ fn mask(args: &[String]) -> ExitCode {
         match (a.as_str(), it.next()) {
             ("--policy", Some(v)) => policy = Some(v.clone()),
             ("--use", Some(v)) => use_name = v.clone(),
+            ("--content-type", Some(v)) => content_type = Some(v.clone()),
             ("--format", Some(v)) => match Format::parse(v) {
                 Some(f) => format = f,
                 None => {
-                    eprintln!("unknown format {v:?}: use json, ndjson, sse or text");
+                    eprintln!("unknown format {v:?}: use json, ndjson, sse, form or text");
                     return ExitCode::from(2);
                 }
             },
@@ -136,7 +141,13 @@ fn mask(args: &[String]) -> ExitCode {
         eprintln!("no policy named {use_name:?} in {path}");
         return ExitCode::from(2);
     };
-    let mut m = Masker::new(policy.clone(), format);
+    let mut m = match &content_type {
+        Some(ct) => {
+            let route = policy.route(Some(ct), false);
+            Masker::for_route(policy.clone(), &route, policy.clone())
+        }
+        None => Masker::new(policy.clone(), format),
+    };
     let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     let mut buf = vec![0u8; if chunk > 0 { chunk } else { 64 << 10 }];

@@ -39,8 +39,9 @@ mod scan;
 mod token;
 
 pub use action::Action;
-pub use format::Format;
+pub use format::sniff::sniff_format;
+pub use format::{parse_media_type, Format, FormatRouter, Route};
 pub use masker::{mask_all, Masker};
-pub use policy::{MetaHits, Mode, OnError, Policy, PolicyError, PolicyErrors, PolicySet};
+pub use policy::{FileParts, MetaHits, Mode, OnError, Policy, PolicyError, PolicyErrors, PolicySet};
 pub use scan::{Finding, Stats, MAX_FINDINGS};
 pub use token::TokenKey;

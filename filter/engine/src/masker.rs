@@ -1,17 +1,90 @@
 //! The public streaming API: push chunks, get output, finish at end of stream.
 
+use crate::format::form::FormMasker;
 use crate::format::json::{Framing, JsonMasker};
+use crate::format::multipart::MultipartMasker;
+use crate::format::sniff::SniffMasker;
 use crate::format::sse::SseMasker;
 use crate::format::text::TextMasker;
-use crate::format::Format;
+use crate::format::{Format, FormatRouter, Route};
 use crate::policy::Policy;
 use crate::scan::Stats;
 use std::sync::Arc;
 
-enum Inner {
+/// The masker of one body (or one part of a multipart body), by format. Every variant keeps the
+/// streaming contract of [`Masker`].
+pub(crate) enum BodyMasker {
     Text(Box<TextMasker>),
     Json(Box<JsonMasker>),
     Sse(Box<SseMasker>),
+    Form(Box<FormMasker>),
+    Multipart(Box<MultipartMasker>),
+    Sniff(Box<SniffMasker>),
+    /// Bytes pass unchanged (a route that is not scanned, e.g. a binary part).
+    Pass,
+}
+
+impl BodyMasker {
+    /// A masker for a body of this format.
+    pub(crate) fn of_format(policy: &Policy, format: Format) -> BodyMasker {
+        match format {
+            Format::Text => BodyMasker::Text(Box::new(TextMasker::new(policy))),
+            Format::Json => BodyMasker::Json(Box::new(JsonMasker::new(policy, Framing::Document))),
+            Format::Ndjson => BodyMasker::Json(Box::new(JsonMasker::new(policy, Framing::Lines))),
+            Format::Sse => BodyMasker::Sse(Box::new(SseMasker::new(policy))),
+            Format::Form => BodyMasker::Form(Box::new(FormMasker::new(policy))),
+        }
+    }
+
+    /// A masker for a body routed this way; `depth` counts enclosing multipart bodies.
+    pub(crate) fn of_route(policy: &Policy, route: &Route, router: &Arc<dyn FormatRouter>, depth: usize) -> BodyMasker {
+        match route {
+            Route::Scan(f) => BodyMasker::of_format(policy, *f),
+            Route::Multipart(boundary) if depth < crate::format::multipart::MAX_DEPTH => BodyMasker::Multipart(
+                Box::new(MultipartMasker::new(policy, boundary, router.clone(), depth + 1)),
+            ),
+            // a multipart body nested deeper than that: its text is still scanned
+            Route::Multipart(_) => BodyMasker::of_format(policy, Format::Text),
+            Route::Sniff => BodyMasker::Sniff(Box::new(SniffMasker::new())),
+            Route::Pass => BodyMasker::Pass,
+        }
+    }
+
+    pub(crate) fn push(&mut self, p: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+        match self {
+            BodyMasker::Text(t) => t.push(p, input, stats, out),
+            BodyMasker::Json(j) => j.push(p, input, stats, out),
+            BodyMasker::Sse(s) => s.push(p, input, stats, out),
+            BodyMasker::Form(f) => f.push(p, input, stats, out),
+            BodyMasker::Multipart(m) => m.push(p, input, stats, out),
+            BodyMasker::Sniff(s) => s.push(p, input, stats, out),
+            BodyMasker::Pass => out.extend_from_slice(input),
+        }
+    }
+
+    pub(crate) fn finish(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+        match self {
+            BodyMasker::Text(t) => t.finish(p, stats, out),
+            BodyMasker::Json(j) => j.finish(p, stats, out),
+            BodyMasker::Sse(s) => s.finish(p, stats, out),
+            BodyMasker::Form(f) => f.finish(p, stats, out),
+            BodyMasker::Multipart(m) => m.finish(p, stats, out),
+            BodyMasker::Sniff(s) => s.finish(p, stats, out),
+            BodyMasker::Pass => {}
+        }
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        match self {
+            BodyMasker::Text(t) => t.pending(),
+            BodyMasker::Json(j) => j.pending(),
+            BodyMasker::Sse(s) => s.pending(),
+            BodyMasker::Form(f) => f.pending(),
+            BodyMasker::Multipart(m) => m.pending(),
+            BodyMasker::Sniff(s) => s.pending(),
+            BodyMasker::Pass => 0,
+        }
+    }
 }
 
 /// Masks one body as it streams.
@@ -21,7 +94,7 @@ enum Inner {
 /// once. Only bytes that could still be part of a match are held back between calls.
 pub struct Masker {
     policy: Arc<Policy>,
-    inner: Inner,
+    inner: BodyMasker,
     stats: Stats,
     bytes_in: u64,
 }
@@ -29,12 +102,19 @@ pub struct Masker {
 impl Masker {
     /// A masker for one body of the given format.
     pub fn new(policy: Arc<Policy>, format: Format) -> Masker {
-        let inner = match format {
-            Format::Text => Inner::Text(Box::new(TextMasker::new(&policy))),
-            Format::Json => Inner::Json(Box::new(JsonMasker::new(&policy, Framing::Document))),
-            Format::Ndjson => Inner::Json(Box::new(JsonMasker::new(&policy, Framing::Lines))),
-            Format::Sse => Inner::Sse(Box::new(SseMasker::new(&policy))),
-        };
+        let inner = BodyMasker::of_format(&policy, format);
+        Masker::with_inner(policy, inner)
+    }
+
+    /// A masker for a body routed by [`FormatRouter::route`]: a format, a multipart body (whose
+    /// parts `router` routes by their own content types), a body whose format is sniffed from its
+    /// first bytes, or one that passes unchanged.
+    pub fn for_route(policy: Arc<Policy>, route: &Route, router: Arc<dyn FormatRouter>) -> Masker {
+        let inner = BodyMasker::of_route(&policy, route, &router, 0);
+        Masker::with_inner(policy, inner)
+    }
+
+    fn with_inner(policy: Arc<Policy>, inner: BodyMasker) -> Masker {
         let stats = Stats::for_policy(&policy);
         Masker {
             policy,
@@ -47,22 +127,12 @@ impl Masker {
     /// Masks the next chunk, appending whatever is decided to `out`.
     pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
         self.bytes_in += input.len() as u64;
-        let p = &*self.policy;
-        match &mut self.inner {
-            Inner::Text(t) => t.push(p, input, &mut self.stats, out),
-            Inner::Json(j) => j.push(p, input, &mut self.stats, out),
-            Inner::Sse(s) => s.push(p, input, &mut self.stats, out),
-        }
+        self.inner.push(&self.policy, input, &mut self.stats, out);
     }
 
     /// Ends the stream: everything still held back is decided and appended to `out`.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        let p = &*self.policy;
-        match &mut self.inner {
-            Inner::Text(t) => t.finish(p, &mut self.stats, out),
-            Inner::Json(j) => j.finish(p, &mut self.stats, out),
-            Inner::Sse(s) => s.finish(p, &mut self.stats, out),
-        }
+        self.inner.finish(&self.policy, &mut self.stats, out);
     }
 
     /// What was found so far (values found by the text form of a field rule count for the field).
@@ -87,11 +157,7 @@ impl Masker {
 
     /// Bytes currently held back (waiting for more input to be decided).
     pub fn held(&self) -> usize {
-        match &self.inner {
-            Inner::Text(t) => t.pending(),
-            Inner::Json(j) => j.pending(),
-            Inner::Sse(s) => s.pending(),
-        }
+        self.inner.pending()
     }
 
     /// The policy this masker applies.

@@ -82,6 +82,10 @@ pub struct Stats {
     pub findings: Vec<Finding>,
     /// Findings not kept because the list was full.
     pub findings_dropped: u64,
+    /// Values masked per header rule (multipart part headers).
+    pub header_hits: Vec<u64>,
+    /// The format a sniffed body was found to have (`None`: not sniffed, or binary).
+    pub sniffed: Option<crate::format::Format>,
 }
 
 /// At most this many findings are kept per stream.
@@ -107,6 +111,25 @@ impl Stats {
             depth_fallbacks: 0,
             findings: Vec::new(),
             findings_dropped: 0,
+            header_hits: vec![0; p.header_rules.len()],
+            sniffed: None,
+        }
+    }
+
+    /// Adds what a header or query rewrite found (by metric label).
+    pub(crate) fn add_meta(&mut self, p: &Policy, hits: &crate::policy::MetaHits) {
+        let (rules, fields) = (p.user_rules, p.fields.len());
+        for &(label, n) in &hits.0 {
+            let slot = if label < rules {
+                self.rule_hits.get_mut(label)
+            } else if label < rules + fields {
+                self.field_hits.get_mut(label - rules)
+            } else {
+                self.header_hits.get_mut(label - rules - fields)
+            };
+            if let Some(h) = slot {
+                *h += n;
+            }
         }
     }
 
@@ -151,9 +174,13 @@ impl Stats {
         });
     }
 
-    /// Total values matched by rules and fields.
+    /// Total values matched by rules, fields and header rules.
     pub fn total(&self) -> u64 {
-        self.rule_hits.iter().chain(&self.field_hits).sum()
+        self.rule_hits
+            .iter()
+            .chain(&self.field_hits)
+            .chain(&self.header_hits)
+            .sum()
     }
 }
 

@@ -123,7 +123,7 @@ fn body(ctx: &str, text: &str, format: Format) -> String {
     let is_json = ctx.starts_with("JSON");
     let as_string = || format!("{{\"id\":7,\"msg\":{}}}", serde_json::to_string(text).unwrap());
     match format {
-        Format::Text => text.to_string(),
+        Format::Text | Format::Form => text.to_string(),
         Format::Json if is_json => text.to_string(),
         Format::Json => as_string(),
         Format::Ndjson => {

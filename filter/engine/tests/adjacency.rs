@@ -313,7 +313,7 @@ proptest! {
         let text = contexts(&joined)[ctx].clone();
         let format = [Format::Text, Format::Json, Format::Ndjson, Format::Sse][fmt];
         let body = match format {
-            Format::Text => text.clone(),
+            Format::Text | Format::Form => text.clone(),
             Format::Json | Format::Ndjson => format!("{{\"msg\":{}}}\n", serde_json::to_string(&text).unwrap()),
             Format::Sse => text.lines().map(|l| format!("data: {l}\n")).collect::<String>() + "\n",
         };

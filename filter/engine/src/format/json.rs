@@ -9,10 +9,10 @@
 //!   of the body (a document) or until the end of the line (NDJSON, SSE `data:` lines). Never less
 //!   protection than text mode.
 
+use crate::format::rawmap::RawMap;
 use crate::format::text::TextMasker;
 use crate::policy::{PathSeg, Policy};
 use crate::scan::{Poll, Scanner, Sink, Stats};
-use std::collections::VecDeque;
 
 /// Keys longer than this are scanned but never match a field rule.
 const MAX_KEY: usize = 256;
@@ -64,88 +64,6 @@ struct Frame {
     key_len: usize,
     key_ok: bool,
     field: Option<usize>,
-}
-
-/// Raw bytes of the current string that are not emitted yet, and how they map to decoded bytes.
-#[derive(Default)]
-struct RawMap {
-    raw: Vec<u8>,
-    pos: usize,
-    /// (raw length, decoded length, is a literal run)
-    pieces: VecDeque<(u32, u32, bool)>,
-    /// Decoded bytes already emitted as part of an escape that a boundary cut through.
-    debt: usize,
-}
-
-impl RawMap {
-    fn reset(&mut self) {
-        self.raw.clear();
-        self.pos = 0;
-        self.pieces.clear();
-        self.debt = 0;
-    }
-
-    fn push_literal(&mut self, bytes: &[u8]) {
-        if bytes.is_empty() {
-            return;
-        }
-        self.raw.extend_from_slice(bytes);
-        let n = bytes.len() as u32;
-        match self.pieces.back_mut() {
-            Some((r, d, true)) => {
-                *r += n;
-                *d += n;
-            }
-            _ => self.pieces.push_back((n, n, true)),
-        }
-    }
-
-    fn push_escape(&mut self, raw: &[u8], decoded_len: usize) {
-        self.raw.extend_from_slice(raw);
-        self.pieces.push_back((raw.len() as u32, decoded_len as u32, false));
-    }
-
-    /// Consumes `n` decoded bytes, copying their raw form to `out` when `emit`.
-    fn consume(&mut self, mut n: usize, emit: bool, out: &mut Vec<u8>) {
-        let d = self.debt.min(n);
-        self.debt -= d;
-        n -= d;
-        while n > 0 {
-            let Some(front) = self.pieces.front_mut() else {
-                break;
-            };
-            let (r, dl, lit) = *front;
-            if lit {
-                let k = n.min(dl as usize);
-                if emit {
-                    out.extend_from_slice(&self.raw[self.pos..self.pos + k]);
-                }
-                self.pos += k;
-                n -= k;
-                if k == dl as usize {
-                    self.pieces.pop_front();
-                } else {
-                    *front = (r - k as u32, dl - k as u32, true);
-                }
-            } else {
-                if emit {
-                    out.extend_from_slice(&self.raw[self.pos..self.pos + r as usize]);
-                }
-                self.pos += r as usize;
-                self.pieces.pop_front();
-                if (dl as usize) > n {
-                    self.debt = dl as usize - n;
-                    n = 0;
-                } else {
-                    n -= dl as usize;
-                }
-            }
-        }
-        if self.pos > 4096 || self.pieces.is_empty() {
-            self.raw.drain(..self.pos);
-            self.pos = 0;
-        }
-    }
 }
 
 /// Writes `s` as the inside of a JSON string.

@@ -264,6 +264,13 @@ impl Policy {
         Some((out, hits))
     }
 
+    /// [`mask_header`](Self::mask_header) for a header that belongs to no direction (the header
+    /// block of a multipart part): a rule for either direction applies.
+    pub(crate) fn mask_header_any(&self, name: &str, value: &str) -> Option<(String, MetaHits)> {
+        self.mask_header(true, name, value)
+            .or_else(|| self.mask_header(false, name, value))
+    }
+
     /// The request path with its query-string values masked, if anything changed.
     pub fn mask_path(&self, path: &str) -> Option<(String, MetaHits)> {
         let q = self.query.as_ref()?;

@@ -46,6 +46,17 @@ pub enum OnError {
     Pass,
 }
 
+/// Which multipart parts that carry a file name are scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileParts {
+    /// Parts whose type the policy scans (text, JSON, form, ...); others pass.
+    Text,
+    /// Also untyped and `application/octet-stream` parts, whose format is sniffed.
+    All,
+    /// None: every file part passes.
+    None,
+}
+
 /// Resource bounds.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -131,6 +142,10 @@ pub struct Policy {
     pub limits: Limits,
     /// Scan bodies without a content type as text.
     pub scan_missing_content_type: bool,
+    /// Sniff the format of untyped, `application/octet-stream` and conflicting-typed bodies.
+    pub sniff: bool,
+    /// Which multipart parts with a file name are scanned.
+    pub file_parts: FileParts,
     /// Remove `accept-encoding` from requests.
     pub strip_accept_encoding: bool,
     /// Key id of the active tokenization key, if any (never the secret).
@@ -168,6 +183,8 @@ pub const DEFAULT_CONTENT_TYPES: &[&str] = &[
     "application/xml",
     "application/*+xml",
     "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "multipart/mixed",
     "application/javascript",
     "application/graphql",
 ];
@@ -414,10 +431,22 @@ impl Policy {
                 Some(f) => formats.push((t.trim().to_ascii_lowercase(), f)),
                 None => errs.push(
                     format!("formats.{t}"),
-                    format!("unknown format {f:?}; use \"json\", \"ndjson\", \"sse\" or \"text\""),
+                    format!("unknown format {f:?}; use \"json\", \"ndjson\", \"sse\", \"form\" or \"text\""),
                 ),
             }
         }
+        let file_parts = match w.multipart.file_parts.as_deref() {
+            None | Some("text") => FileParts::Text,
+            Some("all") => FileParts::All,
+            Some("none") => FileParts::None,
+            Some(x) => {
+                errs.push(
+                    "multipart.file_parts",
+                    format!("unknown value {x:?}; use \"text\" (default), \"all\" or \"none\""),
+                );
+                FileParts::Text
+            }
+        };
         let limits = Limits {
             max_depth: w.limits.max_depth.unwrap_or(256),
             max_field_value_bytes: w.limits.max_field_value_bytes.unwrap_or(4096),
@@ -497,6 +526,8 @@ impl Policy {
             enforce_percent,
             limits,
             scan_missing_content_type: w.scan_missing_content_type.unwrap_or(true),
+            sniff: w.sniff.unwrap_or(true),
+            file_parts,
             strip_accept_encoding: w.strip_accept_encoding.unwrap_or(true),
             token_key_id: key.map(|k| k.id().to_string()),
         })
@@ -542,6 +573,8 @@ impl Policy {
                 max_paused_bytes: 32 << 10,
             },
             scan_missing_content_type: true,
+            sniff: true,
+            file_parts: FileParts::Text,
             strip_accept_encoding: true,
             token_key_id: None,
         }
@@ -596,6 +629,16 @@ impl Policy {
             || self.rules.iter().enumerate().all(|(r, rule)| {
                 mask & (1u64 << (r % 64)) == 0 || digits < rule.pattern.min_digits || len < rule.pattern.min_len
             })
+    }
+
+    /// The field rule for a value under `name` (a form field, a multipart part): a field rule
+    /// listing the name among its `keys`, else the secrets-by-key rule when the name is one.
+    pub(crate) fn field_for_name(&self, name: &[u8]) -> Option<usize> {
+        if let Some((_, fi)) = self.field_keys.iter().find(|(k, _)| &**k == name) {
+            return Some(*fi);
+        }
+        let fi = self.secret_field?;
+        crate::detect::secret_keys::matches(name, &self.secret_terms).then_some(fi)
     }
 
     /// Names of the rules, in order (metric labels).
@@ -665,6 +708,47 @@ fn secret_keys_rule<'a>(
         value_region: true,
         normalize: Normalize::None,
     })
+}
+
+impl crate::format::FormatRouter for Policy {
+    fn route(&self, content_type: Option<&str>, file: bool) -> crate::format::Route {
+        use crate::format::Route;
+        let sniff_or = |otherwise: Route| if self.sniff { Route::Sniff } else { otherwise };
+        if file && self.file_parts == FileParts::None {
+            return Route::Pass;
+        }
+        let untyped = |file: bool| match (file, self.file_parts) {
+            (true, FileParts::All) => Route::Sniff,
+            (true, _) => Route::Pass,
+            // a body without a type; a form field part is text/plain (RFC 7578)
+            (false, _) => sniff_or(if self.scan_missing_content_type {
+                Route::Scan(Format::Text)
+            } else {
+                Route::Pass
+            }),
+        };
+        let Some(ct) = content_type else {
+            return untyped(file);
+        };
+        let (media, boundary) = crate::format::parse_media_type(ct);
+        if media.is_empty() {
+            return untyped(file);
+        }
+        if media == "application/octet-stream" && (file || self.sniff) {
+            return untyped(file);
+        }
+        if !self.content_types.iter().any(|p| media_matches(p, &media)) {
+            return Route::Pass;
+        }
+        if media.starts_with("multipart/") {
+            // without a boundary the parts cannot be told apart: the text is still scanned
+            return boundary.map_or(Route::Scan(Format::Text), Route::Multipart);
+        }
+        if let Some((_, f)) = self.formats.iter().find(|(p, _)| media_matches(p, &media)) {
+            return Route::Scan(*f);
+        }
+        Route::Scan(Format::for_media_type(&media))
+    }
 }
 
 /// `"key": value` for the keys of one field rule, as a text rule whose validator keeps only the value.

@@ -33,8 +33,15 @@ pub struct PolicyWire {
     /// Bounds on memory and hold-back.
     #[serde(default)]
     pub limits: LimitsWire,
-    /// Whether a body without a `content-type` is scanned as text (default true).
+    /// Whether a body without a `content-type` is scanned as text (default true; with `sniff`
+    /// on its format is sniffed instead).
     pub scan_missing_content_type: Option<bool>,
+    /// Whether bodies typed `application/octet-stream`, untyped, or with conflicting
+    /// `content-type` headers are sniffed (JSON, NDJSON, form, UTF-8 text) (default true).
+    pub sniff: Option<bool>,
+    /// Multipart bodies: `{"file_parts": "text" | "all" | "none"}`.
+    #[serde(default)]
+    pub multipart: MultipartWire,
     /// Whether the request's `accept-encoding` is removed so upstreams answer uncompressed.
     pub strip_accept_encoding: Option<bool>,
     /// Rules applied to header values.
@@ -129,6 +136,15 @@ pub struct TokenKeyWire {
     pub id: String,
     pub secret: Option<String>,
     pub secret_env: Option<String>,
+}
+
+/// Multipart settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultipartWire {
+    /// Parts with a file name: `"text"` (default: scanned when their type is one the policy
+    /// scans), `"all"` (also untyped and `application/octet-stream` ones, sniffed), `"none"`.
+    pub file_parts: Option<String>,
 }
 
 /// Resource bounds.

@@ -1,0 +1,141 @@
+//! Bodies whose type says nothing (`application/octet-stream`, no `content-type`, two conflicting
+//! ones): the format is decided from the first bytes, then the body is masked as that format.
+//!
+//! - JSON (`{` or `[` first), NDJSON (several lines that start with `{` or `[`), a form
+//!   (`name=value&…` with no blanks), UTF-8 text (no control bytes but tab, line feed, carriage
+//!   return and form feed): scanned as that format. Anything else (images, archives, protobuf)
+//!   passes unchanged.
+//! - Up to [`SNIFF_BYTES`] bytes are held until the decision (or the whole body if it is
+//!   shorter); then they and everything after go through the chosen masker.
+
+use crate::format::Format;
+use crate::masker::BodyMasker;
+use crate::policy::Policy;
+use crate::scan::Stats;
+
+/// Bytes looked at before deciding.
+pub(crate) const SNIFF_BYTES: usize = 1024;
+
+/// Masks a body whose format is sniffed.
+pub(crate) struct SniffMasker {
+    head: Vec<u8>,
+    decided: Option<Box<BodyMasker>>,
+}
+
+/// The format of a body that starts with `head` (`complete`: `head` is the whole body), or
+/// `None` when it is none of the formats scanned.
+pub fn sniff_format(head: &[u8], complete: bool) -> Option<Format> {
+    let mut h = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    while let Some((&b, rest)) = h.split_first() {
+        if !b.is_ascii_whitespace() {
+            break;
+        }
+        h = rest;
+    }
+    if h.is_empty() {
+        return Some(Format::Text);
+    }
+    if !text_like(h, complete) {
+        return None;
+    }
+    if matches!(h[0], b'{' | b'[') {
+        // NDJSON: a second line that starts a JSON value
+        let lines_start_json = h
+            .split(|&b| b == b'\n')
+            .skip(1)
+            .map(|l| l.trim_ascii_start())
+            .filter(|l| !l.is_empty())
+            .take(2)
+            .all(|l| matches!(l[0], b'{' | b'['));
+        let two_lines = h.split(|&b| b == b'\n').filter(|l| !l.trim_ascii().is_empty()).count() >= 2;
+        return Some(if two_lines && lines_start_json {
+            Format::Ndjson
+        } else {
+            Format::Json
+        });
+    }
+    if form_like(h) {
+        return Some(Format::Form);
+    }
+    Some(Format::Text)
+}
+
+/// UTF-8 (a character cut by the end of `h` is fine unless the body ended) without control bytes
+/// other than tab, line feed, carriage return and form feed.
+fn text_like(h: &[u8], complete: bool) -> bool {
+    if h.iter()
+        .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c) || b == 0x7f)
+    {
+        return false;
+    }
+    match std::str::from_utf8(h) {
+        Ok(_) => true,
+        Err(e) => !complete && e.error_len().is_none(),
+    }
+}
+
+/// `name=value&name=value`: no blanks inside, names of URL-safe bytes.
+fn form_like(h: &[u8]) -> bool {
+    let h = h.trim_ascii_end();
+    if h.iter().any(|b| b.is_ascii_whitespace()) || !h.contains(&b'=') {
+        return false;
+    }
+    h.split(|&b| b == b'&').all(|pair| {
+        let name = pair.split(|&b| b == b'=').next().unwrap_or(b"");
+        !name.is_empty()
+            && name.iter().all(|&b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'~' | b'%' | b'*' | b'+' | b'[' | b']')
+            })
+    })
+}
+
+impl SniffMasker {
+    pub(crate) fn new() -> SniffMasker {
+        SniffMasker {
+            head: Vec::new(),
+            decided: None,
+        }
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.head.len() + self.decided.as_ref().map_or(0, |m| m.pending())
+    }
+
+    fn decide(&mut self, p: &Policy, complete: bool, stats: &mut Stats, out: &mut Vec<u8>) {
+        let masker = match sniff_format(&self.head, complete) {
+            Some(f) => {
+                stats.sniffed = Some(f);
+                BodyMasker::of_format(p, f)
+            }
+            None => BodyMasker::Pass,
+        };
+        let mut m = Box::new(masker);
+        let head = std::mem::take(&mut self.head);
+        m.push(p, &head, stats, out);
+        self.decided = Some(m);
+    }
+
+    pub(crate) fn push(&mut self, p: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+        if let Some(m) = self.decided.as_mut() {
+            m.push(p, input, stats, out);
+            return;
+        }
+        let take = (SNIFF_BYTES - self.head.len()).min(input.len());
+        self.head.extend_from_slice(&input[..take]);
+        if self.head.len() >= SNIFF_BYTES {
+            self.decide(p, false, stats, out);
+            if let Some(m) = self.decided.as_mut() {
+                m.push(p, &input[take..], stats, out);
+            }
+        }
+    }
+
+    pub(crate) fn finish(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+        if self.decided.is_none() {
+            self.decide(p, true, stats, out);
+        }
+        if let Some(m) = self.decided.as_mut() {
+            m.finish(p, stats, out);
+        }
+    }
+}
