@@ -311,7 +311,7 @@ fn prometheus_shows_the_documented_counters_with_the_right_counts() {
         curl(&["-s", "-o", "/dev/null", &e.url("/api/users")]);
     }
     curl(&["-s", "-o", "/dev/null", &e.url("/brotli")]);
-    // an octet-stream response is not scanned
+    // an image response is not scanned
     curl(&[
         "-s",
         "-o",
@@ -324,7 +324,7 @@ fn prometheus_shows_the_documented_counters_with_the_right_counts() {
         "content-type: image/png",
         &e.url("/record/bin"),
     ]);
-    curl(&["-s", "-o", "/dev/null", &e.url("/record/bin")]);
+    curl(&["-s", "-o", "/dev/null", &e.url("/record/bin?ct=image%2Fpng")]);
     curl(&[
         "-s",
         "-o",
@@ -745,10 +745,7 @@ fn prometheus_scrapes_envoy_and_every_dashboard_and_alert_query_has_series() {
 /// default policy `{}`, in both directions through the real Envoy.
 #[test]
 fn adjacent_values_and_look_alikes_give_the_documented_output_in_both_directions() {
-    let e = start_envoy(EnvoyOpts {
-        policy: Some("{}"),
-        ..EnvoyOpts::default()
-    });
+    let e = default_policy_envoy();
     let rows: &[(&str, &str, &str)] = &[
         ("text/plain", "4111111111111111 5555555555554444", "411111******1111 555555******4444"),
         ("text/plain", "219-09-9999 219-09-9999", "***-**-9999 ***-**-9999"),
@@ -813,5 +810,67 @@ fn adjacent_values_and_look_alikes_give_the_documented_output_in_both_directions
         assert!(r.starts_with("stored "), "{r}");
         let upstream_got = String::from_utf8(direct(&format!("/record/{rid}"))).unwrap();
         assert_eq!(&upstream_got, want, "request row {i}: {input}");
+    }
+}
+
+/// Form bodies, `application/octet-stream` bodies and a response with two `content-type`
+/// headers, through the real Envoy, with the default policy.
+#[test]
+fn form_octet_stream_and_conflicting_type_bodies_are_masked_in_both_directions() {
+    let e = default_policy_envoy();
+    let form = "card=4111+1111+1111+1111&email=jane%40example.com&c2=4111111111111111";
+    let form_masked = "card=4111+11**+****+1111&email=j***%40*******.com&c2=411111******1111";
+    let json = r#"{"card":"4111111111111111"}"#;
+    let json_masked = r#"{"card":"411111******1111"}"#;
+    let cases: &[(&str, &str, &str, Option<&str>)] = &[
+        ("application/x-www-form-urlencoded", form, form_masked, None),
+        ("application/octet-stream", json, json_masked, None),
+        ("image/png", json, json_masked, Some("application/json")),
+    ];
+    for (ct, input, want, ct2) in cases {
+        // response: stored at the upstream, served through Envoy with the content type(s)
+        let id = format!("fmt-{}", rand_suffix());
+        let stored = curl(&[
+            "-s",
+            "--data-binary",
+            input,
+            &format!("http://127.0.0.1:{}/record/{id}", upstream()),
+        ])
+        .body_string();
+        assert!(stored.starts_with("stored "), "{stored}");
+        let enc = |s: &str| s.replace('/', "%2F");
+        let mut path = format!("/record/{id}?ct={}", enc(ct));
+        if let Some(c2) = ct2 {
+            path.push_str(&format!("&ct2={}", enc(c2)));
+        }
+        let (status, headers, body) = get(&e.url(&path), &[]);
+        assert_eq!(status, 200);
+        if ct2.is_some() {
+            // Envoy joins a header sent twice into one comma-separated value
+            assert!(
+                headers.contains("content-type: image/png,application/json"),
+                "{headers}"
+            );
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            *want,
+            "response {ct} {ct2:?}\nlog:\n{}",
+            e.log()
+        );
+        // request: sent through Envoy with the content type(s), read back from the upstream
+        let rid = format!("fmtreq-{}", rand_suffix());
+        let url = e.url(&format!("/record/{rid}"));
+        let h1 = format!("content-type: {ct}");
+        let mut args = vec!["-s", "-H", h1.as_str()];
+        let h2 = ct2.map(|c| format!("content-type: {c}"));
+        if let Some(h) = &h2 {
+            args.extend(["-H", h.as_str()]);
+        }
+        args.extend(["--data-binary", input, url.as_str()]);
+        let r = curl(&args).body_string();
+        assert!(r.starts_with("stored "), "{r}");
+        let got = String::from_utf8(direct(&format!("/record/{rid}"))).unwrap();
+        assert_eq!(got, *want, "request {ct} {ct2:?}");
     }
 }

@@ -304,6 +304,17 @@ pub fn envoy() -> &'static Envoy {
     E.get_or_init(|| start_envoy(EnvoyOpts::default()))
 }
 
+/// A shared Envoy running the default policy `{}` (every detector, no token key).
+pub fn default_policy_envoy() -> &'static Envoy {
+    static E: OnceLock<Envoy> = OnceLock::new();
+    E.get_or_init(|| {
+        start_envoy(EnvoyOpts {
+            policy: Some("{}"),
+            ..EnvoyOpts::default()
+        })
+    })
+}
+
 pub struct Resp {
     pub out: Output,
 }

@@ -52,6 +52,11 @@ pub type HostResult<T> = Result<T, HostError>;
 pub trait Host {
     /// A header (or pseudo-header such as `:status`) value.
     fn header(&self, dir: Dir, name: &str) -> HostResult<Option<String>>;
+    /// Every value of a header that may be sent more than once (`content-type` twice): hosts
+    /// answer [`header`](Host::header) with the first value only. The default asks for that one.
+    fn header_values(&self, dir: Dir, name: &str) -> HostResult<Vec<String>> {
+        Ok(self.header(dir, name)?.into_iter().collect())
+    }
     /// Replaces (or adds) a header.
     fn set_header(&mut self, dir: Dir, name: &str, value: &str) -> HostResult<()>;
     /// Removes a header.

@@ -20,7 +20,7 @@ use crate::host::{Caps, Dir, Host, Level};
 use crate::metrics::{Fail, Metrics, Skip};
 use std::rc::Rc;
 use std::sync::Arc;
-use streammask_engine::{Format, Masker, MetaHits, Mode, OnError, Policy, PolicySet};
+use streammask_engine::{parse_media_type, FormatRouter, Masker, MetaHits, Mode, OnError, Policy, PolicySet, Route};
 
 /// What a callback tells the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +82,49 @@ pub struct StreamFilter {
     resp: Body,
     head: bool,
     enforce: bool,
+}
+
+/// How a body is masked, from its `content-type` header(s): two that disagree (a misconfigured
+/// upstream) make it a body whose format is sniffed, like an untyped one. A header sent twice
+/// reaches the filter as two values (the header map) or as one comma-joined value (Envoy's HTTP/1
+/// codec joins them).
+fn route_for(host: &dyn Host, d: Dir, p: &Policy) -> Route {
+    let values = host.header_values(d, "content-type").unwrap_or_default();
+    let types: Vec<&str> = values.iter().flat_map(|v| split_list(v)).collect();
+    let mut media: Vec<String> = types.iter().map(|v| parse_media_type(v).0).collect();
+    media.dedup();
+    if media.len() > 1 && p.sniff {
+        return Route::Sniff;
+    }
+    p.route(types.first().copied(), false)
+}
+
+/// The elements of a comma-separated header value, commas inside quotes kept.
+fn split_list(v: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in v.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(v[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(v[start..].trim());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+fn route_name(r: &Route) -> &'static str {
+    match r {
+        Route::Scan(f) => f.name(),
+        Route::Multipart(_) => "multipart",
+        Route::Sniff => "sniffed",
+        Route::Pass => "pass",
+    }
 }
 
 /// FNV-1a, for a stable rollout bucket from the request id.
@@ -303,10 +346,10 @@ impl StreamFilter {
         let shared = self.shared.clone();
         let policy = self.policy.clone();
         let p = &*policy;
-        let ct = host.header(d, "content-type").ok().flatten();
-        let Some(format) = p.format_for(ct.as_deref()) else {
+        let route = route_for(host, d, p);
+        if route == Route::Pass {
             return self.skip(host, d, Skip::ContentType);
-        };
+        }
         let ce = host.header(d, "content-encoding").ok().flatten();
         let coding = match Coding::parse(ce.as_deref()) {
             Ok(c) => c,
@@ -343,7 +386,7 @@ impl StreamFilter {
             self.count(host, m.decompressed, 1);
         }
         *self.body_mut(d) = Body::Scan(Box::new(Scan {
-            masker: Masker::new(policy.clone(), format),
+            masker: Masker::for_route(policy.clone(), &route, policy.clone()),
             decoder: coding.map(Decoder::new),
             enforce,
             declared,
@@ -360,7 +403,7 @@ impl StreamFilter {
             &format!(
                 "streammask: scanning {} body as {}{}{}",
                 d.name(),
-                format.name(),
+                route_name(&route),
                 coding.map_or(String::new(), |c| format!(" (decoding {})", c.name())),
                 if enforce { "" } else { " in report mode" }
             ),
@@ -611,11 +654,6 @@ impl StreamFilter {
         }
         Next::Continue
     }
-}
-
-/// A convenience for hosts and tests: the body format a content type maps to under a policy.
-pub fn format_of(policy: &Policy, content_type: Option<&str>) -> Option<Format> {
-    policy.format_for(content_type)
 }
 
 /// The findings log line: one JSON object per body with counts per label and, per finding, the

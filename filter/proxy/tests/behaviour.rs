@@ -531,3 +531,178 @@ fn a_header_that_cannot_be_rewritten_refuses_the_request_instead_of_passing_it_r
         );
     }
 }
+
+#[test]
+fn form_bodies_are_decoded_masked_and_stay_valid_form_encoding_both_ways() {
+    let form = b"card=4111+1111+1111+1111&email=jane%40example.com&c2=4111111111111111&password=hunter2&q=hello+world";
+    for kind in BOTH {
+        let (sh, names) = shared(kind, "{}");
+        for n in [1, 3, 16, 1000] {
+            // request (NGINX delivers it whole; the fake does as its host does)
+            let out = run(
+                kind,
+                &sh,
+                &names,
+                Exchange {
+                    method: "POST",
+                    req_headers: vec![("content-type", "application/x-www-form-urlencoded".into())],
+                    req_chunks: chunks(form, n),
+                    ..Exchange::default()
+                },
+            );
+            let got = String::from_utf8(out.upstream_body.clone()).unwrap();
+            assert_eq!(
+                got, "card=4111+11**+****+1111&email=j***%40*******.com&c2=411111******1111&password=%5BREDACTED%5D&q=hello+world",
+                "{kind:?} request, chunks of {n}"
+            );
+            // response
+            let out = run(
+                kind,
+                &sh,
+                &names,
+                Exchange {
+                    resp_headers: vec![(
+                        "content-type",
+                        "application/x-www-form-urlencoded; charset=utf-8".into(),
+                    )],
+                    resp_chunks: chunks(form, n),
+                    ..Exchange::default()
+                },
+            );
+            assert_eq!(
+                String::from_utf8(out.client_body).unwrap(),
+                got,
+                "{kind:?} response, chunks of {n}"
+            );
+        }
+    }
+}
+
+#[test]
+fn octet_stream_json_and_conflicting_content_types_are_sniffed_and_masked() {
+    let json = br#"{"card":"4111111111111111","ok":"clean"}"#;
+    let masked = br#"{"card":"411111******1111","ok":"clean"}"#;
+    for kind in BOTH {
+        let (sh, names) = shared(kind, "{}");
+        for n in [1, 5, 1000] {
+            for headers in [
+                vec![("content-type", "application/octet-stream".to_string())],
+                vec![],
+                vec![
+                    ("content-type", "image/png".to_string()),
+                    ("content-type", "application/json".to_string()),
+                ],
+            ] {
+                let out = run(
+                    kind,
+                    &sh,
+                    &names,
+                    Exchange {
+                        resp_headers: headers.clone(),
+                        resp_chunks: chunks(json, n),
+                        resp_framing: Framing::Length,
+                        ..Exchange::default()
+                    },
+                );
+                assert_eq!(out.client_body, masked, "{kind:?} response {headers:?} chunks of {n}");
+                assert!(!out.resp_headers.contains_key("content-length"), "{kind:?} {headers:?}");
+                let out = run(
+                    kind,
+                    &sh,
+                    &names,
+                    Exchange {
+                        method: "POST",
+                        req_headers: headers.clone(),
+                        req_chunks: chunks(json, n),
+                        ..Exchange::default()
+                    },
+                );
+                assert_eq!(out.upstream_body, masked, "{kind:?} request {headers:?} chunks of {n}");
+            }
+        }
+        // binary content typed as octet-stream passes byte-identical
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR4111111111111111".to_vec();
+        let out = run(
+            kind,
+            &sh,
+            &names,
+            Exchange {
+                resp_headers: vec![("content-type", "application/octet-stream".into())],
+                resp_chunks: chunks(&png, 4),
+                ..Exchange::default()
+            },
+        );
+        assert_eq!(out.client_body, png, "{kind:?}");
+        // with sniffing off an octet-stream body passes, as before
+        let (sh_off, names_off) = shared(kind, r#"{"sniff": false}"#);
+        let out = run(
+            kind,
+            &sh_off,
+            &names_off,
+            Exchange {
+                resp_headers: vec![("content-type", "application/octet-stream".into())],
+                resp_chunks: chunks(json, 7),
+                ..Exchange::default()
+            },
+        );
+        assert_eq!(out.client_body, json, "{kind:?}");
+    }
+}
+
+#[test]
+fn multipart_uploads_are_masked_part_by_part_and_keep_their_boundaries() {
+    let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\njane@example.com\r\n--XyZ\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nhunter2\r\n--XyZ\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"a.json\"\r\nContent-Type: application/json\r\n\r\n{\"card\":\"4111111111111111\"}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"img\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG4111111111111111\r\n--XyZ--\r\n";
+    let want = b"--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nj***@*******.com\r\n--XyZ\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n[REDACTED]\r\n--XyZ\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"a.json\"\r\nContent-Type: application/json\r\n\r\n{\"card\":\"411111******1111\"}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"img\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG4111111111111111\r\n--XyZ--\r\n";
+    for kind in BOTH {
+        let (sh, names) = shared(kind, "{}");
+        for n in [1, 2, 9, 64, 4096] {
+            let out = run(
+                kind,
+                &sh,
+                &names,
+                Exchange {
+                    method: "POST",
+                    req_headers: vec![("content-type", "multipart/form-data; boundary=XyZ".into())],
+                    req_chunks: chunks(body, n),
+                    ..Exchange::default()
+                },
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.upstream_body),
+                String::from_utf8_lossy(want),
+                "{kind:?} chunks of {n}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_comma_joined_content_type_pair_is_sniffed_like_two_headers() {
+    let json = br#"{"card":"4111111111111111"}"#;
+    for kind in BOTH {
+        let (sh, names) = shared(kind, "{}");
+        let out = run(
+            kind,
+            &sh,
+            &names,
+            Exchange {
+                resp_headers: vec![("content-type", "image/png,application/json".into())],
+                resp_chunks: chunks(json, 3),
+                ..Exchange::default()
+            },
+        );
+        assert_eq!(out.client_body, br#"{"card":"411111******1111"}"#, "{kind:?}");
+        // a quoted comma inside a parameter is no list
+        let out = run(
+            kind,
+            &sh,
+            &names,
+            Exchange {
+                resp_headers: vec![("content-type", "text/plain; x=\"a,b\"".into())],
+                resp_chunks: chunks(b"card 4111111111111111", 3),
+                ..Exchange::default()
+            },
+        );
+        assert_eq!(out.client_body, b"card 411111******1111", "{kind:?}");
+    }
+}

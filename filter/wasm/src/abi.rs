@@ -31,6 +31,7 @@ extern "C" {
         return_value_data: *mut *mut u8,
         return_value_size: *mut usize,
     ) -> u32;
+    fn proxy_get_header_map_pairs(map_type: u32, return_map_data: *mut *mut u8, return_map_size: *mut usize) -> u32;
     fn proxy_replace_header_map_value(
         map_type: u32,
         key_data: *const u8,
@@ -81,6 +82,9 @@ mod native {
         10
     }
     pub unsafe fn proxy_get_header_map_value(_: u32, _: *const u8, _: usize, _: *mut *mut u8, _: *mut usize) -> u32 {
+        10
+    }
+    pub unsafe fn proxy_get_header_map_pairs(_: u32, _: *mut *mut u8, _: *mut usize) -> u32 {
         10
     }
     pub unsafe fn proxy_replace_header_map_value(_: u32, _: *const u8, _: usize, _: *const u8, _: usize) -> u32 {
@@ -157,6 +161,49 @@ pub fn get_header(map: u32, key: &str) -> Result<Option<Vec<u8>>, u32> {
         NOT_FOUND => Ok(None),
         other => Err(other),
     }
+}
+
+/// Every value of header `key` (a header sent twice has two), from the whole header map: the
+/// single-value call returns only the first one.
+pub fn get_header_values(map: u32, key: &str) -> Result<Vec<Vec<u8>>, u32> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    let s = unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) };
+    if s != OK {
+        return Err(s);
+    }
+    let bytes = unsafe { take(data, size) }.unwrap_or_default();
+    Ok(deserialize_pairs(&bytes)
+        .into_iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(key.as_bytes()))
+        .map(|(_, v)| v.to_vec())
+        .collect())
+}
+
+/// Decodes the proxy-wasm header map encoding (see `serialize_headers`); a malformed map gives the
+/// pairs decoded before the fault.
+fn deserialize_pairs(b: &[u8]) -> Vec<(&[u8], &[u8])> {
+    let u32_at = |i: usize| -> Option<usize> {
+        let w = b.get(i..i + 4)?;
+        Some(u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize)
+    };
+    let Some(n) = u32_at(0) else { return Vec::new() };
+    let mut sizes = Vec::new();
+    for k in 0..n.min(4096) {
+        match (u32_at(4 + 8 * k), u32_at(8 + 8 * k)) {
+            (Some(a), Some(v)) => sizes.push((a, v)),
+            _ => return Vec::new(),
+        }
+    }
+    let mut at = 4 + 8 * sizes.len();
+    let mut out = Vec::new();
+    for (kl, vl) in sizes {
+        let (Some(k), Some(v)) = (b.get(at..at + kl), b.get(at + kl + 1..at + kl + 1 + vl)) else {
+            break;
+        };
+        out.push((k, v));
+        at += kl + 1 + vl + 1;
+    }
+    out
 }
 
 pub fn replace_header(map: u32, key: &str, value: &str) -> Result<(), u32> {
@@ -242,5 +289,23 @@ pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, u32> {
         OK => Ok(unsafe { take(data, size) }),
         NOT_FOUND => Ok(None),
         other => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_pairs_decode_what_serialize_writes() {
+        let b = serialize_headers(&[
+            ("content-type", "image/png"),
+            ("x", ""),
+            ("content-type", "application/json"),
+        ]);
+        let pairs = deserialize_pairs(&b);
+        assert_eq!(pairs.len(), 3);
+        assert_eq!(pairs[2], (&b"content-type"[..], &b"application/json"[..]));
+        assert!(deserialize_pairs(&b[..b.len() - 5]).len() < 3);
     }
 }

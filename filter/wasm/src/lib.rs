@@ -42,6 +42,15 @@ impl Host for WasmHost {
             .map(|v| v.map(|b| String::from_utf8_lossy(&b).into_owned()))
             .map_err(HostError)
     }
+    fn header_values(&self, dir: Dir, name: &str) -> HostResult<Vec<String>> {
+        abi::get_header_values(map(dir), name)
+            .map(|v| {
+                v.into_iter()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .collect()
+            })
+            .map_err(HostError)
+    }
     fn set_header(&mut self, dir: Dir, name: &str, value: &str) -> HostResult<()> {
         abi::replace_header(map(dir), name, value).map_err(HostError)
     }

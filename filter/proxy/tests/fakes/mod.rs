@@ -46,6 +46,8 @@ pub struct State {
     pub unreadable: bool,
     pub eos_call: bool,
     pub fail_header_writes: bool,
+    /// Second and later values of headers sent more than once: (is request, name, value).
+    pub extra_values: Vec<(bool, String, String)>,
 }
 
 #[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +71,20 @@ impl Host for FakeHost {
             Dir::Request => &self.st.req_headers,
             Dir::Response => &self.st.resp_headers,
         };
+        // both hosts answer a single-value lookup with the first value
         Ok(m.get(name).cloned())
+    }
+    fn header_values(&self, dir: Dir, name: &str) -> HostResult<Vec<String>> {
+        let mut v: Vec<String> = self.header(dir, name)?.into_iter().collect();
+        let req = dir == Dir::Request;
+        v.extend(
+            self.st
+                .extra_values
+                .iter()
+                .filter(|(r, n, _)| *r == req && n == name)
+                .map(|(_, _, x)| x.clone()),
+        );
+        Ok(v)
     }
     fn set_header(&mut self, dir: Dir, name: &str, value: &str) -> HostResult<()> {
         self.headers_writable(dir)?;
@@ -90,6 +105,8 @@ impl Host for FakeHost {
             Dir::Response => &mut self.st.resp_headers,
         };
         m.remove(name);
+        let req = dir == Dir::Request;
+        self.st.extra_values.retain(|(r, n, _)| !(*r == req && n == name));
         Ok(())
     }
     fn body(&self, _dir: Dir, size: usize) -> HostResult<Option<Vec<u8>>> {
@@ -351,6 +368,10 @@ pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> O
     let mut f = StreamFilter::new(shared.clone());
     host.st.req_headers.insert(":method".into(), ex.method.into());
     for (k, v) in &ex.req_headers {
+        if host.st.req_headers.contains_key(*k) {
+            host.st.extra_values.push((true, k.to_string(), v.clone()));
+            continue;
+        }
         host.st.req_headers.insert(k.to_string(), v.clone());
     }
     let req_len: usize = ex.req_chunks.iter().map(Vec::len).sum();
@@ -384,6 +405,10 @@ pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> O
     host.st.paused = false;
     host.st.resp_headers.insert(":status".into(), ex.status.to_string());
     for (k, v) in &ex.resp_headers {
+        if host.st.resp_headers.contains_key(*k) {
+            host.st.extra_values.push((false, k.to_string(), v.clone()));
+            continue;
+        }
         host.st.resp_headers.insert(k.to_string(), v.clone());
     }
     let resp_len: usize = ex.resp_chunks.iter().map(Vec::len).sum();
