@@ -71,6 +71,11 @@ pub trait Host {
     fn increment(&mut self, metric: u32, by: u64) -> HostResult<()>;
     /// Sets a gauge defined at configuration time.
     fn record(&mut self, metric: u32, value: u64) -> HostResult<()>;
+    /// Bytes the filter holds in this VM now (its counting allocator; not a host call; 0 where
+    /// unknown): checked against `limits.max_memory_bytes`.
+    fn memory_in_use(&self) -> u64 {
+        0
+    }
     /// Size of this VM's linear memory in bytes (not a host call; 0 where unknown).
     fn vm_memory_bytes(&self) -> u64 {
         0

@@ -2,6 +2,10 @@
 //! `streammask_proxy::StreamFilter`, host calls go through [`abi`], which returns every status.
 
 mod abi;
+mod alloc;
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
@@ -74,6 +78,9 @@ impl Host for WasmHost {
     }
     fn record(&mut self, metric: u32, value: u64) -> HostResult<()> {
         abi::record(metric, value).map_err(HostError)
+    }
+    fn memory_in_use(&self) -> u64 {
+        alloc::in_use() as u64
     }
     fn vm_memory_bytes(&self) -> u64 {
         #[cfg(target_arch = "wasm32")]

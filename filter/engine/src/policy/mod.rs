@@ -66,6 +66,30 @@ pub struct Limits {
     pub max_field_value_bytes: usize,
     /// Upper bound on bytes a stream keeps paused in the proxy.
     pub max_paused_bytes: usize,
+    /// Decoded bytes one compressed body may inflate to.
+    pub max_decoded_bytes: u64,
+    /// Decoded bytes per compressed byte, once the first MiB is decoded.
+    pub max_expansion_ratio: u64,
+    /// Decoded bytes one body chunk may inflate to (its output leaves in one host call).
+    pub max_decoded_bytes_per_chunk: u64,
+    /// Largest brotli or zstd window a compressed body may ask for.
+    pub max_decode_window_bytes: u64,
+    /// Memory the filter may hold in one VM.
+    pub max_memory_bytes: u64,
+}
+
+impl Limits {
+    /// The defaults (see SECURITY.md for why each).
+    pub const DEFAULT: Limits = Limits {
+        max_depth: 256,
+        max_field_value_bytes: 4096,
+        max_paused_bytes: 32 << 10,
+        max_decoded_bytes: 1 << 30,
+        max_expansion_ratio: 100,
+        max_decoded_bytes_per_chunk: 32 << 20,
+        max_decode_window_bytes: 8 << 20,
+        max_memory_bytes: 128 << 20,
+    };
 }
 
 /// A compiled rule.
@@ -447,10 +471,17 @@ impl Policy {
                 FileParts::Text
             }
         };
+        let d = Limits::DEFAULT;
+        let l = &w.limits;
         let limits = Limits {
-            max_depth: w.limits.max_depth.unwrap_or(256),
-            max_field_value_bytes: w.limits.max_field_value_bytes.unwrap_or(4096),
-            max_paused_bytes: w.limits.max_paused_bytes.unwrap_or(32 << 10),
+            max_depth: l.max_depth.unwrap_or(d.max_depth),
+            max_field_value_bytes: l.max_field_value_bytes.unwrap_or(d.max_field_value_bytes),
+            max_paused_bytes: l.max_paused_bytes.unwrap_or(d.max_paused_bytes),
+            max_decoded_bytes: l.max_decoded_bytes.unwrap_or(d.max_decoded_bytes),
+            max_expansion_ratio: l.max_expansion_ratio.unwrap_or(d.max_expansion_ratio),
+            max_decoded_bytes_per_chunk: l.max_decoded_bytes_per_chunk.unwrap_or(d.max_decoded_bytes_per_chunk),
+            max_decode_window_bytes: l.max_decode_window_bytes.unwrap_or(d.max_decode_window_bytes),
+            max_memory_bytes: l.max_memory_bytes.unwrap_or(d.max_memory_bytes),
         };
         if !(1..=4096).contains(&limits.max_depth) {
             errs.push("limits.max_depth", "use 1-4096");
@@ -462,6 +493,24 @@ impl Policy {
             errs.push(
                 "limits.max_paused_bytes",
                 "use 1024-1048576 (keep it below the proxy's per-stream buffer limit)",
+            );
+        }
+        if !((1 << 20)..=(1 << 40)).contains(&limits.max_decoded_bytes) {
+            errs.push("limits.max_decoded_bytes", "use 1 MiB to 1 TiB (1048576-1099511627776)");
+        }
+        if !(2..=100_000).contains(&limits.max_expansion_ratio) {
+            errs.push("limits.max_expansion_ratio", "use 2-100000");
+        }
+        if !((64 << 10)..=(1 << 30)).contains(&limits.max_decoded_bytes_per_chunk) {
+            errs.push("limits.max_decoded_bytes_per_chunk", "use 64 KiB to 1 GiB (65536-1073741824)");
+        }
+        if !((32 << 10)..=(128 << 20)).contains(&limits.max_decode_window_bytes) {
+            errs.push("limits.max_decode_window_bytes", "use 32 KiB to 128 MiB (32768-134217728)");
+        }
+        if !((1 << 20)..=(4 << 30)).contains(&limits.max_memory_bytes) {
+            errs.push(
+                "limits.max_memory_bytes",
+                "use 1 MiB to 4 GiB, well below the VM's memory cap",
             );
         }
         let header_rules = meta::compile_headers(&w.headers, &mut names, key.as_ref(), &mut errs);
@@ -567,11 +616,7 @@ impl Policy {
             mode: Mode::Enforce,
             on_error: OnError::Block,
             enforce_percent: 100,
-            limits: Limits {
-                max_depth: 256,
-                max_field_value_bytes: 4096,
-                max_paused_bytes: 32 << 10,
-            },
+            limits: Limits::DEFAULT,
             scan_missing_content_type: true,
             sniff: true,
             file_parts: FileParts::Text,

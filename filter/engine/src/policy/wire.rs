@@ -157,6 +157,16 @@ pub struct LimitsWire {
     pub max_field_value_bytes: Option<usize>,
     /// Upper bound on the bytes a stream keeps paused in the proxy (Envoy trailers support).
     pub max_paused_bytes: Option<usize>,
+    /// Decoded bytes one compressed body may inflate to.
+    pub max_decoded_bytes: Option<u64>,
+    /// Decoded bytes per compressed byte, once the first MiB is decoded.
+    pub max_expansion_ratio: Option<u64>,
+    /// Decoded bytes one body chunk (one host callback) may inflate to.
+    pub max_decoded_bytes_per_chunk: Option<u64>,
+    /// Largest back-reference window a brotli or zstd body may ask for.
+    pub max_decode_window_bytes: Option<u64>,
+    /// Memory the filter may hold in one VM (all streams); a stream that would pass it is blocked.
+    pub max_memory_bytes: Option<u64>,
 }
 
 /// A header rule: the listed headers' values go through the detectors, or are masked whole.
