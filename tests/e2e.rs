@@ -182,16 +182,17 @@ fn http2_downstream_and_a_response_with_trailers() {
 #[test]
 fn compressed_upstream_bodies_are_decoded_or_blocked_and_bodiless_responses_pass() {
     let e = envoy();
-    for path in ["/gzip", "/deflate"] {
+    for path in ["/gzip", "/deflate", "/brotli", "/zstd"] {
         let (status, headers, body) = get(&e.url(path), &[]);
         assert_eq!(status, 200, "{path}");
         assert!(!headers.contains("content-encoding"), "{path}: {headers}");
         assert_no_raw(path, &body);
-        serde_json::from_slice::<Value>(&body).expect("decoded JSON");
+        let v = serde_json::from_slice::<Value>(&body).expect("decoded JSON");
+        assert_eq!(v["users"][0]["card"], "4111 11** **** 1111", "{path}");
     }
-    let (status, _, body) = get(&e.url("/brotli"), &[]);
+    let (status, _, body) = get(&e.url("/compress"), &[]);
     assert_eq!(status, 502);
-    assert!(String::from_utf8_lossy(&body).contains("content-encoding \"br\" cannot be scanned"));
+    assert!(String::from_utf8_lossy(&body).contains("content-encoding \"compress\" cannot be scanned"));
     assert!(!body.windows(4).any(|w| w == b"4111"));
     let (status, headers, _) = get(&e.url("/api/users"), &["-I"]);
     assert_eq!(status, 200);
@@ -310,7 +311,7 @@ fn prometheus_shows_the_documented_counters_with_the_right_counts() {
     for _ in 0..3 {
         curl(&["-s", "-o", "/dev/null", &e.url("/api/users")]);
     }
-    curl(&["-s", "-o", "/dev/null", &e.url("/brotli")]);
+    curl(&["-s", "-o", "/dev/null", &e.url("/compress")]);
     // an image response is not scanned
     curl(&[
         "-s",
@@ -384,7 +385,7 @@ fn envoy_debug_log_contains_no_raw_values_and_no_secret() {
         "/bytes",
         "/split",
         "/gzip",
-        "/brotli",
+        "/compress",
         "/logs.ndjson?lines=3&delay_ms=1",
         "/events?n=2&delay_ms=1",
     ] {
@@ -444,8 +445,33 @@ fn compressed_request_bodies_are_decoded_masked_and_sent_plain() {
     assert_no_raw("gzip request at the upstream", &got);
     let v: Value = serde_json::from_slice(&got).expect("the upstream got plain JSON");
     assert_eq!(v["comment"], "please ship by friday");
+    // brotli and zstd requests are decoded too
+    for (coding, data) in [("br", brotli_bytes(&plain)), ("zstd", zstd_bytes(&plain))] {
+        let file = root().join(format!("target/e2e/request-{}.json.{coding}", std::process::id()));
+        std::fs::write(&file, data).unwrap();
+        let id = format!("{coding}-{}", rand_suffix());
+        let at = format!("@{}", file.display());
+        let ce = format!("content-encoding: {coding}");
+        let r = curl(&[
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-H",
+            &ce,
+            "--data-binary",
+            &at,
+            &e.url(&format!("/record/{id}")),
+        ]);
+        assert!(r.body_string().starts_with("stored "), "{coding}: {}", r.body_string());
+        let got = direct(&format!("/record/{id}"));
+        assert_no_raw(&format!("{coding} request at the upstream"), &got);
+        let v: Value = serde_json::from_slice(&got).expect("the upstream got plain JSON");
+        assert_eq!(v["comment"], "please ship by friday");
+    }
     // an encoding the filter cannot decode is refused before the upstream sees anything
-    let id = format!("br-{}", rand_suffix());
+    let id = format!("compress-{}", rand_suffix());
     let (status, _, _) = get(
         &e.url(&format!("/record/{id}")),
         &[
@@ -454,7 +480,7 @@ fn compressed_request_bodies_are_decoded_masked_and_sent_plain() {
             "-H",
             "content-type: application/json",
             "-H",
-            "content-encoding: br",
+            "content-encoding: compress",
             "--data-binary",
             "xyz",
         ],
@@ -634,7 +660,7 @@ fn prometheus_scrapes_envoy_and_every_dashboard_and_alert_query_has_series() {
     );
 
     let e = start_envoy(EnvoyOpts::default());
-    for p in ["/api/users", "/text", "/gzip", "/brotli", "/empty", "/gzip-corrupt"] {
+    for p in ["/api/users", "/text", "/gzip", "/compress", "/empty", "/gzip-corrupt"] {
         let _ = std::process::Command::new("curl")
             .args(["-s", "-o", "/dev/null", &e.url(p)])
             .output();
@@ -873,4 +899,17 @@ fn form_octet_stream_and_conflicting_type_bodies_are_masked_in_both_directions()
         let got = String::from_utf8(direct(&format!("/record/{rid}"))).unwrap();
         assert_eq!(got, *want, "request {ct} {ct2:?}");
     }
+}
+
+fn brotli_bytes(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 20);
+        std::io::Write::write_all(&mut w, data).unwrap();
+    }
+    out
+}
+
+fn zstd_bytes(data: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
 }

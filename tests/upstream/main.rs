@@ -12,7 +12,9 @@
 //!   GET  /split                a card number split across two chunks with a pause between
 //!   GET  /gzip                 the JSON response gzip-compressed (content-encoding: gzip)
 //!   GET  /deflate              the same with content-encoding: deflate
-//!   GET  /brotli               content-encoding: br (not decodable by the filter)
+//!   GET  /brotli               the JSON response brotli-compressed (content-encoding: br)
+//!   GET  /zstd                 the JSON response zstd-compressed (content-encoding: zstd)
+//!   GET  /compress             content-encoding: compress (not decodable by the filter)
 //!   GET  /gzip-corrupt         a gzip body damaged in the middle (decoding fails mid-stream)
 //!   GET  /empty                204 No Content
 //!   GET  /big?mb=N             N MiB of streamed text with a card every 64 KiB
@@ -27,6 +29,12 @@
 //!   ANY  /meta/ID...           stores the request line and headers as received (and answers with
 //!                              a set-cookie carrying a test card number)
 //!   GET  /meta-read/ID         returns what /meta/ID stored
+//!   GET  /bomb?enc=E&mb=N      N MiB (a card, then zeros) compressed with gzip, deflate, br or zstd
+//!   GET  /truncated-gzip       a gzip body cut before its end
+//!   GET  /mid-value            a JSON body that ends inside a card number
+//!   GET  /reset                part of a body, then the connection is torn down
+//!   GET  /short-length         a content-length of 100000 with 5000 bytes sent
+//!   GET  /tiny?n=N             N one-byte chunks
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -41,7 +49,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 type Store = Arc<Mutex<HashMap<String, Vec<u8>>>>;
 
 pub const USERS_JSON: &str = r#"{"users":[{"user_id":"u-1001","name":"Jane Doe","email":"jane.doe@example.com","phone":"+1 (415) 555-2671","card":"4111 1111 1111 1111","ssn":"123-45-6789","iban":"DE89 3704 0044 0532 0130 00","plan":"pro","created":"2024-11-30T12:00:00Z","id":"550e8400-e29b-41d4-a716-446655440000"},{"user_id":"u-1002","name":"John Roe","email":"John.Roe@Example.org","phone":"+44 20 7946 0958","card":5555555555554444,"ssn":"078-05-1120","notes":"paid with 4000-0566-5566-5556 via jroe@mail.example.net","plan":"free","version":"1.2.3"}],"total":2,"request_ip":"203.0.113.42"}"#;
@@ -49,7 +58,7 @@ pub const USERS_JSON: &str = r#"{"users":[{"user_id":"u-1001","name":"Jane Doe",
 pub const TEXT: &str = "Order ORD-2024-000123 for jane.doe@example.com\ncard 4111 1111 1111 1111 exp 12/29, ssn 123-45-6789\ncall +1 (415) 555-2671 from 203.0.113.42\nkey AKIAIOSFODNN7EXAMPLE\nclean line: version 1.2.3, total $1,234.56, id 550e8400-e29b-41d4-a716-446655440000\n";
 
 fn full(status: StatusCode, ct: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut r = Response::new(Full::new(body.into()).boxed());
+    let mut r = Response::new(Full::new(body.into()).map_err(|never| match never {}).boxed());
     *r.status_mut() = status;
     if !ct.is_empty() {
         if let Ok(v) = ct.parse() {
@@ -68,17 +77,41 @@ fn streamed(ct: &str) -> (mpsc::Sender<Frame<Bytes>>, Response<Body>) {
     (tx, r)
 }
 
+/// A streamed body that can fail: an error item aborts the connection mid-body (an upstream reset).
+fn streamed_fallible(ct: &str) -> (mpsc::Sender<Result<Frame<Bytes>, BoxError>>, Response<Body>) {
+    let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, BoxError>>(8);
+    let mut r = Response::new(BodyExt::boxed(FallibleStream(rx)));
+    if let Ok(v) = ct.parse() {
+        r.headers_mut().insert("content-type", v);
+    }
+    (tx, r)
+}
+
 /// An mpsc receiver of frames as a response body.
 struct RecvStream(mpsc::Receiver<Frame<Bytes>>);
 
 impl hyper::body::Body for RecvStream {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = BoxError;
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.0.poll_recv(cx).map(|o| o.map(Ok))
+    }
+}
+
+/// An mpsc receiver of frames or errors as a response body.
+struct FallibleStream(mpsc::Receiver<Result<Frame<Bytes>, BoxError>>);
+
+impl hyper::body::Body for FallibleStream {
+    type Data = Bytes;
+    type Error = BoxError;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.0.poll_recv(cx)
     }
 }
 
@@ -116,6 +149,41 @@ fn query_text(req: &Request<Incoming>, key: &str) -> Option<String> {
         i += 1;
     }
     String::from_utf8(out).ok()
+}
+
+/// `mb` MiB (a card, then zeros) compressed with `enc`, made once per size and coding.
+fn bomb(enc: &str, mb: usize) -> Bytes {
+    static CACHE: std::sync::OnceLock<Mutex<HashMap<(String, usize), Bytes>>> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(b) = cache.lock().ok().and_then(|c| c.get(&(enc.to_string(), mb)).cloned()) {
+        return b;
+    }
+    let mut plain = b"4111111111111111 ".to_vec();
+    plain.resize(mb << 20, 0);
+    let z = match enc {
+        "deflate" => zlib(&plain),
+        "br" => brotli_compress(&plain),
+        "zstd" => zstd_compress(&plain),
+        _ => gzip(&plain),
+    };
+    let b = Bytes::from(z);
+    if let Ok(mut c) = cache.lock() {
+        c.insert((enc.to_string(), mb), b.clone());
+    }
+    b
+}
+
+fn brotli_compress(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 64 << 10, 5, 22);
+        let _ = w.write_all(data);
+    }
+    out
+}
+
+fn zstd_compress(data: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -276,10 +344,98 @@ async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, 
             let mut r = full(
                 StatusCode::OK,
                 "application/json",
-                &b"\x1b\x4a\x00\xf8\x25\x0a\x4111111111111111"[..],
+                brotli_compress(USERS_JSON.as_bytes()),
             );
             r.headers_mut()
                 .insert("content-encoding", hyper::header::HeaderValue::from_static("br"));
+            r
+        }
+        ("GET", "/zstd") => {
+            let mut r = full(StatusCode::OK, "application/json", zstd_compress(USERS_JSON.as_bytes()));
+            r.headers_mut()
+                .insert("content-encoding", hyper::header::HeaderValue::from_static("zstd"));
+            r
+        }
+        ("GET", "/compress") => {
+            // a coding the filter cannot decode (LZW `compress`)
+            let mut r = full(StatusCode::OK, "application/json", &b"\x1f\x9d\x904111111111111111"[..]);
+            r.headers_mut()
+                .insert("content-encoding", hyper::header::HeaderValue::from_static("compress"));
+            r
+        }
+        ("GET", "/bomb") => {
+            // `mb` MiB that compress to almost nothing: a card, then zeros
+            let enc = query_text(&req, "enc").unwrap_or_else(|| "gzip".into());
+            let mb = query(&req, "mb", 200) as usize;
+            let body = bomb(&enc, mb);
+            let (tx, mut r) = streamed("text/plain");
+            if let Ok(v) = enc.parse() {
+                r.headers_mut().insert("content-encoding", v);
+            }
+            tokio::spawn(async move {
+                for part in body.chunks(16 << 10) {
+                    if tx.send(Frame::data(Bytes::copy_from_slice(part))).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            r
+        }
+        ("GET", "/truncated-gzip") => {
+            // a gzip body cut before its end (no trailer, deflate stream unfinished)
+            let z = gzip(USERS_JSON.repeat(50).as_bytes());
+            let cut = z.len() * 2 / 3;
+            let mut r = full(StatusCode::OK, "application/json", z[..cut].to_vec());
+            r.headers_mut()
+                .insert("content-encoding", hyper::header::HeaderValue::from_static("gzip"));
+            r
+        }
+        ("GET", "/mid-value") => {
+            // the body ends inside a string value, in the middle of a card number
+            full(
+                StatusCode::OK,
+                "application/json",
+                &b"{\"note\":\"paid with 4111 1111 1111"[..],
+            )
+        }
+        ("GET", "/reset") => {
+            // part of the body, then the upstream connection is torn down mid-body
+            let (tx, r) = streamed_fallible("application/json");
+            tokio::spawn(async move {
+                let _ = tx
+                    .send(Ok(Frame::data(Bytes::from_static(b"{\"card\":\"4111 1111 "))))
+                    .await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let _ = tx.send(Err("upstream reset".into())).await;
+            });
+            r
+        }
+        ("GET", "/short-length") => {
+            // declares 100000 bytes, sends 5000, then closes the connection
+            let (tx, mut r) = streamed_fallible("text/plain");
+            r.headers_mut()
+                .insert("content-length", hyper::header::HeaderValue::from_static("100000"));
+            tokio::spawn(async move {
+                let chunk = Bytes::from("card 4111 1111 1111 1111 ".repeat(200));
+                let _ = tx.send(Ok(Frame::data(chunk))).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let _ = tx.send(Err("connection closed early".into())).await;
+            });
+            r
+        }
+        ("GET", "/tiny") => {
+            // `n` one-byte chunks of a text with cards in it
+            let n = query(&req, "n", 10_000) as usize;
+            let (tx, r) = streamed("text/plain");
+            tokio::spawn(async move {
+                let text = b"card 4111 1111 1111 1111 mail jane.doe@example.com\n";
+                for i in 0..n {
+                    let b = Bytes::copy_from_slice(&text[i % text.len()..i % text.len() + 1]);
+                    if tx.send(Frame::data(b)).await.is_err() {
+                        return;
+                    }
+                }
+            });
             r
         }
         ("GET" | "HEAD", "/empty") => full(StatusCode::NO_CONTENT, "application/json", Bytes::new()),

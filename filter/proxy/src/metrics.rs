@@ -11,7 +11,7 @@
 //! | `streammask.streams_blocked.reason.X.direction.D` | `streammask_streams_blocked{reason,direction}` | bodies stopped, by reason |
 //! | `streammask.streams_passed_unmasked.reason.X.direction.D` | `streammask_streams_passed_unmasked{reason,direction}` | errors let through because `on_error` is `pass` |
 //! | `streammask.json_fallbacks.direction.D` | `streammask_json_fallbacks{direction}` | malformed JSON scanned as text |
-//! | `streammask.streams_decompressed.direction.D` | `streammask_streams_decompressed{direction}` | gzip/deflate bodies decoded for scanning |
+//! | `streammask.streams_decompressed.direction.D` | `streammask_streams_decompressed{direction}` | gzip, deflate, br and zstd bodies decoded for scanning |
 //! | `streammask.vm_memory_bytes` (gauge) | `streammask_vm_memory_bytes` | the wasm VM's linear memory, written at a body end when it changed (last VM to report) |
 
 use crate::host::{Dir, Level, RootHost};
@@ -43,6 +43,29 @@ pub enum Fail {
     Internal,
     /// Trailers arrived while bytes were held in filter memory (cannot be written any more).
     TrailerTail,
+    /// A compressed body inflated more than `limits.max_expansion_ratio` per compressed byte.
+    DecodeRatio,
+    /// A compressed body inflated past `limits.max_decoded_bytes`.
+    DecodedSize,
+    /// A brotli or zstd body asked for a window larger than `limits.max_decode_window_bytes`.
+    DecodeWindow,
+    /// A compressed body ended before its compressed stream did.
+    Truncated,
+    /// One body chunk inflated past `limits.max_decoded_bytes_per_chunk`.
+    ChunkLimit,
+    /// The filter's memory in this VM would pass `limits.max_memory_bytes`.
+    Memory,
+}
+
+impl Fail {
+    /// Limits and hostile input: always blocked, whatever `on_error` says (passing the body would
+    /// hand an attacker the unmasked bytes, and decoding it further is the attack).
+    pub fn always_blocks(self) -> bool {
+        matches!(
+            self,
+            Fail::DecodeRatio | Fail::DecodedSize | Fail::DecodeWindow | Fail::ChunkLimit | Fail::Memory
+        )
+    }
 }
 
 const SKIPS: [(Skip, &str); 4] = [
@@ -51,12 +74,18 @@ const SKIPS: [(Skip, &str); 4] = [
     (Skip::NoBody, "no_body"),
     (Skip::Upgrade, "upgrade"),
 ];
-const FAILS: [(Fail, &str); 5] = [
+const FAILS: [(Fail, &str); 11] = [
     (Fail::Encoding, "encoding"),
     (Fail::Decode, "decode_error"),
     (Fail::Unreadable, "unreadable_body"),
     (Fail::Internal, "internal"),
     (Fail::TrailerTail, "trailer_tail"),
+    (Fail::DecodeRatio, "decode_ratio"),
+    (Fail::DecodedSize, "decoded_size"),
+    (Fail::DecodeWindow, "decode_window"),
+    (Fail::Truncated, "truncated"),
+    (Fail::ChunkLimit, "chunk_limit"),
+    (Fail::Memory, "memory"),
 ];
 
 /// Counter ids per label (rule, field, header rule, query rule) of one policy, for one direction.
@@ -74,8 +103,8 @@ pub struct DirMetrics {
     pub json_fallbacks: Option<u32>,
     pub decompressed: Option<u32>,
     skipped: [Option<u32>; 4],
-    blocked: [Option<u32>; 5],
-    passed: [Option<u32>; 5],
+    blocked: [Option<u32>; 11],
+    passed: [Option<u32>; 11],
 }
 
 impl DirMetrics {

@@ -15,7 +15,7 @@
 //!   or every further byte is dropped (NGINX). With `on_error: pass` the body goes through unmasked
 //!   and the event is counted.
 
-use crate::decode::{Coding, Decoder};
+use crate::decode::{Coding, DecodeError, DecodeLimits, Decoder};
 use crate::host::{Caps, Dir, Host, Level};
 use crate::metrics::{Fail, Metrics, Skip};
 use std::rc::Rc;
@@ -56,7 +56,6 @@ struct Scan {
     /// Masked output kept in the host's buffer under a Pause.
     pending: Vec<u8>,
     out: Vec<u8>,
-    plain: Vec<u8>,
 }
 
 enum Body {
@@ -124,6 +123,30 @@ fn route_name(r: &Route) -> &'static str {
         Route::Multipart(_) => "multipart",
         Route::Sniff => "sniffed",
         Route::Pass => "pass",
+    }
+}
+
+/// The decoder's bounds from the policy's limits.
+fn decode_limits(p: &Policy) -> DecodeLimits {
+    let l = &p.limits;
+    DecodeLimits {
+        max_total: l.max_decoded_bytes,
+        max_ratio: l.max_expansion_ratio,
+        ratio_floor: 1 << 20,
+        max_window: usize::try_from(l.max_decode_window_bytes).unwrap_or(usize::MAX),
+        output_window: 32 << 10,
+    }
+}
+
+/// The blocking reason for a decoder error.
+fn decode_fail(e: DecodeError) -> Fail {
+    match e {
+        DecodeError::Corrupt => Fail::Decode,
+        DecodeError::Truncated => Fail::Truncated,
+        DecodeError::TooLarge => Fail::DecodedSize,
+        DecodeError::Ratio => Fail::DecodeRatio,
+        DecodeError::Window => Fail::DecodeWindow,
+        DecodeError::Stopped => Fail::Internal,
     }
 }
 
@@ -355,7 +378,7 @@ impl StreamFilter {
             Ok(c) => c,
             Err(()) => {
                 let detail = format!(
-                    "content-encoding {:?} cannot be scanned; only gzip and deflate are decoded",
+                    "content-encoding {:?} cannot be scanned; gzip, deflate, br and zstd are decoded",
                     ce.unwrap_or_default()
                 );
                 return self.fail_headers(host, d, Fail::Encoding, &detail);
@@ -387,7 +410,7 @@ impl StreamFilter {
         }
         *self.body_mut(d) = Body::Scan(Box::new(Scan {
             masker: Masker::for_route(policy.clone(), &route, policy.clone()),
-            decoder: coding.map(Decoder::new),
+            decoder: coding.map(|c| Decoder::new(c, decode_limits(p))),
             enforce,
             declared,
             seen: 0,
@@ -396,7 +419,6 @@ impl StreamFilter {
             paused: false,
             pending: Vec::new(),
             out: Vec::new(),
-            plain: Vec::new(),
         }));
         host.log(
             Level::Debug,
@@ -443,6 +465,7 @@ impl StreamFilter {
         let shared = self.shared.clone();
         let caps = shared.caps;
         let max_paused = self.policy.limits.max_paused_bytes;
+        let limits = self.policy.limits;
         let Body::Scan(scan) = self.body_mut(d) else {
             return Ok(Next::Continue);
         };
@@ -460,17 +483,40 @@ impl StreamFilter {
         scan.seen += new.len() as u64;
         let end = eos || scan.declared.is_some_and(|n| scan.seen >= n);
         scan.out.clear();
+        let h: &dyn Host = &*host;
+        let over_budget = || h.memory_in_use() > limits.max_memory_bytes;
         if let Some(dec) = scan.decoder.as_mut() {
-            scan.plain.clear();
-            dec.push(new, &mut scan.plain).map_err(|_| Fail::Decode)?;
-            if end {
-                dec.finish(&mut scan.plain).map_err(|_| Fail::Decode)?;
+            // Decoded windows are masked one by one, so nothing grows with the decoded size but the
+            // output of this chunk, which is bounded (it leaves in one host call).
+            let (masker, out, scanned) = (&mut scan.masker, &mut scan.out, &mut scan.scanned);
+            let mut stop: Option<Fail> = None;
+            let mut this_chunk = 0u64;
+            let mut emit = |w: &[u8]| -> bool {
+                this_chunk += w.len() as u64;
+                if this_chunk > limits.max_decoded_bytes_per_chunk {
+                    stop = Some(Fail::ChunkLimit);
+                    return false;
+                }
+                masker.push(w, out);
+                *scanned += w.len() as u64;
+                if over_budget() {
+                    stop = Some(Fail::Memory);
+                    return false;
+                }
+                true
+            };
+            let r = dec
+                .push(new, &mut emit)
+                .and_then(|()| if end { dec.finish(&mut emit) } else { Ok(()) });
+            if let Err(e) = r {
+                return Err(stop.unwrap_or_else(|| decode_fail(e)));
             }
-            scan.masker.push(&scan.plain, &mut scan.out);
-            scan.scanned += scan.plain.len() as u64;
         } else {
             scan.masker.push(new, &mut scan.out);
             scan.scanned += new.len() as u64;
+            if over_budget() {
+                return Err(Fail::Memory);
+            }
         }
         if end {
             scan.masker.finish(&mut scan.out);
@@ -523,11 +569,13 @@ impl StreamFilter {
         scan.out.clear();
         let mut failed = None;
         if let Some(dec) = scan.decoder.as_mut() {
-            scan.plain.clear();
-            if dec.finish(&mut scan.plain).is_err() {
-                failed = Some(Fail::Decode);
+            let (masker, out) = (&mut scan.masker, &mut scan.out);
+            if let Err(e) = dec.finish(&mut |w: &[u8]| {
+                masker.push(w, out);
+                true
+            }) {
+                failed = Some(decode_fail(e));
             }
-            scan.masker.push(&scan.plain, &mut scan.out);
         }
         scan.masker.finish(&mut scan.out);
         if scan.enforce && failed.is_none() {
@@ -623,7 +671,10 @@ impl StreamFilter {
     fn fail_body(&mut self, host: &mut dyn Host, d: Dir, why: Fail, size: usize, eos: bool) -> Next {
         let shared = self.shared.clone();
         let m = shared.metrics.dir(d);
-        if self.policy.on_error == OnError::Pass && why != Fail::Decode {
+        // decode errors cannot pass (the encoding header is gone, raw bytes would be garbage) and
+        // limits never do (passing would hand the attacker the body; decoding on is the attack)
+        let passable = !matches!(why, Fail::Decode | Fail::Truncated) && !why.always_blocks();
+        if self.policy.on_error == OnError::Pass && passable {
             return self.pass_unmasked(host, d, why, "an error after the body started");
         }
         self.count(host, m.blocked(why), 1);

@@ -148,9 +148,9 @@ fn an_encoding_that_cannot_be_decoded_gets_a_clean_502_not_raw_bytes() {
         let ex = Exchange {
             resp_headers: vec![
                 ("content-type", "application/json".into()),
-                ("content-encoding", "br".into()),
+                ("content-encoding", "compress".into()),
             ],
-            resp_chunks: vec![b"\x1b\x00\x00raw".to_vec()],
+            resp_chunks: vec![b"\x1f\x9d\x90raw".to_vec()],
             ..Exchange::default()
         };
         let out = run(kind, &sh, &names, ex);
@@ -308,7 +308,7 @@ fn on_error_pass_lets_an_undecodable_body_through_and_counts_it() {
         let ex = Exchange {
             resp_headers: vec![
                 ("content-type", "text/plain".into()),
-                ("content-encoding", "zstd".into()),
+                ("content-encoding", "compress".into()),
             ],
             resp_chunks: vec![b"opaque".to_vec()],
             ..Exchange::default()

@@ -502,10 +502,16 @@ impl Policy {
             errs.push("limits.max_expansion_ratio", "use 2-100000");
         }
         if !((64 << 10)..=(1 << 30)).contains(&limits.max_decoded_bytes_per_chunk) {
-            errs.push("limits.max_decoded_bytes_per_chunk", "use 64 KiB to 1 GiB (65536-1073741824)");
+            errs.push(
+                "limits.max_decoded_bytes_per_chunk",
+                "use 64 KiB to 1 GiB (65536-1073741824)",
+            );
         }
         if !((32 << 10)..=(128 << 20)).contains(&limits.max_decode_window_bytes) {
-            errs.push("limits.max_decode_window_bytes", "use 32 KiB to 128 MiB (32768-134217728)");
+            errs.push(
+                "limits.max_decode_window_bytes",
+                "use 32 KiB to 128 MiB (32768-134217728)",
+            );
         }
         if !((1 << 20)..=(4 << 30)).contains(&limits.max_memory_bytes) {
             errs.push(
