@@ -5,7 +5,7 @@ ENVOY ?= $(VENV)/bin/envoy
 WASM  := target/wasm32-wasip1/release/streammask.wasm
 export ENVOY_BIN := $(abspath $(ENVOY))
 
-.PHONY: all setup wasm build test test-unit test-e2e check check-k8s oci k8s-digest fuzz soak demo bench bench-load policies clean accuracy
+.PHONY: all setup wasm build test test-unit test-e2e check check-k8s oci k8s-digest fuzz soak chaos demo bench bench-load policies clean accuracy
 
 all: build
 
@@ -39,10 +39,15 @@ test-unit:
 test-e2e: setup wasm
 	cargo test --release -p streammask-suite --test e2e -- --test-threads 2
 	cargo test --release -p streammask-suite --test soak -- --nocapture
+	cargo test --release -p streammask-suite --test chaos -- --nocapture
 
 ## soak: the full load and soak run (20,000 requests, 64 concurrent) in the real Envoy
 soak: setup wasm
 	SOAK_REQUESTS=20000 SOAK_CONCURRENCY=64 cargo test --release -p streammask-suite --test soak -- --nocapture
+
+## chaos: the full fault run (hostile upstream responses under 64-connection load, 120 s per phase)
+chaos: setup wasm
+	CHAOS_SECONDS=120 cargo test --release -p streammask-suite --test chaos -- --nocapture
 
 ## check: formatting, lints (no unwrap/expect/panic outside tests), policies in sync, wasm imports
 check: wasm

@@ -21,7 +21,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::*;
@@ -201,9 +201,10 @@ fn run_phase(e: &Envoy, rt: &tokio::runtime::Runtime, seconds: u64, hostile: boo
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let rss = rss_of(pid);
-                    let mut ph = phase.lock().unwrap();
-                    ph.max_rss = ph.max_rss.max(rss);
-                    drop(ph);
+                    {
+                        let mut ph = phase.lock().unwrap();
+                        ph.max_rss = ph.max_rss.max(rss);
+                    }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             })

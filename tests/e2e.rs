@@ -913,3 +913,49 @@ fn brotli_bytes(data: &[u8]) -> Vec<u8> {
 fn zstd_bytes(data: &[u8]) -> Vec<u8> {
     ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
 }
+
+/// The filter's memory budget: a stream whose decoded output would take the filter past it is
+/// blocked (counted with reason `memory`); the VM stays, and the next requests are masked. The
+/// expansion-ratio and per-chunk limits are raised out of the way so that memory is what stops it.
+#[test]
+fn a_stream_past_the_memory_budget_is_blocked_and_the_vm_stays() {
+    let policy = std::fs::read_to_string(root().join("envoy/policies/example.json"))
+        .unwrap()
+        .replacen(
+            '{',
+            "{\n  \"limits\": {\"max_memory_bytes\": 33554432, \"max_expansion_ratio\": 100000, \"max_decoded_bytes_per_chunk\": 1073741824},",
+            1,
+        );
+    let e = start_envoy(EnvoyOpts {
+        policy: Some(&policy),
+        concurrency: 1,
+        log_level: "wasm:info",
+        ..EnvoyOpts::default()
+    });
+    for _ in 0..3 {
+        // 512 MiB of zeros in a few KiB of zstd: one chunk inflates past the 32 MiB budget
+        // (curl fails: the stream is reset mid-body)
+        let r = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{size_download}",
+                &e.url("/bomb?enc=zstd&mb=512"),
+            ])
+            .output()
+            .unwrap();
+        let got: u64 = String::from_utf8_lossy(&r.stdout).trim().parse().unwrap_or(0);
+        assert!(got < 64 << 20, "{got} bytes came through");
+        let (status, _, body) = get(&e.url("/api/users"), &[]);
+        assert_eq!(status, 200, "after a blocked stream\n{}", e.log());
+        assert_no_raw("after a blocked stream", &body);
+    }
+    let blocked = e.prom("streammask_streams_blocked{reason=\"memory\",direction=\"response\"}");
+    assert!(blocked >= 3, "memory blocks: {blocked}\n{}", e.log());
+    let log = e.log();
+    for crash in ["Uncaught", "RuntimeError", "panicked", "wasm_fail_stream"] {
+        assert!(!log.contains(crash), "{crash} in the log");
+    }
+}

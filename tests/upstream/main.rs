@@ -31,6 +31,7 @@
 //!   GET  /meta-read/ID         returns what /meta/ID stored
 //!   GET  /bomb?enc=E&mb=N      N MiB (a card, then zeros) compressed with gzip, deflate, br or zstd
 //!   GET  /truncated-gzip       a gzip body cut before its end
+//!   GET  /gzip-big?mb=N        N MiB of log-like text, gzip-compressed, sent in one write
 //!   GET  /mid-value            a JSON body that ends inside a card number
 //!   GET  /reset                part of a body, then the connection is torn down
 //!   GET  /short-length         a content-length of 100000 with 5000 bytes sent
@@ -379,6 +380,32 @@ async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, 
                     }
                 }
             });
+            r
+        }
+        ("GET", "/gzip-big") => {
+            // `mb` MiB of log-like text (about 15:1 under gzip), sent in one write
+            let mb = query(&req, "mb", 64) as usize;
+            let mut text = Vec::with_capacity(mb << 20);
+            let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+            while text.len() < mb << 20 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.extend_from_slice(
+                    format!(
+                        "{} order {} shipped to warehouse {} status ok amount {}.{:02}\n",
+                        x % 100_000,
+                        x % 1_000_003,
+                        x % 97,
+                        x % 10_000,
+                        x % 100
+                    )
+                    .as_bytes(),
+                );
+            }
+            let mut r = full(StatusCode::OK, "text/plain", gzip(&text));
+            r.headers_mut()
+                .insert("content-encoding", hyper::header::HeaderValue::from_static("gzip"));
             r
         }
         ("GET", "/truncated-gzip") => {

@@ -706,3 +706,121 @@ fn a_comma_joined_content_type_pair_is_sniffed_like_two_headers() {
         assert_eq!(out.client_body, b"card 411111******1111", "{kind:?}");
     }
 }
+
+fn compress(coding: &str, data: &[u8]) -> Vec<u8> {
+    match coding {
+        "gzip" => gzip(data),
+        "deflate" => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+        "br" => {
+            let mut out = Vec::new();
+            {
+                let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 20);
+                w.write_all(data).unwrap();
+            }
+            out
+        }
+        _ => ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest),
+    }
+}
+
+/// The chaos test's hostile responses on both hosts: every bomb is blocked (Envoy: reset; NGINX:
+/// the rest dropped and a marker) and counted, no raw card leaves, memory stays bounded.
+#[test]
+fn decompression_bombs_and_broken_bodies_are_blocked_on_both_hosts() {
+    let mut plain = b"4111111111111111 ".to_vec();
+    plain.resize(64 << 20, 0);
+    for coding in ["gzip", "deflate", "br", "zstd"] {
+        let z = compress(coding, &plain);
+        for kind in BOTH {
+            let (sh, names) = shared(kind, "{}");
+            for n in [z.len(), 16 << 10, 512] {
+                let out = run(
+                    kind,
+                    &sh,
+                    &names,
+                    Exchange {
+                        resp_headers: vec![
+                            ("content-type", "text/plain".into()),
+                            ("content-encoding", coding.into()),
+                        ],
+                        resp_chunks: chunks(&z, n),
+                        ..Exchange::default()
+                    },
+                );
+                let ended = match kind {
+                    Kind::Envoy => out.reset,
+                    Kind::Ngx => out.client_body.ends_with(streammask_proxy::stream::BLOCKED_MARKER),
+                };
+                assert!(ended, "{kind:?} {coding} chunks of {n}: not blocked");
+                assert!(
+                    out.client_body.len() < 2 << 20,
+                    "{kind:?} {coding}: {} bytes left",
+                    out.client_body.len()
+                );
+                assert!(!out.client_body.windows(16).any(|w| w == b"4111111111111111"));
+                assert_eq!(
+                    out.counters["streammask.streams_blocked.reason.decode_ratio.direction.response"], 1,
+                    "{kind:?} {coding}"
+                );
+            }
+        }
+    }
+    // a truncated gzip body: the stream is cut, counted as truncated
+    let z = gzip(BODY);
+    for kind in BOTH {
+        let (sh, names) = shared(kind, POLICY);
+        let out = run(
+            kind,
+            &sh,
+            &names,
+            Exchange {
+                resp_headers: vec![
+                    ("content-type", "application/json".into()),
+                    ("content-encoding", "gzip".into()),
+                ],
+                resp_chunks: chunks(&z[..z.len() - 6], 7),
+                ..Exchange::default()
+            },
+        );
+        assert_eq!(
+            out.counters["streammask.streams_blocked.reason.truncated.direction.response"], 1,
+            "{kind:?}"
+        );
+        assert!(!String::from_utf8_lossy(&out.client_body).contains("4111 1111 1111 1111"));
+    }
+    // 10,000 one-byte chunks, and a body that ends inside a value
+    let text: Vec<u8> = b"card 4111 1111 1111 1111 mail jane.doe@example.com\n".repeat(200);
+    for kind in BOTH {
+        let (sh, names) = shared(kind, "{}");
+        let out = run(
+            kind,
+            &sh,
+            &names,
+            Exchange {
+                resp_headers: vec![("content-type", "text/plain".into())],
+                resp_chunks: chunks(&text[..10_000], 1),
+                ..Exchange::default()
+            },
+        );
+        assert_eq!(out.client_body.len(), 10_000, "{kind:?}");
+        assert!(!String::from_utf8_lossy(&out.client_body).contains("4111 1111 1111 1111"));
+        let out = run(
+            kind,
+            &sh,
+            &names,
+            Exchange {
+                resp_headers: vec![("content-type", "application/json".into())],
+                resp_chunks: chunks(br#"{"note":"paid with 4111 1111 1111 1111"#, 5),
+                ..Exchange::default()
+            },
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.client_body).contains("4111 1111 1111 1111"),
+            "{kind:?}"
+        );
+    }
+}
