@@ -1,6 +1,6 @@
 //! The host seam: the only host functions the filter may call, all fallible.
 //!
-//! Every function here exists on both Envoy and ngx_wasm_module (see `../shared/HOSTS.md`); there is
+//! Every function here exists on both Envoy and ngx_wasm_module (see `docs/hosts.md`); there is
 //! deliberately no `get_log_level` (ngx_wasm_module cannot even load a module importing it), no
 //! `close_stream`, no `continue_response` and no trailer writes. Bodies are always read whole from
 //! offset 0 and written as a full replacement, the one form both hosts agree on.

@@ -1,5 +1,5 @@
 //! Per-stream logic: decide in the headers callbacks whether and how each body is scanned, then mask
-//! every body chunk as it passes, by the portable rules of `../shared/HOSTS.md`.
+//! every body chunk as it passes, by the portable rules of `docs/hosts.md`.
 //!
 //! - Headers: skip bodies that cannot have content or are not textual; remove `content-length`
 //!   (the length changes) and `content-encoding` (gzip/deflate are decoded); refuse other codings

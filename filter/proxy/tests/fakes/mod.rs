@@ -1,4 +1,4 @@
-//! Fake hosts that behave like Envoy 1.40 and ngx_wasm_module 0.6 as `shared/HOSTS.md` describes
+//! Fake hosts that behave like Envoy 1.40 and ngx_wasm_module 0.6 as `docs/hosts.md` describes
 //! them. Anything a real host would do badly (hang, trap, reject) fails the test here.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
