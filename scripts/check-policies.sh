@@ -5,7 +5,6 @@ cd "$(dirname "$0")/.."
 python3 scripts/sync-policies.py --check
 cli=target/release/streammask
 [ -x "$cli" ] || cargo build --release -q -p streammask-cli --bin streammask
-export STREAMMASK_TOKEN_KEY=${STREAMMASK_TOKEN_KEY:-check-only-key-0123456789abcdef0123456789}
 n=0
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT

@@ -1,36 +1,111 @@
 //! `streammask`: check a policy, mask sample data with the same engine the proxy runs, list the
 //! built-in detectors.
+//!
+//! Exit codes: 0 success; 1 an invalid policy, unreadable input or a missing environment variable
+//! (with `check --require-env`); 2 a usage error.
 
+use clap::{Parser, Subcommand, ValueEnum};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use streammask_engine::{detect, Format, FormatRouter, Masker, Policy, PolicySet};
 
-const USAGE: &str = "usage:
-  streammask check POLICY            validate a policy file (exit 1 on error)
-  streammask mask --policy POLICY [--use NAME] [--format json|ndjson|sse|form|text]
-                  [--content-type TYPE] [--chunk-size N] < in > out
-                                     (--use: a named policy of POLICY instead of the default;
-                                      --content-type: route as the proxy does, e.g.
-                                      'multipart/form-data; boundary=X' or application/octet-stream)
-  streammask detectors               list the built-in detectors with an example each
+/// A placeholder secret: `check` compiles a policy whose key variables are not set with it, so a
+/// policy can be checked where the production key is not (CI). It never masks anything.
+const PLACEHOLDER_SECRET: &str = "streammask-check-placeholder-secret-never-used-for-tokens";
 
-POLICY is a JSON file ('-' for standard input). Environment variables named by
-tokenize.secret_env are read from this process's environment.";
+#[derive(Parser)]
+#[command(
+    name = "streammask",
+    version,
+    about = "Check streammask policies and mask sample data with the engine the proxy runs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate policy files: every error with its JSON path (exit 1 on any).
+    ///
+    /// Environment variables named by `tokenize.secret_env` are listed; a policy is checked
+    /// without them unless --require-env is given.
+    Check {
+        /// Policy files ('-' for standard input).
+        #[arg(required = true)]
+        policies: Vec<String>,
+        /// Fail when an environment variable the policy names is not set here.
+        #[arg(long)]
+        require_env: bool,
+    },
+    /// Mask standard input to standard output with a policy (a summary goes to standard error).
+    Mask {
+        /// The policy file ('-' for standard input is not allowed here: the body comes from it).
+        #[arg(long)]
+        policy: String,
+        /// A named policy of the file instead of the default one.
+        #[arg(long = "use", default_value = "default")]
+        use_name: String,
+        /// The body format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+        /// Route as the proxy does by this content type (e.g. 'multipart/form-data; boundary=X',
+        /// 'application/octet-stream'); overrides --format.
+        #[arg(long)]
+        content_type: Option<String>,
+        /// Feed the input in chunks of this many bytes (the output must not depend on it).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        chunk_size: Option<u64>,
+    },
+    /// List the built-in detectors, each with an example and its masked form.
+    Detectors,
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+    Ndjson,
+    Sse,
+    Form,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+            FormatArg::Ndjson => Format::Ndjson,
+            FormatArg::Sse => Format::Sse,
+            FormatArg::Form => Format::Form,
+        }
+    }
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("check") => check(&args[1..]),
-        Some("mask") => mask(&args[1..]),
-        Some("detectors") => detectors(),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { policies, require_env } => check(&policies, require_env),
+        Command::Mask {
+            policy,
+            use_name,
+            format,
+            content_type,
+            chunk_size,
+        } => mask(&policy, &use_name, format.into(), content_type.as_deref(), chunk_size),
+        Command::Detectors => detectors(),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "streammask", &mut std::io::stdout());
             ExitCode::SUCCESS
-        }
-        _ => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
         }
     }
 }
@@ -47,88 +122,82 @@ fn read_source(path: &str) -> Result<String, String> {
     }
 }
 
-fn load_policy(path: &str) -> Result<PolicySet, String> {
-    let text = read_source(path)?;
-    PolicySet::from_json(&text, &|k| std::env::var(k).ok()).map_err(|errs| {
-        errs.0
-            .iter()
-            .map(|e| format!("{path}: {e}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+fn errors_text(path: &str, errs: &streammask_engine::PolicyErrors) -> String {
+    errs.0
+        .iter()
+        .map(|e| format!("{path}: {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
-fn check(args: &[String]) -> ExitCode {
-    let [path] = args else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    match load_policy(path) {
-        Ok(set) => {
-            for (i, name) in set.names().enumerate() {
-                let Some(p) = set.get(i) else { continue };
-                let rules: Vec<&str> = p.rule_names().collect();
-                let fields: Vec<&str> = p.field_names().collect();
-                println!(
-                    "{path}: {name}: ok ({} rules: {}; {} fields{}{}; mode {:?}; holds back at most {} bytes)",
-                    rules.len(),
-                    rules.join(", "),
-                    fields.len(),
-                    if fields.is_empty() { "" } else { ": " },
-                    fields.join(", "),
-                    p.mode,
-                    p.max_hold_back()
-                );
+fn check(paths: &[String], require_env: bool) -> ExitCode {
+    let mut failed = false;
+    for path in paths {
+        let text = match read_source(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+                continue;
             }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-fn mask(args: &[String]) -> ExitCode {
-    let mut policy = None;
-    let mut format = Format::Text;
-    let mut content_type: Option<String> = None;
-    let mut chunk = 0usize;
-    let mut use_name = "default".to_string();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match (a.as_str(), it.next()) {
-            ("--policy", Some(v)) => policy = Some(v.clone()),
-            ("--use", Some(v)) => use_name = v.clone(),
-            ("--content-type", Some(v)) => content_type = Some(v.clone()),
-            ("--format", Some(v)) => match Format::parse(v) {
-                Some(f) => format = f,
-                None => {
-                    eprintln!("unknown format {v:?}: use json, ndjson, sse, form or text");
-                    return ExitCode::from(2);
+        };
+        // variables the policy names: their values when set here, else a placeholder
+        let named: RefCell<BTreeSet<(String, bool)>> = RefCell::new(BTreeSet::new());
+        let env = |k: &str| {
+            let v = std::env::var(k).ok();
+            named.borrow_mut().insert((k.to_string(), v.is_some()));
+            v.or_else(|| (!require_env).then(|| PLACEHOLDER_SECRET.to_string()))
+        };
+        match PolicySet::from_json(&text, &env) {
+            Ok(set) => {
+                for (i, name) in set.names().enumerate() {
+                    let Some(p) = set.get(i) else { continue };
+                    let rules: Vec<&str> = p.rule_names().collect();
+                    let fields: Vec<&str> = p.field_names().collect();
+                    println!(
+                        "{path}: {name}: ok ({} rules: {}; {} fields{}{}; mode {:?}; holds back at most {} bytes)",
+                        rules.len(),
+                        rules.join(", "),
+                        fields.len(),
+                        if fields.is_empty() { "" } else { ": " },
+                        fields.join(", "),
+                        p.mode,
+                        p.max_hold_back()
+                    );
                 }
-            },
-            ("--chunk-size", Some(v)) => match v.parse::<usize>() {
-                Ok(n) if n > 0 => chunk = n,
-                _ => {
-                    eprintln!("--chunk-size takes a positive number");
-                    return ExitCode::from(2);
-                }
-            },
-            _ => {
-                eprintln!("{USAGE}");
-                return ExitCode::from(2);
+            }
+            Err(errs) => {
+                eprintln!("{}", errors_text(path, &errs));
+                failed = true;
+            }
+        }
+        for (var, set_here) in named.borrow().iter() {
+            if *set_here {
+                println!("{path}: the proxy must provide {var} (set here)");
+            } else if !require_env {
+                println!("{path}: the proxy must provide {var} (not set here: checked with a placeholder key)");
             }
         }
     }
-    let Some(path) = policy else {
-        eprintln!("mask needs --policy POLICY");
-        return ExitCode::from(2);
-    };
-    let set = match load_policy(&path) {
-        Ok(p) => p,
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn mask(path: &str, use_name: &str, format: Format, content_type: Option<&str>, chunk: Option<u64>) -> ExitCode {
+    let text = match read_source(path) {
+        Ok(t) => t,
         Err(e) => {
             eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let set = match PolicySet::from_json(&text, &|k| std::env::var(k).ok()) {
+        Ok(s) => s,
+        Err(errs) => {
+            eprintln!("{}", errors_text(path, &errs));
             return ExitCode::from(1);
         }
     };
@@ -141,7 +210,7 @@ fn mask(args: &[String]) -> ExitCode {
         eprintln!("no policy named {use_name:?} in {path}");
         return ExitCode::from(2);
     };
-    let mut m = match &content_type {
+    let mut m = match content_type {
         Some(ct) => {
             let route = policy.route(Some(ct), false);
             Masker::for_route(policy.clone(), &route, policy.clone())
@@ -150,7 +219,8 @@ fn mask(args: &[String]) -> ExitCode {
     };
     let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
-    let mut buf = vec![0u8; if chunk > 0 { chunk } else { 64 << 10 }];
+    let size = chunk.map_or(64 << 10, |c| usize::try_from(c).unwrap_or(64 << 10));
+    let mut buf = vec![0u8; size];
     let mut out = Vec::new();
     loop {
         let n = match stdin.read(&mut buf) {
@@ -190,6 +260,9 @@ fn mask(args: &[String]) -> ExitCode {
     if s.json_fallbacks > 0 {
         parts.push(format!("json_fallbacks={}", s.json_fallbacks));
     }
+    if let Some(f) = s.sniffed {
+        parts.push(format!("sniffed={}", f.name()));
+    }
     eprintln!(
         "masked: {} ({} bytes in)",
         if parts.is_empty() {
@@ -207,9 +280,9 @@ fn detectors() -> ExitCode {
     for d in detect::DETECTORS {
         let example = d.example.replace("\\n", "\n");
         let (masked, _) = streammask_engine::mask_all(&policy, Format::Text, example.as_bytes());
-        println!("{:<18} {}", d.name, d.description);
+        println!("{:<22} {}", d.name, d.description);
         println!(
-            "{:<18}   e.g. {:?} -> {:?}",
+            "{:<22}   e.g. {:?} -> {:?}",
             "",
             example,
             String::from_utf8_lossy(&masked)

@@ -125,6 +125,42 @@ fn check_reports_every_error_with_its_path_and_exits_1() {
 }
 
 #[test]
+fn check_works_without_the_secret_and_names_the_variables_the_proxy_needs() {
+    let policy = dir().join("sample-policy.json").display().to_string();
+    // no key in the environment: still checked, the variable named
+    let out = Command::new(BIN)
+        .args(["check", &policy])
+        .env_remove("SAMPLE_TOKEN_KEY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(": ok ("), "{stdout}");
+    assert!(
+        stdout.contains("the proxy must provide SAMPLE_TOKEN_KEY (not set here"),
+        "{stdout}"
+    );
+    // --require-env makes a missing variable an error, with one message (no "add tokenize")
+    let out = Command::new(BIN)
+        .args(["check", "--require-env", &policy])
+        .env_remove("SAMPLE_TOKEN_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SAMPLE_TOKEN_KEY"), "{err}");
+    assert!(
+        !err.contains("add \"tokenize\""),
+        "suggests adding what is there: {err}"
+    );
+    // usage errors exit 2
+    let out = Command::new(BIN).args(["mask"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(BIN).args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("streammask"));
+}
+
+#[test]
 fn detectors_lists_every_builtin_with_a_masked_example() {
     let out = Command::new(BIN).arg("detectors").output().unwrap();
     let s = String::from_utf8(out.stdout).unwrap();

@@ -48,7 +48,16 @@ impl std::error::Error for PolicyErrors {}
 
 /// Collects errors while compiling, so one run reports every problem.
 #[derive(Default)]
-pub(crate) struct Errors(pub Vec<PolicyError>);
+pub(crate) struct Errors(pub Vec<PolicyError>, pub(crate) TokenizeSection);
+
+/// Whether the policy has a `tokenize` section (so a missing key is explained there, and actions
+/// that need it should not suggest adding it).
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenizeSection {
+    #[default]
+    Absent,
+    Present,
+}
 
 impl Errors {
     pub(crate) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {

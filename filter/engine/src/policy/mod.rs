@@ -249,6 +249,9 @@ impl Policy {
         let mut errs = Errors::default();
 
         // Keys first: actions need to know whether tokenization is possible.
+        if w.tokenize.is_some() {
+            errs.1 = error::TokenizeSection::Present;
+        }
         let key = compile_keys(w.tokenize.as_ref(), env, &mut errs);
         let has_key = key.is_some();
 
@@ -1034,6 +1037,10 @@ pub(crate) fn compile_action(
                     normalize,
                     key: k.clone(),
                 }),
+                None if errs.1 == error::TokenizeSection::Present => {
+                    errs.push(path, "tokenize needs the key of the \"tokenize\" section, which could not be loaded (see the error there)");
+                    None
+                }
                 None => {
                     errs.push(path, "tokenize needs a key: add \"tokenize\": {\"key_id\": \"k1\", \"secret_env\": \"STREAMMASK_TOKEN_KEY\"}");
                     None
