@@ -159,11 +159,6 @@ impl Masker {
     pub fn held(&self) -> usize {
         self.inner.pending()
     }
-
-    /// The policy this masker applies.
-    pub fn policy(&self) -> &Arc<Policy> {
-        &self.policy
-    }
 }
 
 /// Masks a whole body at once (the reference the streaming output must equal).

@@ -174,3 +174,30 @@ fn the_findings_log_has_keyed_fingerprints_and_offsets_never_values() {
         .to_string();
     assert!(e.contains("findings_log"), "{e}");
 }
+
+#[test]
+fn fingerprint_key_id_chooses_the_key_of_findings_fingerprints() {
+    let keys = r#""keys":[{"id":"k1","secret":"first-key-0123456789abcdef0123456789abcdef"},{"id":"k2","secret":"second-key-0123456789abcdef0123456789abcdef"}],"active":"k2""#;
+    let fp = |extra: &str| {
+        let json =
+            format!(r#"{{"rules":[{{"detector":"credit_card"}}],"findings_log":true,"tokenize":{{{keys}{extra}}}}}"#);
+        let p = Arc::new(Policy::from_json(&json, &|_| None).unwrap());
+        let mut m = Masker::new(p, Format::Text);
+        let mut out = Vec::new();
+        m.push(b"card 4111111111111111\n", &mut out);
+        m.finish(&mut out);
+        m.stats().findings[0].fingerprint
+    };
+    let active = fp("");
+    let k1 = fp(r#","fingerprint_key_id":"k1""#);
+    let k2 = fp(r#","fingerprint_key_id":"k2""#);
+    assert_eq!(active, k2, "by default the active key");
+    assert_ne!(k1, k2, "the named key");
+    let e = Policy::from_json(
+        &format!(r#"{{"findings_log":true,"tokenize":{{{keys},"fingerprint_key_id":"k9"}}}}"#),
+        &|_| None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("tokenize.fingerprint_key_id: no key with id \"k9\""), "{e}");
+}

@@ -252,7 +252,10 @@ impl Policy {
         if w.tokenize.is_some() {
             errs.1 = error::TokenizeSection::Present;
         }
-        let key = compile_keys(w.tokenize.as_ref(), env, &mut errs);
+        let (key, fingerprint_key) = match compile_keys(w.tokenize.as_ref(), env, &mut errs) {
+            Some((k, f)) => (Some(k), f),
+            None => (None, None),
+        };
         let has_key = key.is_some();
 
         let mut names = HashSet::new();
@@ -559,7 +562,7 @@ impl Policy {
             header_rules,
             query,
             findings_log,
-            fingerprint_key: key.clone(),
+            fingerprint_key,
             rules,
             user_rules,
             min_len,
@@ -889,11 +892,12 @@ fn media_matches(pattern: &str, media: &str) -> bool {
     ps == ms
 }
 
+/// The active tokenization key and the key for findings fingerprints.
 fn compile_keys(
     t: Option<&wire::TokenizeWire>,
     env: &dyn Fn(&str) -> Option<String>,
     errs: &mut Errors,
-) -> Option<Arc<TokenKey>> {
+) -> Option<(Arc<TokenKey>, Option<Arc<TokenKey>>)> {
     let t = t?;
     let resolve = |path: &str, id: &str, secret: &Option<String>, secret_env: &Option<String>, errs: &mut Errors| {
         let value = match (secret, secret_env) {
@@ -956,6 +960,20 @@ fn compile_keys(
             keys.push(Arc::new(key));
         }
     }
+    // findings fingerprints: the key named by `fingerprint_key_id`, else the active key
+    let fingerprint = match &t.fingerprint_key_id {
+        Some(id) => match keys.iter().find(|k| k.id() == id) {
+            Some(k) => Some(k.clone()),
+            None => {
+                errs.push(
+                    "tokenize.fingerprint_key_id",
+                    format!("no key with id {id:?}; name one of the configured keys"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
     let active = match &t.active {
         Some(a) => match keys.iter().find(|k| k.id() == a) {
             Some(k) => Some(k.clone()),
@@ -979,7 +997,8 @@ fn compile_keys(
             "no key configured; set \"secret_env\" (and \"key_id\") or \"keys\"",
         );
     }
-    active
+    let fingerprint = fingerprint.or_else(|| active.clone());
+    Some((active?, fingerprint))
 }
 
 pub(crate) fn compile_action(

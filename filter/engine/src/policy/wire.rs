@@ -125,7 +125,8 @@ pub struct TokenizeWire {
     #[serde(default)]
     pub keys: Vec<TokenKeyWire>,
     pub active: Option<String>,
-    /// Key for finding fingerprints (defaults to the active token key).
+    /// Id of the key (among `keys`) for findings fingerprints; default: the active token key. A
+    /// separate key lets fingerprints stay comparable across a rotation of the token key.
     pub fingerprint_key_id: Option<String>,
 }
 
