@@ -245,18 +245,12 @@ fn mask(path: &str, use_name: &str, format: Format, content_type: Option<&str>, 
     }
     let s = m.stats();
     let mut parts: Vec<String> = policy
-        .rule_names()
-        .zip(&s.rule_hits)
-        .filter(|(_, &n)| n > 0)
+        .labels()
+        .iter()
+        .map(|(l, name)| (name, s.hits_of(l)))
+        .filter(|(_, n)| *n > 0)
         .map(|(r, n)| format!("{r}={n}"))
         .collect();
-    parts.extend(
-        policy
-            .field_names()
-            .zip(&s.field_hits)
-            .filter(|(_, &n)| n > 0)
-            .map(|(r, n)| format!("{r}={n}")),
-    );
     if s.json_fallbacks > 0 {
         parts.push(format!("json_fallbacks={}", s.json_fallbacks));
     }

@@ -42,6 +42,6 @@ pub use action::Action;
 pub use format::sniff::sniff_format;
 pub use format::{parse_media_type, Format, FormatRouter, Route};
 pub use masker::{mask_all, Masker};
-pub use policy::{FileParts, MetaHits, Mode, OnError, Policy, PolicyError, PolicyErrors, PolicySet};
+pub use policy::{FileParts, Label, Labels, MetaHits, Mode, OnError, Policy, PolicyError, PolicyErrors, PolicySet};
 pub use scan::{Finding, Stats, MAX_FINDINGS};
 pub use token::TokenKey;

@@ -33,7 +33,7 @@ use crate::detect::boundary::LOOK_AHEAD;
 use crate::detect::secret_keys::ValueEnd;
 use crate::detect::Verdict;
 use crate::policy::pattern::Pattern;
-use crate::policy::Policy;
+use crate::policy::{Label, Policy};
 use regex_automata::Input;
 
 /// Where decided bytes go.
@@ -70,10 +70,11 @@ pub(crate) enum Poll {
 /// Counters a stream reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Values matched, per rule (policy order).
-    pub rule_hits: Vec<u64>,
-    /// Values masked, per field rule (policy order).
-    pub field_hits: Vec<u64>,
+    /// Values found, per label of the policy (see [`Labels`](crate::policy::Labels)).
+    hits: Vec<u64>,
+    rules: std::ops::Range<usize>,
+    fields: std::ops::Range<usize>,
+    headers: std::ops::Range<usize>,
     /// Times the JSON masker met malformed JSON and fell back to text rules.
     pub json_fallbacks: u64,
     /// JSON nesting limit reached (then text rules apply).
@@ -82,8 +83,6 @@ pub struct Stats {
     pub findings: Vec<Finding>,
     /// Findings not kept because the list was full.
     pub findings_dropped: u64,
-    /// Values masked per header rule (multipart part headers).
-    pub header_hits: Vec<u64>,
     /// The format a sniffed body was found to have (`None`: not sniffed, or binary).
     pub sniffed: Option<crate::format::Format>,
 }
@@ -91,11 +90,11 @@ pub struct Stats {
 /// At most this many findings are kept per stream.
 pub const MAX_FINDINGS: usize = 64;
 
-/// One value found: which label (see `Policy::label_names`), where, and a keyed fingerprint.
+/// One value found: which label, where, and a keyed fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// Index into `Policy::label_names`.
-    pub label: usize,
+    /// What found it.
+    pub label: Label,
     /// Byte offset of the value in the body (approximate inside JSON strings with escapes).
     pub offset: u64,
     /// First 64 bits of HMAC-SHA256(key, normalised value): correlates incidents, reveals nothing.
@@ -105,60 +104,76 @@ pub struct Finding {
 impl Stats {
     pub(crate) fn for_policy(p: &Policy) -> Stats {
         Stats {
-            rule_hits: vec![0; p.rules.len()],
-            field_hits: vec![0; p.fields.len()],
+            hits: vec![0; p.labels.len()],
+            rules: p.labels.rule_range(),
+            fields: p.labels.field_range(),
+            headers: p.labels.header_range(),
             json_fallbacks: 0,
             depth_fallbacks: 0,
             findings: Vec::new(),
             findings_dropped: 0,
-            header_hits: vec![0; p.header_rules.len()],
             sniffed: None,
         }
     }
 
-    /// Adds what a header or query rewrite found (by metric label).
-    pub(crate) fn add_meta(&mut self, p: &Policy, hits: &crate::policy::MetaHits) {
-        let (rules, fields) = (p.user_rules, p.fields.len());
-        for &(label, n) in &hits.0 {
-            let slot = if label < rules {
-                self.rule_hits.get_mut(label)
-            } else if label < rules + fields {
-                self.field_hits.get_mut(label - rules)
-            } else {
-                self.header_hits.get_mut(label - rules - fields)
-            };
-            if let Some(h) = slot {
-                *h += n;
-            }
+    /// Values found per label, in label order.
+    pub fn hits(&self) -> &[u64] {
+        &self.hits
+    }
+
+    /// Values found under one label.
+    pub fn hits_of(&self, l: Label) -> u64 {
+        self.hits.get(l.index()).copied().unwrap_or(0)
+    }
+
+    /// Values found per rule, in policy order.
+    pub fn rule_hits(&self) -> &[u64] {
+        self.hits.get(self.rules.clone()).unwrap_or_default()
+    }
+
+    /// Values masked per field rule, in policy order.
+    pub fn field_hits(&self) -> &[u64] {
+        self.hits.get(self.fields.clone()).unwrap_or_default()
+    }
+
+    /// Values masked per header rule (multipart part headers), in policy order.
+    pub fn header_hits(&self) -> &[u64] {
+        self.hits.get(self.headers.clone()).unwrap_or_default()
+    }
+
+    fn add(&mut self, l: Label, n: u64) {
+        if let Some(h) = self.hits.get_mut(l.index()) {
+            *h += n;
         }
     }
 
-    /// Counts a value of rule `r` (and records a finding when the policy logs findings).
+    /// Counts a value of rule `r` under its label (and records a finding when the policy logs
+    /// findings).
     pub(crate) fn hit_rule(&mut self, p: &Policy, r: usize, offset: u64, value: &[u8]) {
-        if let Some(h) = self.rule_hits.get_mut(r) {
-            *h += 1;
-        }
+        let Some(rule) = p.rules.get(r) else { return };
+        self.add(rule.label, 1);
         if p.findings_log {
-            let label = match p.rules.get(r).and_then(|x| x.field) {
-                Some(f) => p.user_rules + f,
-                None => r,
-            };
-            let norm = p.rules.get(r).map_or(crate::detect::Normalize::None, |x| x.normalize);
-            self.finding(p, label, offset, norm, value);
+            self.finding(p, rule.label, offset, rule.normalize, value);
         }
     }
 
     /// Counts a value of field rule `f`.
     pub(crate) fn hit_field(&mut self, p: &Policy, f: usize, offset: u64, value: &[u8]) {
-        if let Some(h) = self.field_hits.get_mut(f) {
-            *h += 1;
-        }
+        let label = p.labels.field(f);
+        self.add(label, 1);
         if p.findings_log {
-            self.finding(p, p.user_rules + f, offset, crate::detect::Normalize::None, value);
+            self.finding(p, label, offset, crate::detect::Normalize::None, value);
         }
     }
 
-    fn finding(&mut self, p: &Policy, label: usize, offset: u64, norm: crate::detect::Normalize, value: &[u8]) {
+    /// Adds what a header or query rewrite found.
+    pub(crate) fn add_meta(&mut self, hits: &crate::policy::MetaHits) {
+        for &(l, n) in &hits.0 {
+            self.add(l, n);
+        }
+    }
+
+    fn finding(&mut self, p: &Policy, label: Label, offset: u64, norm: crate::detect::Normalize, value: &[u8]) {
         let Some(key) = &p.fingerprint_key else { return };
         if self.findings.len() >= MAX_FINDINGS {
             self.findings_dropped += 1;
@@ -174,13 +189,9 @@ impl Stats {
         });
     }
 
-    /// Total values matched by rules, fields and header rules.
+    /// Total values found.
     pub fn total(&self) -> u64 {
-        self.rule_hits
-            .iter()
-            .chain(&self.field_hits)
-            .chain(&self.header_hits)
-            .sum()
+        self.hits.iter().sum()
     }
 }
 

@@ -175,11 +175,10 @@ fn run(p: &Arc<Policy>, format: Format, input: &str, rng: &mut Rng) -> (String, 
     }
     m.finish(&mut out);
     assert_eq!(out, whole, "chunking changed the output of {input:?}");
-    let names: Vec<String> = p.label_names().map(str::to_string).collect();
-    let mut hits: Vec<(String, u64)> = names
+    let mut hits: Vec<(String, u64)> = p
+        .labels()
         .iter()
-        .zip(stats.rule_hits.iter().chain(&stats.field_hits))
-        .map(|(n, h)| (n.clone(), *h))
+        .map(|(l, n)| (n.to_string(), stats.hits_of(l)))
         .collect();
     hits.retain(|(_, h)| *h > 0);
     (String::from_utf8(whole).unwrap(), hits)

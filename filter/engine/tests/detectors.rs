@@ -60,13 +60,13 @@ fn positives_are_masked_in_text_and_json_strings() {
             let input = format!("before {v} after\n");
             let (out, stats) = mask_all(&p, Format::Text, input.as_bytes());
             let out = String::from_utf8(out).unwrap();
-            assert_eq!(stats.rule_hits, vec![1], "{det}: {v:?} not found in text: {out:?}");
+            assert_eq!(stats.rule_hits(), vec![1], "{det}: {v:?} not found in text: {out:?}");
             assert_eq!(out, format!("before {masked} after\n"), "{det}: {v:?}");
 
             let doc = serde_json::json!({"note": format!("value: {v}")}).to_string();
             let (out, stats) = mask_all(&p, Format::Json, doc.as_bytes());
             let out = String::from_utf8(out).unwrap();
-            assert_eq!(stats.rule_hits, vec![1], "{det}: {v:?} not found in JSON: {out}");
+            assert_eq!(stats.rule_hits(), vec![1], "{det}: {v:?} not found in JSON: {out}");
             let parsed: Value = serde_json::from_str(&out).unwrap();
             assert_eq!(parsed["note"], format!("value: {masked}"), "{det}");
         }
@@ -82,7 +82,7 @@ fn one_changed_digit_breaks_a_checksum_match() {
             let Some(bad) = one_digit_changed(&v) else { continue };
             let input = format!("value {bad} end");
             let (out, stats) = mask_all(&p, Format::Text, input.as_bytes());
-            assert_eq!(stats.rule_hits, vec![0], "{det}: {bad:?} (from {v:?}) still matched");
+            assert_eq!(stats.rule_hits(), vec![0], "{det}: {bad:?} (from {v:?}) still matched");
             assert_eq!(out, input.as_bytes());
         }
     }
@@ -101,7 +101,7 @@ fn near_misses_pass_through_untouched() {
                 input,
                 "{det}: near-miss {v:?} was changed"
             );
-            assert_eq!(stats.rule_hits, vec![0], "{det}: {v:?}");
+            assert_eq!(stats.rule_hits(), vec![0], "{det}: {v:?}");
         }
     }
 }

@@ -161,7 +161,7 @@ fn the_findings_log_has_keyed_fingerprints_and_offsets_never_values() {
     let st = m.stats();
     assert_eq!(st.findings.len(), 3);
     let (f_id, f1, f2) = (&st.findings[0], &st.findings[1], &st.findings[2]);
-    assert_eq!(f_id.label, 1, "the field label comes after the rules");
+    assert_eq!(p.labels().name(f_id.label), "ids", "the field's label");
     assert_eq!(f_id.offset, 7);
     assert_eq!(&body[f1.offset as usize..f1.offset as usize + 16], b"4111111111111111");
     assert_eq!(

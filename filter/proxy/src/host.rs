@@ -65,7 +65,9 @@ pub trait Host {
     fn body(&self, dir: Dir, size: usize) -> HostResult<Option<Vec<u8>>>;
     /// Replaces the whole current body chunk.
     fn set_body(&mut self, dir: Dir, data: &[u8]) -> HostResult<()>;
-    /// Sends a local reply (only called from request or response headers; see `Caps`).
+    /// Sends a local reply: from request or response headers (a clean status), or from a body
+    /// callback only on a host where that resets the stream (Envoy: `Caps::local_reply_resets_stream`;
+    /// on ngx_wasm_module it would trap, so the filter drops the rest of the body instead).
     fn send_response(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> HostResult<()>;
     /// Adds to a counter defined at configuration time.
     fn increment(&mut self, metric: u32, by: u64) -> HostResult<()>;

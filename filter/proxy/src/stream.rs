@@ -344,7 +344,7 @@ impl StreamFilter {
         if let Some(labels) = shared.metrics.labels(self.pidx, d) {
             let ids = if self.enforce { &labels.masked } else { &labels.reported };
             for (label, n) in &hits.0 {
-                self.count(host, ids.get(*label).copied().flatten(), *n);
+                self.count(host, ids.get(label.index()).copied().flatten(), *n);
             }
         }
         host.log(
@@ -619,7 +619,7 @@ impl StreamFilter {
         };
         let stats = scan.masker.stats();
         let policy = self.policy.clone();
-        let hits = stats.rule_hits.iter().chain(&stats.field_hits);
+        let hits = stats.hits().iter();
         let empty = crate::metrics::LabelMetrics::default();
         let labels = shared.metrics.labels(self.pidx, d).unwrap_or(&empty);
         let ids = if scan.enforce { &labels.masked } else { &labels.reported };
@@ -717,13 +717,11 @@ fn findings_line(
     enforce: bool,
     stats: &streammask_engine::Stats,
 ) -> String {
-    let names: Vec<&str> = policy.label_names().collect();
-    let counts: Vec<String> = stats
-        .rule_hits
+    let labels = policy.labels();
+    let counts: Vec<String> = labels
         .iter()
-        .chain(&stats.field_hits)
-        .zip(&names)
-        .filter(|(n, _)| **n > 0)
+        .map(|(l, name)| (stats.hits_of(l), name))
+        .filter(|(n, _)| *n > 0)
         .map(|(n, name)| format!("\"{name}\":{n}"))
         .collect();
     let findings: Vec<String> = stats
@@ -733,7 +731,7 @@ fn findings_line(
             let fp: String = f.fingerprint.iter().map(|b| format!("{b:02x}")).collect();
             format!(
                 "{{\"rule\":\"{}\",\"offset\":{},\"fp\":\"{fp}\"}}",
-                names.get(f.label).unwrap_or(&"?"),
+                labels.name(f.label),
                 f.offset
             )
         })

@@ -344,7 +344,7 @@ impl MultipartMasker {
             }
             match p.mask_header_any(&lname, value_t) {
                 Some((new, hits)) => {
-                    stats.add_meta(p, &hits);
+                    stats.add_meta(&hits);
                     out.extend_from_slice(format!("{hname}: {new}{eol}").as_bytes());
                 }
                 None => out.extend_from_slice(line),

@@ -7,7 +7,7 @@
 //! they are scanned and re-encoded only where they changed, so an untouched path stays byte-identical.
 
 use super::error::Errors;
-use super::Policy;
+use super::{Label, Policy};
 use crate::action::Action;
 use crate::format::text::TextMasker;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
@@ -47,12 +47,12 @@ pub(crate) struct QueryRule {
     pub(crate) detect: bool,
 }
 
-/// What a header or query rewrite found: counts per metric label (see [`Policy::label_names`]).
+/// What a header or query rewrite found: counts per metric label.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct MetaHits(pub Vec<(usize, u64)>);
+pub struct MetaHits(pub Vec<(Label, u64)>);
 
 impl MetaHits {
-    fn add(&mut self, label: usize, n: u64) {
+    fn add(&mut self, label: Label, n: u64) {
         if n == 0 {
             return;
         }
@@ -165,12 +165,9 @@ pub(crate) fn compile_headers(
 }
 
 impl Policy {
-    /// Metric labels, in order: rules, fields, header rules, then the query rule.
+    /// Metric label names, in label order (see [`Labels`](super::Labels)).
     pub fn label_names(&self) -> impl Iterator<Item = &str> {
-        self.rule_names()
-            .chain(self.field_names())
-            .chain(self.header_rules.iter().map(|h| h.name.as_str()))
-            .chain(self.query.iter().map(|q| q.name.as_str()))
+        self.labels.iter().map(|(_, n)| n)
     }
 
     /// Header names (lower case) the policy rewrites in requests (`request`) or responses.
@@ -195,21 +192,17 @@ impl Policy {
         t.push(self, value.as_bytes(), &mut stats, &mut out);
         t.finish(self, &mut stats, &mut out);
         let mut any = false;
-        for (r, n) in stats.rule_hits.iter().enumerate() {
-            if *n == 0 {
-                continue;
+        for (label, _) in self.labels.iter() {
+            let n = stats.hits_of(label);
+            if n > 0 {
+                any = true;
+                hits.add(label, n);
             }
-            any = true;
-            let label = match self.rules[r].field {
-                Some(f) => self.user_rules + f,
-                None => r,
-            };
-            hits.add(label, *n);
         }
         any.then(|| String::from_utf8_lossy(&out).into_owned())
     }
 
-    fn apply_value(&self, value: &str, action: Option<(&Action, usize)>, hits: &mut MetaHits) -> Option<String> {
+    fn apply_value(&self, value: &str, action: Option<(&Action, Label)>, hits: &mut MetaHits) -> Option<String> {
         match action {
             Some((a, label)) => {
                 if value.is_empty() {
@@ -231,7 +224,7 @@ impl Policy {
             .iter()
             .enumerate()
             .find(|(_, h)| (if request { h.request } else { h.response }) && h.headers.iter().any(|n| n == name))?;
-        let label = self.user_rules + self.fields.len() + i;
+        let label = self.labels.header(i);
         let action = rule.action.as_ref().map(|a| (a, label));
         let mut hits = MetaHits::default();
         let out = match name {
@@ -279,7 +272,7 @@ impl Policy {
             Some((a, b)) => (a, Some(b)),
             None => (rest, None),
         };
-        let label = self.user_rules + self.fields.len() + self.header_rules.len();
+        let label = self.labels.query();
         let mut hits = MetaHits::default();
         let mut changed = false;
         let parts: Vec<String> = query

@@ -7,6 +7,7 @@
 
 mod error;
 mod fields;
+pub mod labels;
 pub(crate) mod meta;
 pub(crate) mod pattern;
 mod set;
@@ -14,6 +15,7 @@ pub mod wire;
 
 pub use error::{PolicyError, PolicyErrors};
 pub(crate) use fields::PathSeg;
+pub use labels::{Label, Labels};
 pub use meta::MetaHits;
 pub use set::PolicySet;
 
@@ -101,8 +103,8 @@ pub(crate) struct Rule {
     pub(crate) action: Action,
     /// For region detectors: the pattern that closes the region.
     pub(crate) region_end: Option<Pattern>,
-    /// For rules derived from a key-based field rule (`"key": value` in text): the field's index.
-    pub(crate) field: Option<usize>,
+    /// What the rule's values count under: its own label, or (a field rule's text form) the field's.
+    pub(crate) label: Label,
     /// The match is the first byte of a secret value that is masked as it streams until its end
     /// (see `detect::secret_keys::ValueEnd`).
     pub(crate) value_region: bool,
@@ -125,6 +127,8 @@ pub struct Policy {
     pub(crate) fingerprint_key: Option<Arc<TokenKey>>,
     /// The user's rules, then the rules derived from key-based field rules.
     pub(crate) rules: Vec<Rule>,
+    /// Metric labels (rules, fields, header rules, query rule): see `labels`.
+    pub(crate) labels: Labels,
     /// How many of `rules` are the user's (the rest are derived from fields).
     pub(crate) user_rules: usize,
     /// Shortest match of any rule (a shorter value cannot match anything).
@@ -259,7 +263,7 @@ impl Policy {
         let has_key = key.is_some();
 
         let mut names = HashSet::new();
-        let mut rules = Vec::new();
+        let mut rules: Vec<Rule> = Vec::new();
         let wires: Vec<(String, wire::RuleWire)> = match w.rules {
             Some(r) => r
                 .into_iter()
@@ -558,7 +562,23 @@ impl Policy {
         let trigger_table = trigger_table(&rules);
         let all_triggered = rules.iter().all(|r| r.pattern.trigger.is_some());
         let clusters = pattern::ClusterSpec::new(rules.iter().map(|r| &r.pattern));
+        let labels = Labels::new(
+            rules[..user_rules].iter().map(|r| r.name.as_str()),
+            fields.iter().map(|f| f.name.as_str()),
+            header_rules.iter().map(|h| h.name.as_str()),
+            query.as_ref().map(|q| q.name.as_str()),
+        );
+        // user rules count under their own label; a field's text form (its `label` holds the
+        // field's index until now) under the field's
+        for (r, rule) in rules.iter_mut().enumerate() {
+            rule.label = if r < user_rules {
+                labels.rule(r)
+            } else {
+                labels.field(rule.label.index())
+            };
+        }
         Ok(Policy {
+            labels,
             header_rules,
             query,
             findings_log,
@@ -608,6 +628,7 @@ impl Policy {
             fingerprint_key: None,
             rules: Vec::new(),
             user_rules: 0,
+            labels: Labels::default(),
             min_len: usize::MAX,
             max_len: 0,
             fields: Vec::new(),
@@ -698,6 +719,11 @@ impl Policy {
         crate::detect::secret_keys::matches(name, &self.secret_terms).then_some(fi)
     }
 
+    /// The policy's metric labels.
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
     /// Names of the rules, in order (metric labels).
     pub fn rule_names(&self) -> impl Iterator<Item = &str> {
         self.rules[..self.user_rules].iter().map(|r| r.name.as_str())
@@ -761,7 +787,7 @@ fn secret_keys_rule<'a>(
         near: None,
         action,
         region_end: None,
-        field: Some(field),
+        label: Label(field as u32),
         value_region: true,
         normalize: Normalize::None,
     })
@@ -827,7 +853,7 @@ fn derived_field_rule(name: &str, keys: &[&[u8]], action: Action, field: usize) 
         near: None,
         action,
         region_end: None,
-        field: Some(field),
+        label: Label(field as u32),
         value_region: false,
         normalize: Normalize::None,
     })
@@ -1217,7 +1243,7 @@ fn compile_rule(
         near,
         action,
         region_end,
-        field: None,
+        label: Label(0),
         value_region: false,
         normalize,
     })
