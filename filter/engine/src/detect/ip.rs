@@ -55,6 +55,23 @@ fn v6_ok(t: &[u8]) -> bool {
     groups >= 2 && !(groups < 3 && text.len() < 6 && !text.contains('.')) && Ipv6Addr::from_str(text).is_ok()
 }
 
+/// Whether a run of the regex's bytes can hold an address: every text form has `::` or at least
+/// six colons (seven groups and a dotted IPv4 tail, or eight groups). Times (`12:00:00`) have neither.
+pub(crate) fn v6_run_ok(run: &[u8]) -> bool {
+    let mut colons = 0;
+    let mut prev = 0u8;
+    for &b in run {
+        if b == b':' {
+            if prev == b':' {
+                return true;
+            }
+            colons += 1;
+        }
+        prev = b;
+    }
+    colons >= 6
+}
+
 pub(crate) fn validate_v6(hay: &[u8], s: usize, e: usize) -> Verdict {
     // reading starts: the candidate start and every position after a colon; ends: the candidate
     // end and every colon (an address may end in `::`, so also after a `::`)

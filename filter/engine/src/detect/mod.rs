@@ -81,6 +81,10 @@ pub struct Detector {
     /// Digits every value the validator accepts holds, when more than the regex alone implies
     /// (0: the regex's). Lets the scanner skip runs with fewer digits without running the regex.
     pub min_digits: usize,
+    /// A necessary condition on a run of the regex's byte class for any value the validator
+    /// accepts to lie in it (a phone number needs a `+`, `(`, a group starting `0` or a 3-digit
+    /// group): a run that fails it is not searched. Must never refuse a run that holds a value.
+    pub run_ok: Option<fn(&[u8]) -> bool>,
 }
 
 impl Detector {
@@ -119,6 +123,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: Some(pem::END),
         secret: true,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "jwt",
@@ -130,6 +135,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: true,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "aws_access_key_id",
@@ -141,6 +147,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: true,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "aws_secret_access_key",
@@ -152,6 +159,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: true,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "url_password",
@@ -163,6 +171,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: true,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "github_token",
@@ -174,6 +183,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: true,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "slack_token",
@@ -185,6 +195,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: true,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "stripe_key",
@@ -196,6 +207,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: true,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "google_api_key",
@@ -207,6 +219,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: true,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "credit_card",
@@ -218,6 +231,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: false,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "iban",
@@ -229,6 +243,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: false,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "us_ssn",
@@ -240,6 +255,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: false,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "email",
@@ -251,6 +267,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: false,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "phone_number",
@@ -262,6 +279,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: false,
         min_digits: 7,
+        run_ok: Some(phone::run_ok),
     },
     Detector {
         name: "ipv4",
@@ -273,6 +291,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: false,
         min_digits: 0,
+        run_ok: None,
     },
     Detector {
         name: "ipv6",
@@ -284,6 +303,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: false,
         min_digits: 0,
+        run_ok: Some(ip::v6_run_ok),
     },
 ];
 

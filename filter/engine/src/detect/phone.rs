@@ -238,6 +238,31 @@ fn trunk(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> bool {
     true
 }
 
+/// Whether a run of the regex's bytes can hold a phone number: every form has a `+` (international),
+/// a `(`, a digit group starting with `0` (`00` international, trunk) or a group of exactly three
+/// digits (the North American area code). Dates (`2024-11-30`), versions and bare digit runs have none.
+pub(crate) fn run_ok(run: &[u8]) -> bool {
+    let mut i = 0;
+    while i < run.len() {
+        let b = run[i];
+        if b == b'+' || b == b'(' {
+            return true;
+        }
+        if b.is_ascii_digit() {
+            let start = i;
+            while i < run.len() && run[i].is_ascii_digit() {
+                i += 1;
+            }
+            if b == b'0' || i - start == 3 {
+                return true;
+            }
+            continue;
+        }
+        i += 1;
+    }
+    false
+}
+
 pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     let gs = Groups::parse(hay, s, e);
     // quick no: fewer than 7 digits from the first group a reading may start at

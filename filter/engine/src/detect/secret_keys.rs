@@ -83,13 +83,70 @@ pub(crate) fn normalized_term(term: &str) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// Whether `key` names a secret: its normalised form ends with one of `terms` (normalised).
-pub(crate) fn matches(key: &[u8], terms: &[Vec<u8>]) -> bool {
-    let mut buf = [0u8; MAX_KEY];
-    let Some(k) = normalize(key, &mut buf) else {
-        return false;
-    };
-    terms.iter().any(|t| !t.is_empty() && k.ends_with(t))
+/// A set of key terms, searched from the end of a key: a key matches when its normalised form
+/// ends with a term's. Terms are kept reversed and sorted, so only the terms that end with the
+/// key's last letter are compared, each from the end without normalising the key first.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeyTerms {
+    rev: Vec<Vec<u8>>,
+}
+
+impl KeyTerms {
+    /// The set of these normalised terms (empty ones are dropped).
+    pub(crate) fn new(terms: &[Vec<u8>]) -> KeyTerms {
+        let mut rev: Vec<Vec<u8>> = terms
+            .iter()
+            .filter(|t| !t.is_empty())
+            .map(|t| t.iter().rev().copied().collect())
+            .collect();
+        rev.sort();
+        rev.dedup();
+        KeyTerms { rev }
+    }
+
+    /// Whether `key` names a secret: its normalised form ends with one of the terms.
+    pub(crate) fn matches(&self, key: &[u8]) -> bool {
+        let sep = |b: &u8| matches!(b, b'_' | b'-' | b'.' | b' ');
+        if key.len() > MAX_KEY && key.iter().filter(|b| !sep(b)).count() > MAX_KEY {
+            return false;
+        }
+        let end = key.iter().rposition(|b| !sep(b)).map_or(0, |p| p + 1);
+        self.ends_at(key, end)
+    }
+
+    /// Whether `buf[..i]` ends with a term: its last byte is a letter or digit and, comparing in
+    /// lower case and skipping `_`, `-`, `.` and spaces, the bytes before spell a term.
+    pub(crate) fn ends_at(&self, buf: &[u8], i: usize) -> bool {
+        let Some(&last) = i.checked_sub(1).and_then(|j| buf.get(j)) else {
+            return false;
+        };
+        let last = last.to_ascii_lowercase();
+        let lo = self.rev.partition_point(|t| t[0] < last);
+        self.rev[lo..]
+            .iter()
+            .take_while(|t| t[0] == last)
+            .any(|t| ends_with_reversed(buf, i, t))
+    }
+}
+
+/// Whether `buf[..i]` ends with the term whose bytes, reversed, are `rt`.
+fn ends_with_reversed(buf: &[u8], mut i: usize, rt: &[u8]) -> bool {
+    for &c in rt {
+        loop {
+            let Some(j) = i.checked_sub(1) else {
+                return false;
+            };
+            let b = buf[j];
+            i = j;
+            if b.to_ascii_lowercase() == c {
+                break;
+            }
+            if !matches!(b, b'_' | b'-' | b'.' | b' ') {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// The words of a term as it is written: split at `_`, `-`, `.`, spaces and lower-to-upper case
@@ -212,8 +269,8 @@ impl ValueEnd {
 mod tests {
     use super::*;
 
-    fn terms() -> Vec<Vec<u8>> {
-        SECRET_KEYS.iter().map(|t| normalized_term(t)).collect()
+    fn terms() -> KeyTerms {
+        KeyTerms::new(&SECRET_KEYS.iter().map(|t| normalized_term(t)).collect::<Vec<_>>())
     }
 
     #[test]
@@ -228,10 +285,22 @@ mod tests {
             "Authorization",
             "SecretAccessKey",
         ] {
-            assert!(matches(k.as_bytes(), &t), "{k}");
+            assert!(t.matches(k.as_bytes()), "{k}");
         }
-        for k in ["password_hint", "passwords", "user", "tokens", "secretary"] {
-            assert!(!matches(k.as_bytes(), &t), "{k}");
+        for k in ["password_", "pass-word", "API KEY", "cvv2"] {
+            assert!(t.matches(k.as_bytes()), "{k}");
+        }
+        for k in [
+            "password_hint",
+            "passwords",
+            "user",
+            "tokens",
+            "secretary",
+            "",
+            "_",
+            "2",
+        ] {
+            assert!(!t.matches(k.as_bytes()), "{k}");
         }
     }
 }

@@ -523,7 +523,7 @@ impl JsonMasker {
         if let (Some(fi), Some(top)) = (p.secret_field, self.stack.last()) {
             if top.obj && top.key_ok {
                 let key = &self.keys[top.key_start..top.key_start + top.key_len];
-                if crate::detect::secret_keys::matches(key, &p.secret_terms) {
+                if p.secret_terms.matches(key) {
                     return Some(fi);
                 }
             }

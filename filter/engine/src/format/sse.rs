@@ -47,26 +47,30 @@ impl SseMasker {
                     let b = input[i];
                     i += 1;
                     self.head.push(b);
-                    if let Some(r) = self.decide(b == b'\n') {
-                        self.route = r;
-                        let head = std::mem::take(&mut self.head);
-                        self.start_route(p, &head, stats, out);
-                        self.head = head;
-                        self.head.clear();
+                    match self.decide(b == b'\n') {
+                        None => {}
+                        Some(Route::Json) => {
+                            self.route = Route::Json;
+                            let head = std::mem::take(&mut self.head);
+                            self.start_json(p, &head, stats, out);
+                            self.head = head;
+                            self.head.clear();
+                        }
+                        Some(_) if b == b'\n' => self.text_piece(p, &[], stats, out),
+                        // the head is masked with the rest of its line (one push per line)
+                        Some(_) => self.route = Route::Text,
                     }
                 }
                 Route::Text => {
                     let rest = &input[i..];
-                    match memchr::memchr(b'\n', rest) {
-                        Some(j) => {
-                            self.text.push(p, &rest[..=j], stats, out);
-                            self.route = Route::Undecided;
-                            i += j + 1;
-                        }
-                        None => {
-                            self.text.push(p, rest, stats, out);
-                            i = input.len();
-                        }
+                    let (piece, ended) = match memchr::memchr(b'\n', rest) {
+                        Some(j) => (&rest[..=j], true),
+                        None => (rest, false),
+                    };
+                    i += piece.len();
+                    self.text_piece(p, piece, stats, out);
+                    if !ended {
+                        self.route = Route::Text;
                     }
                 }
                 Route::Json => {
@@ -114,25 +118,30 @@ impl SseMasker {
         })
     }
 
-    fn start_route(&mut self, p: &Policy, head: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
-        match self.route {
-            Route::Json => {
-                let k = if head.get(DATA.len()) == Some(&b' ') {
-                    DATA.len() + 1
-                } else {
-                    DATA.len()
-                };
-                out.extend_from_slice(&head[..k]);
-                self.json.reset();
-                self.json.push(p, &head[k..], stats, out);
-            }
-            _ => {
-                self.text.push(p, head, stats, out);
-                if head.last() == Some(&b'\n') {
-                    self.route = Route::Undecided;
-                }
-            }
+    /// Masks the line head held so far, then `piece` (the rest of the line, or of the chunk), as
+    /// text; the route goes back to undecided (a piece without a line end sets it to text again).
+    fn text_piece(&mut self, p: &Policy, piece: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+        if self.head.is_empty() {
+            self.text.push(p, piece, stats, out);
+        } else {
+            self.head.extend_from_slice(piece);
+            let line = std::mem::take(&mut self.head);
+            self.text.push(p, &line, stats, out);
+            self.head = line;
+            self.head.clear();
         }
+        self.route = Route::Undecided;
+    }
+
+    fn start_json(&mut self, p: &Policy, head: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+        let k = if head.get(DATA.len()) == Some(&b' ') {
+            DATA.len() + 1
+        } else {
+            DATA.len()
+        };
+        out.extend_from_slice(&head[..k]);
+        self.json.reset();
+        self.json.push(p, &head[k..], stats, out);
     }
 
     pub(crate) fn finish(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
@@ -142,7 +151,10 @@ impl SseMasker {
                 self.text.push(p, &head, stats, out);
                 self.text.finish(p, stats, out);
             }
-            Route::Text => self.text.finish(p, stats, out),
+            Route::Text => {
+                self.text_piece(p, &[], stats, out);
+                self.text.finish(p, stats, out);
+            }
             Route::Json => self.json.finish(p, stats, out),
         }
         self.route = Route::Undecided;

@@ -26,11 +26,19 @@ impl TextMasker {
     pub(crate) fn push(&mut self, policy: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         if !policy.newline_matches {
             // No rule can match across a newline, so a line end already decides everything before
-            // it (a newline can neither start nor continue a match): one poll per slice suffices.
-            // Slices bound the scanner's buffer however large the host's chunks are.
+            // it (a newline can neither start nor continue a match): per slice, one final poll up
+            // to its last line end and a partial one for the rest. Slices bound the scanner's
+            // buffer however large the host's chunks are.
             for slice in input.chunks(SLICE) {
-                self.scanner.feed(slice);
-                self.scanner.poll(policy, Poll::Partial, stats, &mut VecSink(out));
+                let whole = memchr::memrchr(b'\n', slice).map_or(0, |i| i + 1);
+                if whole > 0 {
+                    self.scanner.feed(&slice[..whole]);
+                    self.scanner.poll(policy, Poll::Line, stats, &mut VecSink(out));
+                }
+                if whole < slice.len() {
+                    self.scanner.feed(&slice[whole..]);
+                    self.scanner.poll(policy, Poll::Partial, stats, &mut VecSink(out));
+                }
             }
             return;
         }

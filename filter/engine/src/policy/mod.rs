@@ -138,7 +138,7 @@ pub struct Policy {
     pub(crate) fields: Vec<Field>,
     /// The field that holds values under credential-bearing keys, and its key terms (normalised).
     pub(crate) secret_field: Option<usize>,
-    pub(crate) secret_terms: Vec<Vec<u8>>,
+    pub(crate) secret_terms: detect::secret_keys::KeyTerms,
     pub(crate) field_keys: Vec<(Box<[u8]>, usize)>,
     pub(crate) field_paths: Vec<(Vec<PathSeg>, usize)>,
     /// Bytes of context the scanner keeps before a possible match.
@@ -594,7 +594,7 @@ impl Policy {
             prefilter: true,
             fields,
             secret_field,
-            secret_terms,
+            secret_terms: detect::secret_keys::KeyTerms::new(&secret_terms),
             field_keys,
             field_paths,
             lookbehind,
@@ -633,7 +633,7 @@ impl Policy {
             max_len: 0,
             fields: Vec::new(),
             secret_field: None,
-            secret_terms: Vec::new(),
+            secret_terms: detect::secret_keys::KeyTerms::default(),
             field_keys: Vec::new(),
             field_paths: Vec::new(),
             lookbehind: 8,
@@ -716,7 +716,7 @@ impl Policy {
             return Some(*fi);
         }
         let fi = self.secret_field?;
-        crate::detect::secret_keys::matches(name, &self.secret_terms).then_some(fi)
+        self.secret_terms.matches(name).then_some(fi)
     }
 
     /// The policy's metric labels.
@@ -766,20 +766,18 @@ fn secret_keys_rule<'a>(
     action: Action,
     field: usize,
 ) -> Result<Rule, String> {
-    let mut normalized: Vec<Vec<u8>> = terms.clone().map(detect::secret_keys::normalized_term).collect();
-    normalized.sort();
-    normalized.dedup();
+    let normalized: Vec<Vec<u8>> = terms.clone().map(detect::secret_keys::normalized_term).collect();
     let (pat, longest_term) = detect::secret_keys::text_pattern(terms);
     let hir = pattern::parse_with(&pat, false, usize::MAX, false)?;
     let mut compiled = pattern::compile(&hir)?;
     // every match holds its `:` or `=` after the key (a term, a quote, 16 blanks) and before
     // 16 blanks, a quote and a byte of the value
-    compiled.anchor = Some(pattern::Anchor {
-        bytes: (b':', b'='),
-        before: longest_term + 1 + 16,
-        after: 16 + 2,
-        terms: normalized,
-    });
+    compiled.anchor = Some(pattern::Anchor::new(
+        (b':', b'='),
+        longest_term + 1 + 16,
+        16 + 2,
+        normalized,
+    ));
     Ok(Rule {
         name: SECRET_KEYS_LABEL.to_string(),
         pattern: compiled,
@@ -1184,6 +1182,7 @@ fn compile_rule(
         // the validator's own minimum (a phone number has at least 7 digits even where its regex
         // could match two): fewer digits in a run, no value the detector would accept
         compiled.min_digits = compiled.min_digits.max(d.min_digits);
+        compiled.run_ok = d.run_ok;
     }
     let region_end = match det.and_then(|d| d.region_end) {
         Some(end) => match pattern::parse(end, false, usize::MAX).and_then(|h| pattern::compile(&h)) {

@@ -65,6 +65,9 @@ pub(crate) struct Pattern {
     /// `after` bytes before its end (`key: value` rules: the `:` or `=`); when set, the regex runs
     /// only in windows around them (see [`Pattern::find`]).
     pub(crate) anchor: Option<Anchor>,
+    /// The detector's necessary condition on a run of `class` bytes (see `Detector::run_ok`):
+    /// a run that fails it holds no value the validator accepts and is not searched.
+    pub(crate) run_ok: Option<fn(&[u8]) -> bool>,
 }
 
 /// See [`Pattern::anchor`].
@@ -76,9 +79,41 @@ pub(crate) struct Anchor {
     /// The key terms a match starts with, lower case without `_`, `-`, `.` or blanks, sorted: a
     /// match that has not reached its anchor yet starts where one of them starts.
     pub(crate) terms: Vec<Vec<u8>>,
+    /// The same terms, searched from the end of a key.
+    keys: crate::detect::secret_keys::KeyTerms,
 }
 
 impl Anchor {
+    /// The anchor for `key: value` rules with these normalised key terms.
+    pub(crate) fn new(bytes: (u8, u8), before: usize, after: usize, mut terms: Vec<Vec<u8>>) -> Anchor {
+        terms.sort();
+        terms.dedup();
+        Anchor {
+            bytes,
+            before,
+            after,
+            keys: crate::detect::secret_keys::KeyTerms::new(&terms),
+            terms,
+        }
+    }
+
+    /// Whether a match could hold the anchor byte at `k`: before it, after at most 16 blanks and
+    /// a quote, the bytes end with a key term (letters and digits compared in lower case, `_`,
+    /// `-`, `.` and blanks between them skipped). Every match has its key there, so an anchor
+    /// that fails this (the colons of `12:00:00`, a URL's `https:`) holds none.
+    pub(crate) fn key_before(&self, buf: &[u8], k: usize) -> bool {
+        let mut i = k;
+        let mut blanks = 0;
+        while i > 0 && matches!(buf[i - 1], b' ' | b'\t') && blanks < 16 {
+            i -= 1;
+            blanks += 1;
+        }
+        if i > 0 && matches!(buf[i - 1], b'"' | b'\'') {
+            i -= 1;
+        }
+        self.keys.ends_at(buf, i)
+    }
+
     /// Whether `tail` (the end of the buffer) could be the start of a match that has not reached
     /// its anchor: a term, or the start of one, maybe followed by a quote and blanks.
     fn open_key(&self, tail: &[u8]) -> bool {
@@ -218,6 +253,7 @@ impl Pattern {
             let span = &buf[a..b];
             if span.len() >= self.min_len
                 && (self.min_digits == 0 || span.iter().filter(|x| x.is_ascii_digit()).count() >= self.min_digits)
+                && self.run_ok.is_none_or(|ok| ok(span))
             {
                 if let Some(m) = self.regex.search(&Input::new(buf).range(a..b)) {
                     *run = (b < buf.len()).then_some(b);
@@ -237,6 +273,10 @@ impl Pattern {
         let mut i = from;
         while i < buf.len() {
             let k = i + memchr::memchr2(a.bytes.0, a.bytes.1, &buf[i..])?;
+            if !a.key_before(buf, k) {
+                i = k + 1;
+                continue;
+            }
             let lo = k.saturating_sub(a.before).max(from);
             let hi = (k + a.after + 1).min(buf.len());
             if let Some(m) = self.regex.search(&Input::new(buf).range(lo..hi)) {
@@ -263,7 +303,10 @@ impl Pattern {
                 digits += usize::from(buf[i].is_ascii_digit());
                 i += 1;
             }
-            if i - start >= self.min_len.max(1) && digits >= self.min_digits {
+            if i - start >= self.min_len.max(1)
+                && digits >= self.min_digits
+                && self.run_ok.is_none_or(|ok| ok(&buf[start..i]))
+            {
                 if let Some(m) = self.regex.search(&Input::new(buf).range(start..i)) {
                     return Some(m);
                 }
@@ -559,6 +602,7 @@ pub(crate) fn compile(hir: &Hir) -> Result<Pattern, String> {
         min_digits: min_digits(hir),
         prefixes: Prefixes::new(hir),
         anchor: None,
+        run_ok: None,
     })
 }
 
