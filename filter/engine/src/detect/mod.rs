@@ -171,7 +171,7 @@ pub static DETECTORS: &[Detector] = &[
         region_end: None,
         secret: true,
         min_digits: 0,
-        run_ok: None,
+        run_ok: Some(secrets::url_run_ok),
     },
     Detector {
         name: "github_token",

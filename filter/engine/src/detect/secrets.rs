@@ -20,6 +20,13 @@ pub(crate) const AWS_SECRET_NEXT_TO_ID: &str =
 /// A URL with a password in its userinfo: `scheme://user:password@host`.
 pub(crate) const URL_PASSWORD: &str =
     r#"[A-Za-z][A-Za-z0-9+.\-]{1,30}://[^\s:/?#\[\]@"'<>]{0,128}:[^\s/?#\[\]@"'<>]{1,256}@"#;
+
+/// Whether a run can hold a URL with a password: `://` and a later `@` (the runs are long, as the
+/// userinfo class takes almost every byte, and most never hold a URL).
+pub(crate) fn url_run_ok(run: &[u8]) -> bool {
+    memchr::memmem::find(run, b"://").is_some_and(|i| memchr::memchr(b'@', &run[i + 3..]).is_some())
+}
+
 pub(crate) const STRIPE_KEY: &str = r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}|whsec_[A-Za-z0-9]{24,64}";
 pub(crate) const GOOGLE_API_KEY: &str = r"AIza[0-9A-Za-z_\-]{35}";
 
