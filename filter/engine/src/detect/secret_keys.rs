@@ -86,9 +86,20 @@ pub(crate) fn normalized_term(term: &str) -> Vec<u8> {
 /// A set of key terms, searched from the end of a key: a key matches when its normalised form
 /// ends with a term's. Terms are kept reversed and sorted, so only the terms that end with the
 /// key's last letter are compared, each from the end without normalising the key first.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct KeyTerms {
     rev: Vec<Vec<u8>>,
+    /// `rev[start[b]..start[b + 1]]` are the terms that end with byte `b`.
+    start: Box<[u16; 257]>,
+    /// Bit `last * 256 + second_last` is set when a term ends with those two bytes, or is the
+    /// one byte `last` (then every bit of `last` is set): most keys are refused by one lookup.
+    pairs: Box<[u64; 1024]>,
+}
+
+impl Default for KeyTerms {
+    fn default() -> KeyTerms {
+        KeyTerms::new(&[])
+    }
 }
 
 impl KeyTerms {
@@ -101,7 +112,20 @@ impl KeyTerms {
             .collect();
         rev.sort();
         rev.dedup();
-        KeyTerms { rev }
+        let mut start = Box::new([0u16; 257]);
+        for (b, slot) in start.iter_mut().enumerate() {
+            let n = rev.partition_point(|t| usize::from(t[0]) < b);
+            *slot = u16::try_from(n).unwrap_or(u16::MAX);
+        }
+        let mut pairs = Box::new([0u64; 1024]);
+        for t in &rev {
+            let last = usize::from(t[0]) * 256;
+            match t.get(1) {
+                Some(&b) => pairs[(last + usize::from(b)) / 64] |= 1 << ((last + usize::from(b)) % 64),
+                None => pairs[last / 64..(last + 256) / 64].fill(u64::MAX),
+            }
+        }
+        KeyTerms { rev, start, pairs }
     }
 
     /// Whether `key` names a secret: its normalised form ends with one of the terms.
@@ -120,12 +144,20 @@ impl KeyTerms {
         let Some(&last) = i.checked_sub(1).and_then(|j| buf.get(j)) else {
             return false;
         };
-        let last = last.to_ascii_lowercase();
-        let lo = self.rev.partition_point(|t| t[0] < last);
-        self.rev[lo..]
-            .iter()
-            .take_while(|t| t[0] == last)
-            .any(|t| ends_with_reversed(buf, i, t))
+        let b = usize::from(last.to_ascii_lowercase());
+        let mut j = i - 1;
+        while j > 0 && matches!(buf[j - 1], b'_' | b'-' | b'.' | b' ') {
+            j -= 1;
+        }
+        let b2 = j.checked_sub(1).map_or(0, |k| usize::from(buf[k].to_ascii_lowercase()));
+        let bit = b * 256 + b2;
+        if self.pairs[bit / 64] & (1 << (bit % 64)) == 0 {
+            return false;
+        }
+        let (lo, hi) = (usize::from(self.start[b]), usize::from(self.start[b + 1]));
+        self.rev
+            .get(lo..hi)
+            .is_some_and(|terms| terms.iter().any(|t| ends_with_reversed(buf, i, t)))
     }
 }
 
