@@ -49,9 +49,10 @@ soak: setup wasm
 chaos: setup wasm
 	CHAOS_SECONDS=120 cargo test --release -p streammask-suite --test chaos -- --nocapture
 
-## check: formatting, lints (no unwrap/expect/panic outside tests), policies in sync, wasm imports
+## check: formatting, lints (no unwrap/expect/panic outside tests), import layers, policies in sync, wasm imports
 check: wasm
 	cargo fmt --all -- --check
+	python3 scripts/import-graph.py
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-wasip1 -p streammask-wasm -- -D warnings
 	scripts/check-policies.sh

@@ -7,16 +7,16 @@ mod inputs;
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::sync::Arc;
-use streammask_engine::{Format, Policy};
+use streammask_engine::{Format, Ruleset};
 
 const SIZE: usize = 1 << 20;
 
-fn policy(json: &str) -> Arc<Policy> {
+fn policy(json: &str) -> Arc<Ruleset> {
     let env = |_: &str| Some("bench-secret-0123456789abcdef0123456789abcdef".to_string());
-    Arc::new(Policy::from_json(json, &env).expect("bench policy"))
+    Arc::new(Ruleset::from_json(json, &env).expect("bench policy"))
 }
 
-fn example_policy() -> Arc<Policy> {
+fn example_policy() -> Arc<Ruleset> {
     policy(include_str!("../envoy/policies/example.json"))
 }
 
@@ -91,13 +91,13 @@ fn compile(c: &mut Criterion) {
         .collect();
     let five_hundred = format!(r#"{{"rules":[{}]}}"#, many.join(","));
     g.bench_function("5_rules", |b| {
-        b.iter(|| Policy::from_json(black_box(&five), &|_| None).map(|_| ()))
+        b.iter(|| Ruleset::from_json(black_box(&five), &|_| None).map(|_| ()))
     });
     g.bench_function("500_rules", |b| {
-        b.iter(|| Policy::from_json(black_box(&five_hundred), &|_| None).map(|_| ()))
+        b.iter(|| Ruleset::from_json(black_box(&five_hundred), &|_| None).map(|_| ()))
     });
     g.bench_function("default_policy", |b| {
-        b.iter(|| Policy::from_json("{}", &|_| None).map(|_| ()))
+        b.iter(|| Ruleset::from_json("{}", &|_| None).map(|_| ()))
     });
     g.finish();
 }

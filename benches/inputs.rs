@@ -181,7 +181,7 @@ pub fn adversarial(size: usize) -> Vec<u8> {
 
 /// Masks `input` in chunks of `chunk` bytes into `out` (the measured unit of work).
 pub fn run(
-    p: &std::sync::Arc<streammask_engine::Policy>,
+    p: &std::sync::Arc<streammask_engine::Ruleset>,
     f: streammask_engine::Format,
     input: &[u8],
     chunk: usize,

@@ -14,7 +14,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use streammask_engine::{Format, Masker, Policy};
+use streammask_engine::{Format, Masker, Ruleset};
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -38,7 +38,7 @@ static A: Counting = Counting;
 
 const SIZE: usize = 1 << 20;
 
-fn mbps(p: &Arc<Policy>, f: Format, input: &[u8], chunk: usize) -> f64 {
+fn mbps(p: &Arc<Ruleset>, f: Format, input: &[u8], chunk: usize) -> f64 {
     let mut out = Vec::with_capacity(input.len() * 2);
     let mut best = 0f64;
     for _ in 0..5 {
@@ -56,9 +56,9 @@ fn mbps(p: &Arc<Policy>, f: Format, input: &[u8], chunk: usize) -> f64 {
 
 fn main() {
     let env = |_: &str| Some("bench-secret-0123456789abcdef0123456789abcdef".to_string());
-    let p = Arc::new(Policy::from_json(include_str!("../../../envoy/policies/example.json"), &env).expect("policy"));
+    let p = Arc::new(Ruleset::from_json(include_str!("../../../envoy/policies/example.json"), &env).expect("policy"));
     let fields = Arc::new(
-        Policy::from_json(
+        Ruleset::from_json(
             r#"{"rules":[{"detector":"credit_card"},{"detector":"email"},{"detector":"us_ssn"}],"fields":[{"name":"notes","keys":["note"]},{"name":"skus","paths":["$.items[*].sku"],"action":{"type":"mask","keep_last":2}}]}"#,
             &env,
         )
@@ -67,13 +67,13 @@ fn main() {
     let t = Instant::now();
     let n = 20;
     for _ in 0..n {
-        let _ = Policy::from_json(include_str!("../../../envoy/policies/example.json"), &env);
+        let _ = Ruleset::from_json(include_str!("../../../envoy/policies/example.json"), &env);
     }
     println!(
         "policy_compile_example_ms {:.2}",
         t.elapsed().as_secs_f64() * 1e3 / n as f64
     );
-    let cases: Vec<(&str, Format, Vec<u8>, &Arc<Policy>)> = vec![
+    let cases: Vec<(&str, Format, Vec<u8>, &Arc<Ruleset>)> = vec![
         ("text_clean", Format::Text, inputs::text(SIZE, 4096), &p),
         ("json_clean", Format::Json, inputs::json(SIZE, 4096), &p),
         ("ndjson_clean", Format::Ndjson, inputs::ndjson(SIZE, 4096), &p),

@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use streammask_engine::{detect, Format, FormatRouter, Masker, Policy, PolicySet};
+use streammask_engine::{detect, Format, FormatRouter, Masker, Ruleset};
+use streammask_proxy::policy::PolicySet;
 
 /// A placeholder secret: `check` compiles a policy whose key variables are not set with it, so a
 /// policy can be checked where the production key is not (CI). It never masks anything.
@@ -152,8 +153,8 @@ fn check(paths: &[String], require_env: bool) -> ExitCode {
             Ok(set) => {
                 for (i, name) in set.names().enumerate() {
                     let Some(p) = set.get(i) else { continue };
-                    let rules: Vec<&str> = p.rule_names().collect();
-                    let fields: Vec<&str> = p.field_names().collect();
+                    let rules: Vec<&str> = p.ruleset.rule_names().collect();
+                    let fields: Vec<&str> = p.ruleset.field_names().collect();
                     println!(
                         "{path}: {name}: ok ({} rules: {}; {} fields{}{}; mode {:?}; holds back at most {} bytes)",
                         rules.len(),
@@ -162,7 +163,7 @@ fn check(paths: &[String], require_env: bool) -> ExitCode {
                         if fields.is_empty() { "" } else { ": " },
                         fields.join(", "),
                         p.mode,
-                        p.max_hold_back()
+                        p.ruleset.max_hold_back()
                     );
                 }
             }
@@ -213,9 +214,9 @@ fn mask(path: &str, use_name: &str, format: Format, content_type: Option<&str>, 
     let mut m = match content_type {
         Some(ct) => {
             let route = policy.route(Some(ct), false);
-            Masker::for_route(policy.clone(), &route, policy.clone())
+            Masker::for_route(policy.ruleset.clone(), &route, policy.clone())
         }
-        None => Masker::new(policy.clone(), format),
+        None => Masker::new(policy.ruleset.clone(), format),
     };
     let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
@@ -245,6 +246,7 @@ fn mask(path: &str, use_name: &str, format: Format, content_type: Option<&str>, 
     }
     let s = m.stats();
     let mut parts: Vec<String> = policy
+        .ruleset
         .labels()
         .iter()
         .map(|(l, name)| (name, s.hits_of(l)))
@@ -270,7 +272,7 @@ fn mask(path: &str, use_name: &str, format: Format, content_type: Option<&str>, 
 }
 
 fn detectors() -> ExitCode {
-    let policy = Arc::new(Policy::builtin_default());
+    let policy = Arc::new(Ruleset::builtin_default());
     for d in detect::DETECTORS {
         let example = d.example.replace("\\n", "\n");
         let (masked, _) = streammask_engine::mask_all(&policy, Format::Text, example.as_bytes());

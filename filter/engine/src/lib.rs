@@ -10,9 +10,9 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use streammask_engine::{Format, Masker, Policy};
+//! use streammask_engine::{Format, Masker, Ruleset};
 //!
-//! let policy = Arc::new(Policy::from_json(r#"{"rules":[{"detector":"credit_card"}]}"#, &|_| None).unwrap());
+//! let policy = Arc::new(Ruleset::from_json(r#"{"rules":[{"detector":"credit_card"}]}"#, &|_| None).unwrap());
 //! let mut m = Masker::new(policy, Format::Text);
 //! let mut out = Vec::new();
 //! m.push(b"card 4111 1111 ", &mut out);   // the card may continue: held back
@@ -22,7 +22,7 @@
 //! ```
 //!
 //! ## Limits
-//! - Memory per stream: the policy's longest possible match ([`Policy::max_hold_back`]) plus a
+//! - Memory per stream: the policy's longest possible match ([`Ruleset::max_hold_back`]) plus a
 //!   bounded JSON nesting stack (`limits.max_depth`) and field capture (`limits.max_field_value_bytes`).
 //! - Patterns must have a bounded length and cannot match the empty string; they are compiled with
 //!   size limits, and the regex engine runs in time linear in the input.
@@ -31,17 +31,17 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod action;
+pub mod config;
 pub mod detect;
 mod format;
 mod masker;
-pub mod policy;
-mod scan;
+mod search;
 mod token;
 
 pub use action::Action;
+pub use config::{Label, Labels, Limits, MetaHits, PolicyError, PolicyErrors, Ruleset};
 pub use format::sniff::sniff_format;
 pub use format::{parse_media_type, Format, FormatRouter, Route};
 pub use masker::{mask_all, Masker};
-pub use policy::{FileParts, Label, Labels, MetaHits, Mode, OnError, Policy, PolicyError, PolicyErrors, PolicySet};
-pub use scan::{Finding, Stats, MAX_FINDINGS};
+pub use search::scan::{Finding, Stats, MAX_FINDINGS};
 pub use token::TokenKey;

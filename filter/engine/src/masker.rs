@@ -1,5 +1,7 @@
 //! The public streaming API: push chunks, get output, finish at end of stream.
 
+use crate::config::Ruleset;
+use crate::format::body::BodyStream;
 use crate::format::form::FormMasker;
 use crate::format::json::{Framing, JsonMasker};
 use crate::format::multipart::MultipartMasker;
@@ -7,8 +9,7 @@ use crate::format::sniff::SniffMasker;
 use crate::format::sse::SseMasker;
 use crate::format::text::TextMasker;
 use crate::format::{Format, FormatRouter, Route};
-use crate::policy::Policy;
-use crate::scan::Stats;
+use crate::search::scan::Stats;
 use std::sync::Arc;
 
 /// The masker of one body (or one part of a multipart body), by format. Every variant keeps the
@@ -26,7 +27,7 @@ pub(crate) enum BodyMasker {
 
 impl BodyMasker {
     /// A masker for a body of this format.
-    pub(crate) fn of_format(policy: &Policy, format: Format) -> BodyMasker {
+    pub(crate) fn of_format(policy: &Ruleset, format: Format) -> BodyMasker {
         match format {
             Format::Text => BodyMasker::Text(Box::new(TextMasker::new(policy))),
             Format::Json => BodyMasker::Json(Box::new(JsonMasker::new(policy, Framing::Document))),
@@ -37,20 +38,48 @@ impl BodyMasker {
     }
 
     /// A masker for a body routed this way; `depth` counts enclosing multipart bodies.
-    pub(crate) fn of_route(policy: &Policy, route: &Route, router: &Arc<dyn FormatRouter>, depth: usize) -> BodyMasker {
+    pub(crate) fn of_route(
+        policy: &Ruleset,
+        route: &Route,
+        router: &Arc<dyn FormatRouter>,
+        depth: usize,
+    ) -> BodyMasker {
         match route {
             Route::Scan(f) => BodyMasker::of_format(policy, *f),
-            Route::Multipart(boundary) if depth < crate::format::multipart::MAX_DEPTH => BodyMasker::Multipart(
-                Box::new(MultipartMasker::new(policy, boundary, router.clone(), depth + 1)),
-            ),
+            Route::Multipart(boundary) if depth < crate::format::multipart::MAX_DEPTH => {
+                BodyMasker::Multipart(Box::new(MultipartMasker::new(
+                    policy,
+                    boundary,
+                    router.clone(),
+                    depth + 1,
+                    BodyMasker::boxed_route,
+                )))
+            }
             // a multipart body nested deeper than that: its text is still scanned
             Route::Multipart(_) => BodyMasker::of_format(policy, Format::Text),
-            Route::Sniff => BodyMasker::Sniff(Box::new(SniffMasker::new())),
+            Route::Sniff => BodyMasker::Sniff(Box::new(SniffMasker::new(BodyMasker::boxed_format))),
             Route::Pass => BodyMasker::Pass,
         }
     }
 
-    pub(crate) fn push(&mut self, p: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    /// [`BodyMasker::of_route`], boxed: the [`crate::format::body::NewBody`] nested bodies are built with.
+    fn boxed_route(
+        policy: &Ruleset,
+        route: &Route,
+        router: &Arc<dyn FormatRouter>,
+        depth: usize,
+    ) -> Box<dyn BodyStream> {
+        Box::new(BodyMasker::of_route(policy, route, router, depth))
+    }
+
+    /// [`BodyMasker::of_format`], boxed (`None`: pass): the [`crate::format::body::NewFormat`] of sniffed bodies.
+    fn boxed_format(policy: &Ruleset, format: Option<Format>) -> Box<dyn BodyStream> {
+        Box::new(format.map_or(BodyMasker::Pass, |f| BodyMasker::of_format(policy, f)))
+    }
+}
+
+impl BodyStream for BodyMasker {
+    fn push(&mut self, p: &Ruleset, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         match self {
             BodyMasker::Text(t) => t.push(p, input, stats, out),
             BodyMasker::Json(j) => j.push(p, input, stats, out),
@@ -62,7 +91,7 @@ impl BodyMasker {
         }
     }
 
-    pub(crate) fn finish(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    fn finish(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         match self {
             BodyMasker::Text(t) => t.finish(p, stats, out),
             BodyMasker::Json(j) => j.finish(p, stats, out),
@@ -74,7 +103,7 @@ impl BodyMasker {
         }
     }
 
-    pub(crate) fn pending(&self) -> usize {
+    fn pending(&self) -> usize {
         match self {
             BodyMasker::Text(t) => t.pending(),
             BodyMasker::Json(j) => j.pending(),
@@ -93,7 +122,7 @@ impl BodyMasker {
 /// [`push`](Masker::push) and [`finish`](Masker::finish) is the same as masking the whole input at
 /// once. Only bytes that could still be part of a match are held back between calls.
 pub struct Masker {
-    policy: Arc<Policy>,
+    policy: Arc<Ruleset>,
     inner: BodyMasker,
     stats: Stats,
     bytes_in: u64,
@@ -101,7 +130,7 @@ pub struct Masker {
 
 impl Masker {
     /// A masker for one body of the given format.
-    pub fn new(policy: Arc<Policy>, format: Format) -> Masker {
+    pub fn new(policy: Arc<Ruleset>, format: Format) -> Masker {
         let inner = BodyMasker::of_format(&policy, format);
         Masker::with_inner(policy, inner)
     }
@@ -109,12 +138,12 @@ impl Masker {
     /// A masker for a body routed by [`FormatRouter::route`]: a format, a multipart body (whose
     /// parts `router` routes by their own content types), a body whose format is sniffed from its
     /// first bytes, or one that passes unchanged.
-    pub fn for_route(policy: Arc<Policy>, route: &Route, router: Arc<dyn FormatRouter>) -> Masker {
+    pub fn for_route(policy: Arc<Ruleset>, route: &Route, router: Arc<dyn FormatRouter>) -> Masker {
         let inner = BodyMasker::of_route(&policy, route, &router, 0);
         Masker::with_inner(policy, inner)
     }
 
-    fn with_inner(policy: Arc<Policy>, inner: BodyMasker) -> Masker {
+    fn with_inner(policy: Arc<Ruleset>, inner: BodyMasker) -> Masker {
         let stats = Stats::for_policy(&policy);
         Masker {
             policy,
@@ -151,8 +180,43 @@ impl Masker {
     }
 }
 
+impl Ruleset {
+    /// Runs the detectors over one value (a header value, a query parameter): the masked value and
+    /// what was found per label, or `None` when nothing was.
+    pub fn mask_value(&self, value: &[u8]) -> Option<(Vec<u8>, crate::config::MetaHits)> {
+        if self.cannot_match(value) {
+            return None;
+        }
+        let mut t = TextMasker::new(self);
+        let mut stats = Stats::for_policy(self);
+        let mut out = Vec::with_capacity(value.len());
+        t.push(self, value, &mut stats, &mut out);
+        t.finish(self, &mut stats, &mut out);
+        let mut hits = crate::config::MetaHits::default();
+        for (label, _) in self.labels().iter() {
+            hits.add(label, stats.hits_of(label));
+        }
+        (hits.total() > 0).then_some((out, hits))
+    }
+
+    /// A value known by name (a query parameter): masked whole, and counted, when a field rule
+    /// lists the name among its keys or the name is a secret key (`password`, `api_key`, ...).
+    pub fn mask_named_value(&self, name: &[u8], value: &[u8]) -> Option<(Vec<u8>, crate::config::MetaHits)> {
+        let fi = self.field_for_name(name)?;
+        let field = self.fields.get(fi)?;
+        if value.is_empty() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(value.len());
+        field.action.apply(value, &mut out);
+        let mut hits = crate::config::MetaHits::default();
+        hits.add(self.labels.field(fi), 1);
+        Some((out, hits))
+    }
+}
+
 /// Masks a whole body at once (the reference the streaming output must equal).
-pub fn mask_all(policy: &Arc<Policy>, format: Format, input: &[u8]) -> (Vec<u8>, Stats) {
+pub fn mask_all(policy: &Arc<Ruleset>, format: Format, input: &[u8]) -> (Vec<u8>, Stats) {
     let mut m = Masker::new(policy.clone(), format);
     let mut out = Vec::with_capacity(input.len());
     m.push(input, &mut out);

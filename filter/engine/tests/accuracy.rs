@@ -19,7 +19,7 @@
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use streammask_engine::{mask_all, Format, Masker, Policy};
+use streammask_engine::{mask_all, Format, Masker, Ruleset};
 
 const POSITIVES: &str = include_str!("../../../tests/data/accuracy/positives.json");
 const NEGATIVES: &str = include_str!("../../../tests/data/accuracy/negatives.json");
@@ -155,12 +155,12 @@ fn encoded(s: &str, format: Format, in_json: bool) -> Vec<String> {
     v
 }
 
-fn policy() -> Arc<Policy> {
-    Arc::new(Policy::from_json("{}", &|_| None).unwrap())
+fn policy() -> Arc<Ruleset> {
+    Arc::new(Ruleset::from_json("{}", &|_| None).unwrap())
 }
 
 /// Masks `input` whole and in a random chunking; both must agree.
-fn run(p: &Arc<Policy>, format: Format, input: &str, rng: &mut Rng) -> (String, Vec<(String, u64)>) {
+fn run(p: &Arc<Ruleset>, format: Format, input: &str, rng: &mut Rng) -> (String, Vec<(String, u64)>) {
     let (whole, stats) = mask_all(p, format, input.as_bytes());
     let mut m = Masker::new(p.clone(), format);
     let mut out = Vec::new();

@@ -9,7 +9,7 @@
 
 use proptest::prelude::*;
 use std::sync::Arc;
-use streammask_engine::{mask_all, Format, Masker, Policy};
+use streammask_engine::{mask_all, Format, Masker, Ruleset};
 
 const SEPARATORS: &[&str] = &[" ", "  ", "\t", "\n", ",", ", ", ";", "/", "|", ":"];
 
@@ -271,11 +271,11 @@ fn contexts(s: &str) -> Vec<String> {
     ]
 }
 
-fn policy() -> Arc<Policy> {
-    Arc::new(Policy::from_json("{}", &|_| None).unwrap())
+fn policy() -> Arc<Ruleset> {
+    Arc::new(Ruleset::from_json("{}", &|_| None).unwrap())
 }
 
-fn masked(p: &Arc<Policy>, f: Format, input: &str, cuts: &[usize]) -> String {
+fn masked(p: &Arc<Ruleset>, f: Format, input: &str, cuts: &[usize]) -> String {
     let (whole, _) = mask_all(p, f, input.as_bytes());
     let mut m = Masker::new(p.clone(), f);
     let mut out = Vec::new();

@@ -6,11 +6,11 @@
 
 use serde_json::Value;
 use std::sync::Arc;
-use streammask_engine::{mask_all, Format, Policy};
+use streammask_engine::{mask_all, Format, Ruleset};
 
-fn policy_for(detector: &str) -> Arc<Policy> {
+fn policy_for(detector: &str) -> Arc<Ruleset> {
     let json = format!(r#"{{"rules":[{{"detector":"{detector}","action":{{"type":"redact","replacement":"<X>"}}}}]}}"#);
-    Arc::new(Policy::from_json(&json, &|_| None).unwrap())
+    Arc::new(Ruleset::from_json(&json, &|_| None).unwrap())
 }
 
 fn corpus() -> Vec<Value> {
@@ -108,7 +108,7 @@ fn near_misses_pass_through_untouched() {
 
 #[test]
 fn default_policy_leaves_typical_clean_values_alone() {
-    let p = Arc::new(Policy::builtin_default());
+    let p = Arc::new(Ruleset::builtin_default());
     let clean = [
         "id 550e8400-e29b-41d4-a716-446655440000 at 2024-11-30T12:34:56.789Z",
         "sha d41d8cd98f00b204e9800998ecf8427e version 1.2.3 and v2.0.0-beta.1",

@@ -27,15 +27,15 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static A: Counting = Counting;
-use streammask_engine::{mask_all, Format, Masker, Policy};
+use streammask_engine::{mask_all, Format, Masker, Ruleset};
 
-fn default_policy() -> Arc<Policy> {
-    Arc::new(Policy::builtin_default())
+fn default_policy() -> Arc<Ruleset> {
+    Arc::new(Ruleset::builtin_default())
 }
 
 /// Streams `total` bytes produced by `gen` through a masker in 64 KiB chunks, checking that the
 /// hold-back stays bounded; returns the output length and a sample of the output's tail.
-fn stream(p: &Arc<Policy>, f: Format, total: usize, mut gen: impl FnMut(usize, &mut Vec<u8>)) -> (usize, usize) {
+fn stream(p: &Arc<Ruleset>, f: Format, total: usize, mut gen: impl FnMut(usize, &mut Vec<u8>)) -> (usize, usize) {
     let mut m = Masker::new(p.clone(), f);
     let mut chunk = Vec::with_capacity(64 << 10);
     let mut out = Vec::with_capacity(128 << 10);
@@ -189,7 +189,7 @@ fn a_policy_with_1000_rules_compiles_in_bounded_time_and_works() {
     let json = format!(r#"{{"rules":[{}]}}"#, rules.join(","));
     let before = LIVE.with(|c| c.get());
     let t = Instant::now();
-    let p = Arc::new(Policy::from_json(&json, &|_| None).unwrap());
+    let p = Arc::new(Ruleset::from_json(&json, &|_| None).unwrap());
     let took = t.elapsed();
     let heap = (LIVE.with(|c| c.get()) - before).max(0) as usize;
     println!("1000-rule policy: compiled in {took:?}, {} KiB of heap", heap / 1024);
@@ -203,7 +203,7 @@ fn a_policy_with_1000_rules_compiles_in_bounded_time_and_works() {
 #[test]
 fn hostile_patterns_are_refused_or_run_in_linear_time() {
     // catastrophic-backtracking shapes are linear in this regex engine
-    let p = Arc::new(Policy::from_json(r#"{"rules":[{"name":"evil","pattern":"(a|a){1,20}b"}]}"#, &|_| None).unwrap());
+    let p = Arc::new(Ruleset::from_json(r#"{"rules":[{"name":"evil","pattern":"(a|a){1,20}b"}]}"#, &|_| None).unwrap());
     let t = Instant::now();
     let (_, stats) = mask_all(&p, Format::Text, &b"a".repeat(1 << 20));
     assert_eq!(stats.total(), 0);
@@ -214,7 +214,7 @@ fn hostile_patterns_are_refused_or_run_in_linear_time() {
             r#"{{"rules":[{{"name":"bad","pattern":{}}}]}}"#,
             serde_json::to_string(bad).unwrap()
         );
-        let e = Policy::from_json(&json, &|_| None).unwrap_err();
+        let e = Ruleset::from_json(&json, &|_| None).unwrap_err();
         assert!(e.0[0].path == "rules[0].pattern", "{e}");
     }
 }

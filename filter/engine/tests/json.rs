@@ -5,11 +5,11 @@
 
 use serde_json::{json, Value};
 use std::sync::Arc;
-use streammask_engine::{mask_all, Format, Policy};
+use streammask_engine::{mask_all, Format, Ruleset};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef-test-only";
 
-fn policy(extra: &str) -> Arc<Policy> {
+fn policy(extra: &str) -> Arc<Ruleset> {
     let json = format!(
         r#"{{
         "rules": [
@@ -26,7 +26,7 @@ fn policy(extra: &str) -> Arc<Policy> {
         {extra}
     }}"#
     );
-    Arc::new(Policy::from_json(&json, &|_| None).unwrap())
+    Arc::new(Ruleset::from_json(&json, &|_| None).unwrap())
 }
 
 fn mask(doc: &str) -> (String, streammask_engine::Stats) {

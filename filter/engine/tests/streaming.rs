@@ -6,23 +6,23 @@
 
 use proptest::prelude::*;
 use std::sync::Arc;
-use streammask_engine::{mask_all, Format, Masker, Policy};
+use streammask_engine::{mask_all, Format, Masker, Ruleset};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef-test-only";
 
-fn policy() -> Arc<Policy> {
+fn policy() -> Arc<Ruleset> {
     policy_with("")
 }
 
 /// The same rules plus one that can match across a newline (text is then decided line by line).
-fn policy_newline() -> Arc<Policy> {
+fn policy_newline() -> Arc<Ruleset> {
     policy_with(NEWLINE_RULE)
 }
 
 const NEWLINE_RULE: &str = r#"{"name": "spaced", "pattern": "PIN\\s{1,3}[0-9]{4}"},"#;
 
-fn policy_with(extra_rule: &str) -> Arc<Policy> {
-    Arc::new(Policy::from_json(&policy_json(extra_rule), &|_| None).unwrap())
+fn policy_with(extra_rule: &str) -> Arc<Ruleset> {
+    Arc::new(Ruleset::from_json(&policy_json(extra_rule), &|_| None).unwrap())
 }
 
 fn policy_json(extra_rule: &str) -> String {
@@ -168,7 +168,7 @@ fn escaped(v: &serde_json::Value, escape_at: bool) -> Vec<u8> {
     }
 }
 
-fn stream(p: &Arc<Policy>, f: Format, input: &[u8], cuts: &[usize]) -> Vec<u8> {
+fn stream(p: &Arc<Ruleset>, f: Format, input: &[u8], cuts: &[usize]) -> Vec<u8> {
     let mut m = Masker::new(p.clone(), f);
     let mut out = Vec::new();
     let mut last = 0;
@@ -183,7 +183,7 @@ fn stream(p: &Arc<Policy>, f: Format, input: &[u8], cuts: &[usize]) -> Vec<u8> {
     out
 }
 
-fn one_byte_chunks(p: &Arc<Policy>, f: Format, input: &[u8]) -> Vec<u8> {
+fn one_byte_chunks(p: &Arc<Ruleset>, f: Format, input: &[u8]) -> Vec<u8> {
     let mut m = Masker::new(p.clone(), f);
     let mut out = Vec::new();
     for b in input {
@@ -195,10 +195,10 @@ fn one_byte_chunks(p: &Arc<Policy>, f: Format, input: &[u8]) -> Vec<u8> {
 
 /// Both test policies, each with its oracle: the same policy with every rule searched by its
 /// plain regex over all bytes (no runs, no clusters).
-fn with_oracles() -> Vec<(Arc<Policy>, Arc<Policy>)> {
+fn with_oracles() -> Vec<(Arc<Ruleset>, Arc<Ruleset>)> {
     ["", NEWLINE_RULE]
         .map(|extra| {
-            let plain = Policy::from_json(&policy_json(extra), &|_| None)
+            let plain = Ruleset::from_json(&policy_json(extra), &|_| None)
                 .unwrap()
                 .without_prefilters();
             (policy_with(extra), Arc::new(plain))

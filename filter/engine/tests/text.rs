@@ -4,10 +4,10 @@
 //! private-key regions.
 
 use std::sync::Arc;
-use streammask_engine::{mask_all, Format, Masker, Policy};
+use streammask_engine::{mask_all, Format, Masker, Ruleset};
 
-fn default_policy() -> Arc<Policy> {
-    Arc::new(Policy::builtin_default())
+fn default_policy() -> Arc<Ruleset> {
+    Arc::new(Ruleset::builtin_default())
 }
 
 #[test]

@@ -9,6 +9,7 @@
 pub mod decode;
 pub mod host;
 pub mod metrics;
+pub mod policy;
 pub mod root;
 pub mod stream;
 

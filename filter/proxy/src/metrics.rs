@@ -15,7 +15,7 @@
 //! | `streammask.vm_memory_bytes` (gauge) | `streammask_vm_memory_bytes` | the wasm VM's linear memory, written at a body end when it changed (last VM to report) |
 
 use crate::host::{Dir, Level, RootHost};
-use streammask_engine::PolicySet;
+use crate::policy::PolicySet;
 
 /// Why a body was not scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

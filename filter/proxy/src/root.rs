@@ -4,9 +4,9 @@
 
 use crate::host::{Caps, Level, RootHost};
 use crate::metrics::Metrics;
+use crate::policy::PolicySet;
 use crate::stream::Shared;
 use std::sync::Arc;
-use streammask_engine::PolicySet;
 
 /// Compiles the plugin configuration. `env` reads the VM's environment (for `secret_env`).
 ///
@@ -51,13 +51,13 @@ pub fn configure(
             Level::Info,
             &format!(
                 "streammask: policy {name} loaded: {} rules, {} fields, {} header rules{}, mode {:?}, on_error {:?}, hold-back <= {} bytes",
-                policy.rule_names().count(),
-                policy.field_names().count(),
+                policy.ruleset.rule_names().count(),
+                policy.ruleset.field_names().count(),
                 policy.header_names(true).len() + policy.header_names(false).len(),
                 if policy.has_query_rule() { ", query rule" } else { "" },
                 policy.mode,
                 policy.on_error,
-                policy.max_hold_back()
+                policy.ruleset.max_hold_back()
             ),
         );
     }

@@ -18,9 +18,10 @@
 use crate::decode::{Coding, DecodeError, DecodeLimits, Decoder};
 use crate::host::{Caps, Dir, Host, Level};
 use crate::metrics::{Fail, Metrics, Skip};
+use crate::policy::{HttpPolicy, Mode, OnError, PolicySet};
 use std::rc::Rc;
 use std::sync::Arc;
-use streammask_engine::{parse_media_type, FormatRouter, Masker, MetaHits, Mode, OnError, Policy, PolicySet, Route};
+use streammask_engine::{parse_media_type, FormatRouter, Masker, MetaHits, Route};
 
 /// What a callback tells the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +76,7 @@ enum Body {
 pub struct StreamFilter {
     shared: Rc<Shared>,
     /// The policy this stream's route selected (the default until request headers arrive).
-    policy: Arc<Policy>,
+    policy: Arc<HttpPolicy>,
     pidx: usize,
     req: Body,
     resp: Body,
@@ -87,7 +88,7 @@ pub struct StreamFilter {
 /// upstream) make it a body whose format is sniffed, like an untyped one. A header sent twice
 /// reaches the filter as two values (the header map) or as one comma-joined value (Envoy's HTTP/1
 /// codec joins them).
-fn route_for(host: &dyn Host, d: Dir, p: &Policy) -> Route {
+fn route_for(host: &dyn Host, d: Dir, p: &HttpPolicy) -> Route {
     let values = host.header_values(d, "content-type").unwrap_or_default();
     let types: Vec<&str> = values.iter().flat_map(|v| split_list(v)).collect();
     let mut media: Vec<String> = types.iter().map(|v| parse_media_type(v).0).collect();
@@ -127,7 +128,7 @@ fn route_name(r: &Route) -> &'static str {
 }
 
 /// The decoder's bounds from the policy's limits.
-fn decode_limits(p: &Policy) -> DecodeLimits {
+fn decode_limits(p: &HttpPolicy) -> DecodeLimits {
     let l = &p.limits;
     DecodeLimits {
         max_total: l.max_decoded_bytes,
@@ -166,7 +167,7 @@ impl StreamFilter {
             .set
             .get(0)
             .cloned()
-            .unwrap_or_else(|| Arc::new(Policy::builtin_default()));
+            .unwrap_or_else(|| Arc::new(HttpPolicy::builtin_default()));
         StreamFilter {
             shared,
             policy,
@@ -409,7 +410,7 @@ impl StreamFilter {
             self.count(host, m.decompressed, 1);
         }
         *self.body_mut(d) = Body::Scan(Box::new(Scan {
-            masker: Masker::for_route(policy.clone(), &route, policy.clone()),
+            masker: Masker::for_route(policy.ruleset.clone(), &route, policy.clone()),
             decoder: coding.map(|c| Decoder::new(c, decode_limits(p))),
             enforce,
             declared,
@@ -630,7 +631,7 @@ impl StreamFilter {
                 summary.push_str(&format!(" {name}={n}"));
             }
         }
-        if policy.findings_log && stats.total() > 0 {
+        if policy.ruleset.findings_log && stats.total() > 0 {
             host.log(
                 Level::Info,
                 &findings_line(&shared.set, self.pidx, &policy, d, scan.enforce, &stats),
@@ -712,12 +713,12 @@ impl StreamFilter {
 fn findings_line(
     set: &PolicySet,
     pidx: usize,
-    policy: &Policy,
+    policy: &HttpPolicy,
     d: Dir,
     enforce: bool,
     stats: &streammask_engine::Stats,
 ) -> String {
-    let labels = policy.labels();
+    let labels = policy.ruleset.labels();
     let counts: Vec<String> = labels
         .iter()
         .map(|(l, name)| (stats.hits_of(l), name))

@@ -4,7 +4,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
-use streammask_engine::{mask_all, Format, Masker, Policy};
+use streammask_engine::{mask_all, Format, Masker, Ruleset};
 
 /// Every built-in detector, then user patterns (one across newlines, one with `near`), fields.
 fn policy_json() -> String {
@@ -19,14 +19,20 @@ fn policy_json() -> String {
     )
 }
 
-fn policy() -> &'static Arc<Policy> {
-    static P: OnceLock<Arc<Policy>> = OnceLock::new();
-    P.get_or_init(|| Arc::new(Policy::from_json(&policy_json(), &|_| None).expect("fuzz policy")))
+fn policy() -> &'static Arc<Ruleset> {
+    static P: OnceLock<Arc<Ruleset>> = OnceLock::new();
+    P.get_or_init(|| Arc::new(Ruleset::from_json(&policy_json(), &|_| None).expect("fuzz policy")))
 }
 
-fn plain_policy() -> &'static Arc<Policy> {
-    static P: OnceLock<Arc<Policy>> = OnceLock::new();
-    P.get_or_init(|| Arc::new(Policy::from_json(&policy_json(), &|_| None).expect("fuzz policy").without_prefilters()))
+fn plain_policy() -> &'static Arc<Ruleset> {
+    static P: OnceLock<Arc<Ruleset>> = OnceLock::new();
+    P.get_or_init(|| {
+        Arc::new(
+            Ruleset::from_json(&policy_json(), &|_| None)
+                .expect("fuzz policy")
+                .without_prefilters(),
+        )
+    })
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -37,7 +43,11 @@ fuzz_target!(|data: &[u8]| {
     let format = [Format::Text, Format::Json, Format::Ndjson, Format::Sse][usize::from(ctl[0] % 4)];
     let p = policy();
     let whole = mask_all(p, format, input).0;
-    assert_eq!(whole, mask_all(plain_policy(), format, input).0, "prefilters changed the output, format {format:?}");
+    assert_eq!(
+        whole,
+        mask_all(plain_policy(), format, input).0,
+        "prefilters changed the output, format {format:?}"
+    );
     // chunk sizes derived from the control byte: 1..=16, varying along the input
     let mut m = Masker::new(p.clone(), format);
     let mut out = Vec::new();

@@ -4,13 +4,14 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
-use streammask_engine::{FormatRouter, Masker, Policy};
+use streammask_engine::{FormatRouter, Masker};
+use streammask_proxy::policy::HttpPolicy;
 
-fn policy() -> &'static Arc<Policy> {
-    static P: OnceLock<Arc<Policy>> = OnceLock::new();
+fn policy() -> &'static Arc<HttpPolicy> {
+    static P: OnceLock<Arc<HttpPolicy>> = OnceLock::new();
     P.get_or_init(|| {
         Arc::new(
-            Policy::from_json(
+            HttpPolicy::from_json(
                 r#"{"fields":[{"name":"f","keys":["user_id","note"]}],"multipart":{"file_parts":"all"},
                     "headers":[{"name":"h","headers":["x-secret"]}]}"#,
                 &|_| None,
@@ -27,9 +28,9 @@ const TYPES: &[&str] = &[
     "application/octet-stream",
 ];
 
-fn run(p: &Arc<Policy>, ct: &str, input: &[u8], sizes: u8) -> Vec<u8> {
+fn run(p: &Arc<HttpPolicy>, ct: &str, input: &[u8], sizes: u8) -> Vec<u8> {
     let route = p.route(Some(ct), false);
-    let mut m = Masker::for_route(p.clone(), &route, p.clone());
+    let mut m = Masker::for_route(p.ruleset.clone(), &route, p.clone());
     let mut out = Vec::new();
     if sizes == 0 {
         m.push(input, &mut out);

@@ -2,14 +2,14 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
-use streammask_engine::{mask_all, Format, Policy};
+use streammask_engine::{mask_all, Format, Ruleset};
 
-fn policy() -> &'static Arc<Policy> {
-    static P: OnceLock<Arc<Policy>> = OnceLock::new();
+fn policy() -> &'static Arc<Ruleset> {
+    static P: OnceLock<Arc<Ruleset>> = OnceLock::new();
     P.get_or_init(|| {
         let json = r#"{"rules":[{"detector":"credit_card"},{"detector":"email"}],
             "fields":[{"name":"secret","keys":["secret"],"action":{"type":"redact","replacement":"X"}}]}"#;
-        Arc::new(Policy::from_json(json, &|_| None).expect("fuzz policy"))
+        Arc::new(Ruleset::from_json(json, &|_| None).expect("fuzz policy"))
     })
 }
 

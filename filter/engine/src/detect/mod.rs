@@ -15,8 +15,6 @@ pub mod secret_keys;
 mod secrets;
 mod ssn;
 
-use crate::policy::wire::ActionWire;
-
 /// A validator's decision about a regex candidate `[s, e)` inside `hay`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -87,21 +85,28 @@ pub struct Detector {
     pub run_ok: Option<fn(&[u8]) -> bool>,
 }
 
+/// What a detector's values become when its rule names no action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultAction {
+    /// Keep this many leading and trailing characters, mask the rest.
+    Mask { keep_first: usize, keep_last: usize },
+    /// Replace the whole value.
+    Redact,
+    /// A keyed token (only when the rule set has a tokenization key).
+    Tokenize,
+}
+
 impl Detector {
-    /// The action used when a rule names this detector without an action (and for the empty policy).
-    /// `has_key` says whether the policy has a tokenization key.
-    pub fn default_action(&self, has_key: bool) -> ActionWire {
-        let mask = |f: usize, l: usize| ActionWire::Mask {
-            keep_first: Some(f),
-            keep_last: Some(l),
-            mask_char: None,
-        };
+    /// The action used when a rule names this detector without an action (and for the empty
+    /// rule set). `has_key` says whether the rule set has a tokenization key.
+    pub fn default_action(&self, has_key: bool) -> DefaultAction {
+        let mask = |keep_first: usize, keep_last: usize| DefaultAction::Mask { keep_first, keep_last };
         if self.secret {
-            return ActionWire::Redact { replacement: None };
+            return DefaultAction::Redact;
         }
         match self.name {
             "credit_card" => mask(6, 4),
-            "email" if has_key => ActionWire::Tokenize { normalize: None },
+            "email" if has_key => DefaultAction::Tokenize,
             "email" => mask(1, 3),
             "us_ssn" => mask(0, 4),
             "iban" => mask(2, 4),

@@ -10,9 +10,9 @@
 //! - Streaming: a name, a value or an escape may be cut anywhere by a chunk boundary; an escape
 //!   split across chunks waits (at most two bytes) for the rest.
 
+use crate::config::Ruleset;
 use crate::format::rawmap::RawMap;
-use crate::policy::Policy;
-use crate::scan::{Poll, Scanner, Sink, Stats};
+use crate::search::scan::{Poll, Scanner, Sink, Stats};
 
 /// Decoded name bytes kept to match field rules (and to give `near` keywords context).
 const MAX_NAME: usize = 256;
@@ -91,7 +91,7 @@ impl Sink for FormSink<'_> {
 }
 
 impl FormMasker {
-    pub(crate) fn new(policy: &Policy) -> FormMasker {
+    pub(crate) fn new(policy: &Ruleset) -> FormMasker {
         let mut scanner = Scanner::new(policy);
         scanner.reset(&[]);
         FormMasker {
@@ -112,7 +112,7 @@ impl FormMasker {
         self.scanner.pending() + self.capture.len() + usize::from(self.pct != Pct::None) * 2
     }
 
-    pub(crate) fn push(&mut self, p: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    pub(crate) fn push(&mut self, p: &Ruleset, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         let mut i = 0;
         while i < input.len() {
             // an escape cut by the previous chunk
@@ -155,7 +155,7 @@ impl FormMasker {
 
     /// The next byte of a `%` escape; returns the input bytes used (1, or 0 when the escape
     /// turned out invalid and the byte must be looked at again).
-    fn continue_escape(&mut self, p: &Policy, b: u8, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
+    fn continue_escape(&mut self, p: &Ruleset, b: u8, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
         match (self.pct, hex(b)) {
             (Pct::Percent, Some(_)) => {
                 self.pct = Pct::One(b);
@@ -182,7 +182,7 @@ impl FormMasker {
         }
     }
 
-    fn literal(&mut self, p: &Policy, bytes: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    fn literal(&mut self, p: &Ruleset, bytes: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         match self.part {
             Part::Name | Part::Value => {
                 if self.part == Part::Name {
@@ -196,7 +196,7 @@ impl FormMasker {
         }
     }
 
-    fn decoded(&mut self, p: &Policy, decoded: &[u8], raw: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    fn decoded(&mut self, p: &Ruleset, decoded: &[u8], raw: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         match self.part {
             Part::Name | Part::Value => {
                 if self.part == Part::Name {
@@ -218,7 +218,7 @@ impl FormMasker {
         }
     }
 
-    fn capture_field(&mut self, p: &Policy, fi: usize, bytes: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    fn capture_field(&mut self, p: &Ruleset, fi: usize, bytes: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         self.capture.extend_from_slice(bytes);
         if self.capture.len() > p.limits.max_field_value_bytes {
             stats.hit_field(p, fi, self.at, &[]);
@@ -233,7 +233,7 @@ impl FormMasker {
     }
 
     /// `=` after a name: the name is decided, and the value is scanned or is a field's.
-    fn end_name(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    fn end_name(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         let mut sink = FormSink {
             map: &mut self.map,
             out,
@@ -264,7 +264,7 @@ impl FormMasker {
     }
 
     /// `&` or the end of the body: the current name or value is decided.
-    fn end_pair(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    fn end_pair(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         match self.part {
             Part::Name | Part::Value => {
                 let mut sink = FormSink {
@@ -291,7 +291,7 @@ impl FormMasker {
         self.map.reset();
     }
 
-    pub(crate) fn finish(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    pub(crate) fn finish(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         match self.pct {
             Pct::Percent => self.literal(p, b"%", stats, out),
             Pct::One(h) => self.literal(p, &[b'%', h], stats, out),

@@ -9,10 +9,10 @@
 //!   of the body (a document) or until the end of the line (NDJSON, SSE `data:` lines). Never less
 //!   protection than text mode.
 
+use crate::config::{PathSeg, Ruleset};
 use crate::format::rawmap::RawMap;
 use crate::format::text::TextMasker;
-use crate::policy::{PathSeg, Policy};
-use crate::scan::{Poll, Scanner, Sink, Stats};
+use crate::search::scan::{Poll, Scanner, Sink, Stats};
 
 /// Keys longer than this are scanned but never match a field rule.
 const MAX_KEY: usize = 256;
@@ -225,7 +225,7 @@ pub(crate) struct JsonMasker {
 }
 
 impl JsonMasker {
-    pub(crate) fn new(policy: &Policy, framing: Framing) -> JsonMasker {
+    pub(crate) fn new(policy: &Ruleset, framing: Framing) -> JsonMasker {
         JsonMasker {
             framing,
             st: St::Value,
@@ -270,7 +270,7 @@ impl JsonMasker {
     }
 
     /// Decides what the scanner can of the current string (or long number) into `out`.
-    fn poll_str(&mut self, p: &Policy, mode: Poll, stats: &mut Stats, out: &mut Vec<u8>) {
+    fn poll_str(&mut self, p: &Ruleset, mode: Poll, stats: &mut Stats, out: &mut Vec<u8>) {
         let mut sink = StrSink {
             map: &mut self.map,
             out,
@@ -301,7 +301,7 @@ impl JsonMasker {
         }
     }
 
-    pub(crate) fn push(&mut self, p: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    pub(crate) fn push(&mut self, p: &Ruleset, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         let mut i = 0;
         while i < input.len() {
             match self.st {
@@ -404,7 +404,7 @@ impl JsonMasker {
         }
     }
 
-    pub(crate) fn finish(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    pub(crate) fn finish(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         self.release(out);
         match self.st {
             St::Str => match self.kind {
@@ -435,7 +435,7 @@ impl JsonMasker {
         self.st = St::After;
     }
 
-    fn text_push(&mut self, p: &Policy, input: &[u8], i: usize, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
+    fn text_push(&mut self, p: &Ruleset, input: &[u8], i: usize, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
         let rest = &input[i..];
         if self.framing == Framing::Lines {
             if let Some(j) = memchr::memchr(b'\n', rest) {
@@ -450,7 +450,7 @@ impl JsonMasker {
     }
 
     /// Malformed JSON (or too deep): flush what the current token holds and switch to text rules.
-    fn fail(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    fn fail(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         stats.json_fallbacks += 1;
         self.tmp.clear();
         self.tmp.extend_from_slice(&self.held_raw);
@@ -492,7 +492,7 @@ impl JsonMasker {
     }
 
     /// The field rule that covers the value starting now, if any.
-    fn field_for_value(&self, p: &Policy) -> Option<usize> {
+    fn field_for_value(&self, p: &Ruleset) -> Option<usize> {
         let top = self.stack.last()?;
         if let Some(f) = top.field {
             return Some(f);
@@ -547,7 +547,7 @@ impl JsonMasker {
         seed
     }
 
-    fn start_value(&mut self, p: &Policy, b: u8, stats: &mut Stats, out: &mut Vec<u8>) -> bool {
+    fn start_value(&mut self, p: &Ruleset, b: u8, stats: &mut Stats, out: &mut Vec<u8>) -> bool {
         match b {
             b'{' | b'[' => {
                 if self.stack.len() >= p.limits.max_depth {
@@ -641,7 +641,7 @@ impl JsonMasker {
 
     /// Writes the replacement for a field value that cannot be captured whole (too long, or cut by
     /// malformed JSON): the redaction text of its action, or `[REDACTED]`.
-    fn overflow(&mut self, p: &Policy, fi: usize, stats: &mut Stats, out: &mut Vec<u8>) {
+    fn overflow(&mut self, p: &Ruleset, fi: usize, stats: &mut Stats, out: &mut Vec<u8>) {
         stats.hit_field(p, fi, self.tok_start, &self.capture);
         let repl: &[u8] = match p.fields.get(fi).map(|f| &f.action) {
             Some(crate::action::Action::Redact { replacement }) => replacement,
@@ -655,7 +655,7 @@ impl JsonMasker {
     /// Appends decoded string bytes (and their raw form) to the current string.
     fn str_bytes(
         &mut self,
-        p: &Policy,
+        p: &Ruleset,
         decoded: &[u8],
         raw: &[u8],
         literal: bool,
@@ -688,7 +688,7 @@ impl JsonMasker {
         }
     }
 
-    fn string_push(&mut self, p: &Policy, input: &[u8], mut i: usize, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
+    fn string_push(&mut self, p: &Ruleset, input: &[u8], mut i: usize, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
         while i < input.len() {
             match self.esc {
                 Esc::Backslash => {
@@ -828,7 +828,7 @@ impl JsonMasker {
         }
     }
 
-    fn end_string(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    fn end_string(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         match self.kind {
             StrKind::Key | StrKind::Value => {
                 self.poll_str(p, Poll::End, stats, out);
@@ -850,7 +850,7 @@ impl JsonMasker {
         self.st = St::After;
     }
 
-    fn number_push(&mut self, p: &Policy, input: &[u8], i: usize, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
+    fn number_push(&mut self, p: &Ruleset, input: &[u8], i: usize, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
         let rest = &input[i..];
         let n = rest.iter().take_while(|&&b| is_num_byte(b)).count();
         let run = &rest[..n];
@@ -886,7 +886,7 @@ impl JsonMasker {
         i + n
     }
 
-    fn end_number(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    fn end_number(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         self.st = St::After;
         if let Some(fi) = self.num_field {
             if self.num_over {
@@ -939,7 +939,7 @@ impl JsonMasker {
         self.capture.clear();
     }
 
-    fn literal_push(&mut self, p: &Policy, input: &[u8], mut i: usize, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
+    fn literal_push(&mut self, p: &Ruleset, input: &[u8], mut i: usize, stats: &mut Stats, out: &mut Vec<u8>) -> usize {
         while i < input.len() && self.lit_pos < self.lit.len() {
             if input[i] != self.lit[self.lit_pos] {
                 self.fail(p, stats, out);

@@ -1,5 +1,6 @@
 //! Body formats: how a body is cut into the values the rules see.
 
+pub(crate) mod body;
 pub(crate) mod form;
 pub(crate) mod json;
 pub(crate) mod multipart;
@@ -82,6 +83,13 @@ pub trait FormatRouter: Send + Sync {
     /// `content_type`: a `content-type` value (with parameters), `None` when absent. `file`: a
     /// multipart part that carries a file name.
     fn route(&self, content_type: Option<&str>, file: bool) -> Route;
+
+    /// The new value of header `name` (lower case) of a multipart part, and what was found in it,
+    /// if the host masks that header (a proxy's header rules). None by default.
+    fn part_header(&self, name: &str, value: &str) -> Option<(String, crate::config::MetaHits)> {
+        let _ = (name, value);
+        None
+    }
 }
 
 /// The media type of a `content-type` value (lower case, no parameters) and its `boundary`.

@@ -16,11 +16,11 @@
 //! [`MAX_HEADERS`] bytes; a longer one is scanned as text. A body that ends without its close
 //! delimiter ends its last part there. Nesting is limited to [`MAX_DEPTH`] levels.
 
+use crate::config::Ruleset;
+use crate::format::body::{BodyStream, NewBody, PassBody};
 use crate::format::text::TextMasker;
 use crate::format::{FormatRouter, Route};
-use crate::masker::BodyMasker;
-use crate::policy::Policy;
-use crate::scan::Stats;
+use crate::search::scan::Stats;
 use std::sync::Arc;
 
 /// Multipart bodies nested deeper than this are scanned as text.
@@ -45,7 +45,7 @@ enum State {
 }
 
 enum PartMode {
-    Masker(Box<BodyMasker>),
+    Masker(Box<dyn BodyStream>),
     /// A field rule's part: captured (bounded), then replaced whole.
     Field {
         fi: usize,
@@ -69,6 +69,8 @@ pub(crate) struct MultipartMasker {
     part: PartMode,
     router: Arc<dyn FormatRouter>,
     depth: usize,
+    /// Builds the masker of a part.
+    new_body: NewBody,
 }
 
 /// Where the content before a delimiter ends (the delimiter's line break included in the
@@ -82,10 +84,11 @@ enum Cut {
 
 impl MultipartMasker {
     pub(crate) fn new(
-        policy: &Policy,
+        policy: &Ruleset,
         boundary: &[u8],
         router: Arc<dyn FormatRouter>,
         depth: usize,
+        new_body: NewBody,
     ) -> MultipartMasker {
         let mut delim = b"--".to_vec();
         delim.extend_from_slice(boundary);
@@ -97,9 +100,10 @@ impl MultipartMasker {
             text: TextMasker::new(policy),
             headers: Vec::new(),
             line: Vec::new(),
-            part: PartMode::Masker(Box::new(BodyMasker::Pass)),
+            part: PartMode::Masker(Box::new(PassBody)),
             router,
             depth,
+            new_body,
         }
     }
 
@@ -147,7 +151,7 @@ impl MultipartMasker {
         }
     }
 
-    pub(crate) fn push(&mut self, p: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    pub(crate) fn push(&mut self, p: &Ruleset, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         if self.carry.is_empty() {
             self.process(p, input, stats, out);
         } else {
@@ -157,7 +161,7 @@ impl MultipartMasker {
         }
     }
 
-    fn process(&mut self, p: &Policy, mut data: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    fn process(&mut self, p: &Ruleset, mut data: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         while !data.is_empty() {
             match self.state {
                 State::Preamble | State::Body => match self.find_delim(data) {
@@ -251,7 +255,8 @@ impl MultipartMasker {
                         None if self.headers.len() > MAX_HEADERS => {
                             // not a header block: what came is the text of a part
                             let block = std::mem::take(&mut self.headers);
-                            let mut m = Box::new(BodyMasker::of_format(p, crate::format::Format::Text));
+                            let mut m =
+                                (self.new_body)(p, &Route::Scan(crate::format::Format::Text), &self.router, self.depth);
                             m.push(p, &block, stats, out);
                             self.part = PartMode::Masker(m);
                             self.state = State::Body;
@@ -269,7 +274,7 @@ impl MultipartMasker {
     }
 
     /// Content of the preamble or of the current part.
-    fn content(&mut self, p: &Policy, bytes: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    fn content(&mut self, p: &Ruleset, bytes: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         if bytes.is_empty() {
             return;
         }
@@ -299,12 +304,12 @@ impl MultipartMasker {
     }
 
     /// The preamble or the current part ended (a delimiter, or the end of the body).
-    fn end_content(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    fn end_content(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         if self.state == State::Preamble {
             self.text.finish(p, stats, out);
             return;
         }
-        match std::mem::replace(&mut self.part, PartMode::Masker(Box::new(BodyMasker::Pass))) {
+        match std::mem::replace(&mut self.part, PartMode::Masker(Box::new(PassBody))) {
             PartMode::Masker(mut m) => m.finish(p, stats, out),
             PartMode::Field { fi, capture, over } => {
                 if !over {
@@ -318,7 +323,7 @@ impl MultipartMasker {
     }
 
     /// A part's header block is complete: mask it, write it, route the part.
-    fn start_part(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    fn start_part(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         let block = std::mem::take(&mut self.headers);
         let mut ctype: Option<String> = None;
         let mut name: Option<Vec<u8>> = None;
@@ -342,7 +347,7 @@ impl MultipartMasker {
                 }
                 _ => {}
             }
-            match p.mask_header_any(&lname, value_t) {
+            match self.router.part_header(&lname, value_t) {
                 Some((new, hits)) => {
                     stats.add_meta(&hits);
                     out.extend_from_slice(format!("{hname}: {new}{eol}").as_bytes());
@@ -363,13 +368,13 @@ impl MultipartMasker {
                     Route::Multipart(_) if self.depth >= MAX_DEPTH => Route::Scan(crate::format::Format::Text),
                     r => r,
                 };
-                PartMode::Masker(Box::new(BodyMasker::of_route(p, &route, &self.router, self.depth)))
+                PartMode::Masker((self.new_body)(p, &route, &self.router, self.depth))
             }
         };
         self.state = State::Body;
     }
 
-    pub(crate) fn finish(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    pub(crate) fn finish(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         let carry = std::mem::take(&mut self.carry);
         match self.state {
             State::Preamble | State::Body => {

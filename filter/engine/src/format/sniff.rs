@@ -8,10 +8,10 @@
 //! - Up to [`SNIFF_BYTES`] bytes are held until the decision (or the whole body if it is
 //!   shorter); then they and everything after go through the chosen masker.
 
+use crate::config::Ruleset;
+use crate::format::body::{BodyStream, NewFormat};
 use crate::format::Format;
-use crate::masker::BodyMasker;
-use crate::policy::Policy;
-use crate::scan::Stats;
+use crate::search::scan::Stats;
 
 /// Bytes looked at before deciding.
 pub(crate) const SNIFF_BYTES: usize = 1024;
@@ -19,7 +19,9 @@ pub(crate) const SNIFF_BYTES: usize = 1024;
 /// Masks a body whose format is sniffed.
 pub(crate) struct SniffMasker {
     head: Vec<u8>,
-    decided: Option<Box<BodyMasker>>,
+    decided: Option<Box<dyn BodyStream>>,
+    /// Builds the masker once the format is known.
+    new_format: NewFormat,
 }
 
 /// The format of a body that starts with `head` (`complete`: `head` is the whole body), or
@@ -90,10 +92,11 @@ fn form_like(h: &[u8]) -> bool {
 }
 
 impl SniffMasker {
-    pub(crate) fn new() -> SniffMasker {
+    pub(crate) fn new(new_format: NewFormat) -> SniffMasker {
         SniffMasker {
             head: Vec::new(),
             decided: None,
+            new_format,
         }
     }
 
@@ -101,21 +104,18 @@ impl SniffMasker {
         self.head.len() + self.decided.as_ref().map_or(0, |m| m.pending())
     }
 
-    fn decide(&mut self, p: &Policy, complete: bool, stats: &mut Stats, out: &mut Vec<u8>) {
-        let masker = match sniff_format(&self.head, complete) {
-            Some(f) => {
-                stats.sniffed = Some(f);
-                BodyMasker::of_format(p, f)
-            }
-            None => BodyMasker::Pass,
-        };
-        let mut m = Box::new(masker);
+    fn decide(&mut self, p: &Ruleset, complete: bool, stats: &mut Stats, out: &mut Vec<u8>) {
+        let format = sniff_format(&self.head, complete);
+        if format.is_some() {
+            stats.sniffed = format;
+        }
+        let mut m = (self.new_format)(p, format);
         let head = std::mem::take(&mut self.head);
         m.push(p, &head, stats, out);
         self.decided = Some(m);
     }
 
-    pub(crate) fn push(&mut self, p: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    pub(crate) fn push(&mut self, p: &Ruleset, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         if let Some(m) = self.decided.as_mut() {
             m.push(p, input, stats, out);
             return;
@@ -130,7 +130,7 @@ impl SniffMasker {
         }
     }
 
-    pub(crate) fn finish(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    pub(crate) fn finish(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         if self.decided.is_none() {
             self.decide(p, true, stats, out);
         }

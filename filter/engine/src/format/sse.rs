@@ -2,10 +2,10 @@
 //! or `[` goes through the JSON masker (a bad payload falls back to text rules for that line); every
 //! other line goes through text rules. Each line is emitted as soon as it is complete.
 
+use crate::config::Ruleset;
 use crate::format::json::{Framing, JsonMasker};
 use crate::format::text::TextMasker;
-use crate::policy::Policy;
-use crate::scan::Stats;
+use crate::search::scan::Stats;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Route {
@@ -26,7 +26,7 @@ pub(crate) struct SseMasker {
 const DATA: &[u8] = b"data:";
 
 impl SseMasker {
-    pub(crate) fn new(policy: &Policy) -> SseMasker {
+    pub(crate) fn new(policy: &Ruleset) -> SseMasker {
         SseMasker {
             route: Route::Undecided,
             head: Vec::with_capacity(8),
@@ -39,7 +39,7 @@ impl SseMasker {
         self.head.len() + self.text.pending() + self.json.pending()
     }
 
-    pub(crate) fn push(&mut self, p: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    pub(crate) fn push(&mut self, p: &Ruleset, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         let mut i = 0;
         while i < input.len() {
             match self.route {
@@ -120,7 +120,7 @@ impl SseMasker {
 
     /// Masks the line head held so far, then `piece` (the rest of the line, or of the chunk), as
     /// text; the route goes back to undecided (a piece without a line end sets it to text again).
-    fn text_piece(&mut self, p: &Policy, piece: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    fn text_piece(&mut self, p: &Ruleset, piece: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         if self.head.is_empty() {
             self.text.push(p, piece, stats, out);
         } else {
@@ -133,7 +133,7 @@ impl SseMasker {
         self.route = Route::Undecided;
     }
 
-    fn start_json(&mut self, p: &Policy, head: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    fn start_json(&mut self, p: &Ruleset, head: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         let k = if head.get(DATA.len()) == Some(&b' ') {
             DATA.len() + 1
         } else {
@@ -144,7 +144,7 @@ impl SseMasker {
         self.json.push(p, &head[k..], stats, out);
     }
 
-    pub(crate) fn finish(&mut self, p: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    pub(crate) fn finish(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         match self.route {
             Route::Undecided => {
                 let head = std::mem::take(&mut self.head);

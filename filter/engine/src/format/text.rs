@@ -1,7 +1,7 @@
 //! Text bodies: rules over the bytes, decided line by line (a complete line is never held back).
 
-use crate::policy::Policy;
-use crate::scan::{Poll, Scanner, Stats, VecSink};
+use crate::config::Ruleset;
+use crate::search::scan::{Poll, Scanner, Stats, VecSink};
 
 /// Input is scanned in slices of at most this many bytes (bounds memory per stream).
 pub(crate) const SLICE: usize = 16 << 10;
@@ -12,7 +12,7 @@ pub(crate) struct TextMasker {
 }
 
 impl TextMasker {
-    pub(crate) fn new(policy: &Policy) -> TextMasker {
+    pub(crate) fn new(policy: &Ruleset) -> TextMasker {
         let mut scanner = Scanner::new(policy);
         scanner.reset(&[]);
         TextMasker { scanner }
@@ -23,7 +23,7 @@ impl TextMasker {
         self.scanner.reset(&[]);
     }
 
-    pub(crate) fn push(&mut self, policy: &Policy, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
+    pub(crate) fn push(&mut self, policy: &Ruleset, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         if !policy.newline_matches {
             // No rule can match across a newline, so a line end already decides everything before
             // it (a newline can neither start nor continue a match): per slice, one final poll up
@@ -54,7 +54,7 @@ impl TextMasker {
         }
     }
 
-    pub(crate) fn finish(&mut self, policy: &Policy, stats: &mut Stats, out: &mut Vec<u8>) {
+    pub(crate) fn finish(&mut self, policy: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         self.scanner.poll(policy, Poll::End, stats, &mut VecSink(out));
     }
 

@@ -29,11 +29,11 @@
 //! # Limits
 //! Memory is the rules' longest match plus `lookbehind` bytes of context, whatever the stream length.
 
+use crate::config::{Label, Ruleset};
 use crate::detect::boundary::LOOK_AHEAD;
 use crate::detect::secret_keys::ValueEnd;
 use crate::detect::Verdict;
-use crate::policy::pattern::Pattern;
-use crate::policy::{Label, Policy};
+use crate::search::pattern::Pattern;
 use regex_automata::Input;
 
 /// Where decided bytes go.
@@ -70,11 +70,11 @@ pub(crate) enum Poll {
 /// Counters a stream reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Values found, per label of the policy (see [`Labels`](crate::policy::Labels)).
+    /// Values found, per label of the policy (see [`Labels`](crate::config::Labels)).
     hits: Vec<u64>,
     rules: std::ops::Range<usize>,
     fields: std::ops::Range<usize>,
-    headers: std::ops::Range<usize>,
+    host: std::ops::Range<usize>,
     /// Times the JSON masker met malformed JSON and fell back to text rules.
     pub json_fallbacks: u64,
     /// JSON nesting limit reached (then text rules apply).
@@ -102,12 +102,12 @@ pub struct Finding {
 }
 
 impl Stats {
-    pub(crate) fn for_policy(p: &Policy) -> Stats {
+    pub(crate) fn for_policy(p: &Ruleset) -> Stats {
         Stats {
             hits: vec![0; p.labels.len()],
             rules: p.labels.rule_range(),
             fields: p.labels.field_range(),
-            headers: p.labels.header_range(),
+            host: p.labels.host_range(),
             json_fallbacks: 0,
             depth_fallbacks: 0,
             findings: Vec::new(),
@@ -136,9 +136,9 @@ impl Stats {
         self.hits.get(self.fields.clone()).unwrap_or_default()
     }
 
-    /// Values masked per header rule (multipart part headers), in policy order.
-    pub fn header_hits(&self) -> &[u64] {
-        self.hits.get(self.headers.clone()).unwrap_or_default()
+    /// Values masked under the host's labels (a proxy's header rules, in multipart part headers).
+    pub fn host_hits(&self) -> &[u64] {
+        self.hits.get(self.host.clone()).unwrap_or_default()
     }
 
     fn add(&mut self, l: Label, n: u64) {
@@ -149,7 +149,7 @@ impl Stats {
 
     /// Counts a value of rule `r` under its label (and records a finding when the policy logs
     /// findings).
-    pub(crate) fn hit_rule(&mut self, p: &Policy, r: usize, offset: u64, value: &[u8]) {
+    pub(crate) fn hit_rule(&mut self, p: &Ruleset, r: usize, offset: u64, value: &[u8]) {
         let Some(rule) = p.rules.get(r) else { return };
         self.add(rule.label, 1);
         if p.findings_log {
@@ -158,7 +158,7 @@ impl Stats {
     }
 
     /// Counts a value of field rule `f`.
-    pub(crate) fn hit_field(&mut self, p: &Policy, f: usize, offset: u64, value: &[u8]) {
+    pub(crate) fn hit_field(&mut self, p: &Ruleset, f: usize, offset: u64, value: &[u8]) {
         let label = p.labels.field(f);
         self.add(label, 1);
         if p.findings_log {
@@ -166,14 +166,14 @@ impl Stats {
         }
     }
 
-    /// Adds what a header or query rewrite found.
-    pub(crate) fn add_meta(&mut self, hits: &crate::policy::MetaHits) {
+    /// Adds what a header rewrite found (a multipart part's headers).
+    pub(crate) fn add_meta(&mut self, hits: &crate::config::MetaHits) {
         for &(l, n) in &hits.0 {
             self.add(l, n);
         }
     }
 
-    fn finding(&mut self, p: &Policy, label: Label, offset: u64, norm: crate::detect::Normalize, value: &[u8]) {
+    fn finding(&mut self, p: &Ruleset, label: Label, offset: u64, norm: crate::detect::Normalize, value: &[u8]) {
         let Some(key) = &p.fingerprint_key else { return };
         if self.findings.len() >= MAX_FINDINGS {
             self.findings_dropped += 1;
@@ -274,7 +274,7 @@ pub(crate) struct Scanner {
 }
 
 impl Scanner {
-    pub(crate) fn new(policy: &Policy) -> Scanner {
+    pub(crate) fn new(policy: &Ruleset) -> Scanner {
         let mut s = Scanner {
             buf: Vec::new(),
             base: 0,
@@ -356,7 +356,7 @@ impl Scanner {
     }
 
     /// Folds bytes fed since the last poll into the trigger mask.
-    fn update_mask(&mut self, policy: &Policy) {
+    fn update_mask(&mut self, policy: &Ruleset) {
         if let Some(from) = self.fed.take() {
             let (m, d) = policy.triggers_and_digits(&self.buf[from.min(self.buf.len())..]);
             self.mask |= m;
@@ -366,7 +366,7 @@ impl Scanner {
 
     /// Groups the bytes fed since the last poll into digit clusters (one pass for every clustered
     /// rule). Stops early, leaving the rest to each rule's own search, when the list is full.
-    fn update_clusters(&mut self, policy: &Policy) {
+    fn update_clusters(&mut self, policy: &Ruleset) {
         let Some(spec) = &policy.clusters else { return };
         let (base, len) = (self.base, self.buf.len());
         let buf = &self.buf[..];
@@ -387,7 +387,7 @@ impl Scanner {
             }
         }
         while i < len && self.clusters.len() < MAX_CLUSTERS {
-            let Some(t) = crate::policy::pattern::find_digit(&buf[i..]) else {
+            let Some(t) = crate::search::pattern::find_digit(&buf[i..]) else {
                 i = len;
                 break;
             };
@@ -438,7 +438,7 @@ impl Scanner {
     }
 
     /// Decides as much of the buffer as `mode` allows and hands it to `sink`.
-    pub(crate) fn poll(&mut self, policy: &Policy, mode: Poll, stats: &mut Stats, sink: &mut dyn Sink) {
+    pub(crate) fn poll(&mut self, policy: &Ruleset, mode: Poll, stats: &mut Stats, sink: &mut dyn Sink) {
         let fin = mode != Poll::Partial;
         if self.stale {
             self.reset_states();
@@ -558,7 +558,7 @@ impl Scanner {
     }
 
     /// Brings every rule's candidate or frontier up to date with the buffer.
-    fn refresh(&mut self, policy: &Policy, fin: bool) {
+    fn refresh(&mut self, policy: &Ruleset, fin: bool) {
         let end = self.end();
         let need = |st: &RuleState| st.cand.is_none() && (st.searched_end != end || (fin && !st.searched_fin));
         if !self.states.iter().any(need) {
@@ -571,7 +571,7 @@ impl Scanner {
         }
     }
 
-    fn find_candidate(&mut self, policy: &Policy, r: usize, fin: bool) {
+    fn find_candidate(&mut self, policy: &Ruleset, r: usize, fin: bool) {
         let Some(rule) = policy.rules.get(r) else {
             return;
         };
@@ -668,7 +668,7 @@ impl Scanner {
 
     /// Takes rule `r`'s candidate, which starts before anything else can: a private-key region
     /// opens at once; any other value opens a span (see "Overlapping values").
-    fn open(&mut self, policy: &Policy, r: usize, stats: &mut Stats, sink: &mut dyn Sink) {
+    fn open(&mut self, policy: &Ruleset, r: usize, stats: &mut Stats, sink: &mut dyn Sink) {
         let Some((s, e)) = self.states[r].cand else {
             return;
         };
@@ -712,7 +712,7 @@ impl Scanner {
 
     /// Joins every candidate that starts inside the open span to it (counted under its own rule).
     /// Returns whether anything joined (the joined rules then search on).
-    fn absorb(&mut self, policy: &Policy, mut span: Span, stats: &mut Stats) -> bool {
+    fn absorb(&mut self, policy: &Ruleset, mut span: Span, stats: &mut Stats) -> bool {
         let mut joined = false;
         for r in 0..self.states.len() {
             let Some((s, e)) = self.states[r].cand else { continue };
@@ -735,7 +735,7 @@ impl Scanner {
     }
 
     /// Replaces the span with its first rule's action.
-    fn close_span(&mut self, policy: &Policy, span: Span, sink: &mut dyn Sink) {
+    fn close_span(&mut self, policy: &Ruleset, span: Span, sink: &mut dyn Sink) {
         self.span = None;
         let Some(rule) = policy.rules.get(span.rule) else {
             return;
@@ -769,7 +769,7 @@ impl Scanner {
     }
 
     /// Masks an open region (a private key, a secret value). Returns true when it closed.
-    fn poll_region(&mut self, policy: &Policy, mode: Poll, sink: &mut dyn Sink) -> bool {
+    fn poll_region(&mut self, policy: &Ruleset, mode: Poll, sink: &mut dyn Sink) -> bool {
         let Some(reg) = self.region.as_mut() else {
             return true;
         };

@@ -5,16 +5,17 @@
 //! inherit the top-level `tokenize` keys unless they set their own); `routes` pick one by host, path
 //! prefix or regex, and method. The first matching route wins.
 
-use super::error::{Errors, PolicyError, PolicyErrors};
 use super::wire::{PolicyWire, RouteWire};
-use super::Policy;
+use super::{HttpPolicy, Problems};
 use regex_automata::meta;
 use std::sync::Arc;
+use streammask_engine::config::{parse_json, parse_value, valid_name};
+use streammask_engine::PolicyErrors;
 
 /// The default policy, the named ones, and the routes that choose between them.
 pub struct PolicySet {
     names: Vec<String>,
-    policies: Vec<Arc<Policy>>,
+    policies: Vec<Arc<HttpPolicy>>,
     routes: Vec<Route>,
 }
 
@@ -24,21 +25,6 @@ struct Route {
     regex: Option<meta::Regex>,
     methods: Vec<String>,
     policy: usize,
-}
-
-fn prefixed(prefix: &str, e: PolicyErrors) -> Vec<PolicyError> {
-    e.0.into_iter()
-        .map(|x| {
-            PolicyError::new(
-                if x.path == "." {
-                    prefix.trim_end_matches('.').to_string()
-                } else {
-                    format!("{prefix}{}", x.path)
-                },
-                x.message,
-            )
-        })
-        .collect()
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -56,53 +42,42 @@ impl PolicySet {
     /// # Errors
     /// Every problem found in any policy or route, each with its JSON path.
     pub fn from_json(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<PolicySet, PolicyErrors> {
-        let text = if text.trim().is_empty() { "{}" } else { text };
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let mut top: PolicyWire = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            PolicyErrors(vec![PolicyError::new(
-                if path.is_empty() { ".".into() } else { path },
-                e.inner().to_string(),
-            )])
-        })?;
+        let mut top: PolicyWire = parse_json(text)?;
         let routes = std::mem::take(&mut top.routes);
         let named = std::mem::take(&mut top.policies);
         let tokenize = top.tokenize.clone();
-        let mut errs = Errors::default();
+        let mut errs = Problems::default();
         let mut names = vec!["default".to_string()];
         let mut policies = Vec::new();
-        match Policy::compile(top, env) {
+        match HttpPolicy::compile(top, env) {
             Ok(p) => policies.push(Arc::new(p)),
             Err(e) => errs.0.extend(e.0),
         }
         for (name, value) in named {
             let prefix = format!("policies.{name}.");
-            if name == "default" || !super::valid_name(&name) {
+            if name == "default" || !valid_name(&name) {
                 errs.push(
                     format!("policies.{name}"),
                     "name policies with 1-64 letters, digits, '_' or '-' (\"default\" is the top level)",
                 );
                 continue;
             }
-            let mut w: PolicyWire = match serde_path_to_error::deserialize(value) {
+            let mut w: PolicyWire = match parse_value(value, &prefix) {
                 Ok(w) => w,
                 Err(e) => {
-                    errs.push(
-                        format!("{prefix}{}", e.path()).trim_end_matches('.').to_string(),
-                        e.inner().to_string(),
-                    );
+                    errs.0.extend(e.0);
                     continue;
                 }
             };
             if w.tokenize.is_none() {
                 w.tokenize = tokenize.clone();
             }
-            match Policy::compile(w, env) {
+            match HttpPolicy::compile(w, env) {
                 Ok(p) => {
                     names.push(name);
                     policies.push(Arc::new(p));
                 }
-                Err(e) => errs.0.extend(prefixed(&prefix, e)),
+                Err(e) => errs.0.extend(e.prefixed(&prefix)),
             }
         }
         let mut compiled = Vec::new();
@@ -123,7 +98,7 @@ impl PolicySet {
 
     /// The policy for a request: the first route that matches, else the default. Returns its index
     /// (0 is the default) and the policy.
-    pub fn select(&self, host: &str, path: &str, method: &str) -> (usize, &Arc<Policy>) {
+    pub fn select(&self, host: &str, path: &str, method: &str) -> (usize, &Arc<HttpPolicy>) {
         let host = host.rsplit_once(':').map_or(
             host,
             |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host },
@@ -158,7 +133,7 @@ impl PolicySet {
     }
 
     /// The policy at `index` (0 is the default).
-    pub fn get(&self, index: usize) -> Option<&Arc<Policy>> {
+    pub fn get(&self, index: usize) -> Option<&Arc<HttpPolicy>> {
         self.policies.get(index)
     }
 
@@ -178,7 +153,7 @@ impl PolicySet {
     }
 }
 
-fn compile_route(i: usize, r: &RouteWire, names: &[String], errs: &mut Errors) -> Option<Route> {
+fn compile_route(i: usize, r: &RouteWire, names: &[String], errs: &mut Problems) -> Option<Route> {
     let path = format!("routes[{i}]");
     let policy = names.iter().position(|n| *n == r.policy);
     if policy.is_none() {
@@ -191,7 +166,7 @@ fn compile_route(i: usize, r: &RouteWire, names: &[String], errs: &mut Errors) -
         );
     }
     if let Some(n) = &r.name {
-        if !super::valid_name(n) {
+        if !valid_name(n) {
             errs.push(format!("{path}.name"), "use 1-64 letters, digits, '_' or '-'");
         }
     }
@@ -202,7 +177,10 @@ fn compile_route(i: usize, r: &RouteWire, names: &[String], errs: &mut Errors) -
     }
     let regex = match &r.path_regex {
         // a route regex matches a path, not a stream: no length bound needed
-        Some(re) => match meta::Builder::new().configure(super::pattern::meta_config()).build(re) {
+        Some(re) => match meta::Builder::new()
+            .configure(meta::Config::new().nfa_size_limit(Some(2 << 20)))
+            .build(re)
+        {
             Ok(re) => Some(re),
             Err(e) => {
                 errs.push(format!("{path}.path_regex"), format!("invalid regex: {e}"));

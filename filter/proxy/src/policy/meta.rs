@@ -1,16 +1,17 @@
 //! Sensitive values outside bodies: header values and query-string parameters.
 //!
-//! A header rule either masks the whole value with its action or runs the policy's detectors over
-//! it; `cookie` and `set-cookie` are split so that only cookie values change (names and attributes
-//! such as `Path` stay). Query parameters named in `query.params` are masked whole; every other
-//! value goes through the detectors when `query.detect` is on. Values are percent-decoded before
-//! they are scanned and re-encoded only where they changed, so an untouched path stays byte-identical.
+//! A header rule either masks the whole value with its action or runs the rule set's detectors
+//! over it; `cookie` and `set-cookie` are split so that only cookie values change (names and
+//! attributes such as `Path` stay). Query parameters named in `query.params` are masked whole;
+//! every other value goes through the detectors when `query.detect` is on. Values are
+//! percent-decoded before they are scanned and re-encoded only where they changed, so an untouched
+//! path stays byte-identical.
 
-use super::error::Errors;
-use super::{Label, Policy};
-use crate::action::Action;
-use crate::format::text::TextMasker;
+use super::wire::{HeaderRuleWire, PolicyWire, QueryWire};
+use super::{HttpPolicy, Problems};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
+use streammask_engine::config::wire::ActionWire;
+use streammask_engine::{Action, Label, MetaHits, Ruleset};
 
 /// Characters encoded in a rewritten query value.
 const QUERY_VALUE: &AsciiSet = &CONTROLS
@@ -31,101 +32,52 @@ const QUERY_VALUE: &AsciiSet = &CONTROLS
     .add(b'|');
 
 /// A compiled header rule.
-pub(crate) struct HeaderRule {
-    pub(crate) name: String,
-    pub(crate) headers: Vec<String>,
-    pub(crate) request: bool,
-    pub(crate) response: bool,
-    pub(crate) action: Option<Action>,
+pub(super) struct HeaderRule {
+    headers: Vec<String>,
+    request: bool,
+    response: bool,
+    /// What the rule's values count under.
+    label: Label,
+    action: Option<Action>,
 }
 
 /// A compiled query rule.
-pub(crate) struct QueryRule {
-    pub(crate) name: String,
-    pub(crate) params: Vec<String>,
-    pub(crate) action: Action,
-    pub(crate) detect: bool,
+pub(super) struct QueryRule {
+    params: Vec<String>,
+    label: Label,
+    action: Action,
+    detect: bool,
 }
 
-/// What a header or query rewrite found: counts per metric label.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct MetaHits(pub Vec<(Label, u64)>);
+/// The metric labels of the header rules and the query rule, with the JSON path of each name, in
+/// label order.
+pub(super) fn label_names(w: &PolicyWire) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = w
+        .headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (format!("headers[{i}].name"), h.name.clone()))
+        .collect();
+    if let Some(q) = &w.query {
+        out.push(("query.name".into(), q.name.clone().unwrap_or_else(|| "query".into())));
+    }
+    out
+}
 
-impl MetaHits {
-    fn add(&mut self, label: Label, n: u64) {
-        if n == 0 {
-            return;
+fn action(rs: &Ruleset, path: &str, a: &ActionWire, errs: &mut Problems) -> Option<Action> {
+    match rs.compile_action(path, a) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            errs.0.extend(e.0);
+            None
         }
-        match self.0.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, c)) => *c += n,
-            None => self.0.push((label, n)),
-        }
-    }
-    /// Total values masked.
-    pub fn total(&self) -> u64 {
-        self.0.iter().map(|(_, n)| n).sum()
     }
 }
 
-pub(crate) fn compile_query(
-    q: Option<&super::wire::QueryWire>,
-    names: &mut std::collections::HashSet<String>,
-    key: Option<&std::sync::Arc<crate::token::TokenKey>>,
-    errs: &mut Errors,
-) -> Option<QueryRule> {
-    let q = q?;
-    let name = q.name.clone().unwrap_or_else(|| "query".into());
-    if !super::valid_name(&name) {
-        errs.push("query.name", "use 1-64 letters, digits, '_' or '-'");
-    } else if !names.insert(name.clone()) {
-        errs.push(
-            "query.name",
-            format!("duplicate name {name:?}; set query.name to a unique one"),
-        );
-    }
-    let detect = q.detect.unwrap_or(true);
-    if q.params.is_empty() && !detect {
-        errs.push(
-            "query",
-            "list \"params\" or keep \"detect\" on; as written the rule does nothing",
-        );
-    }
-    let wire = q
-        .action
-        .clone()
-        .unwrap_or(super::wire::ActionWire::Redact { replacement: None });
-    let action = super::compile_action("query.action", &wire, crate::detect::Normalize::None, key, errs)?;
-    Some(QueryRule {
-        name,
-        params: q.params.clone(),
-        action,
-        detect,
-    })
-}
-
-pub(crate) fn compile_headers(
-    w: &[super::wire::HeaderRuleWire],
-    names: &mut std::collections::HashSet<String>,
-    key: Option<&std::sync::Arc<crate::token::TokenKey>>,
-    errs: &mut Errors,
-) -> Vec<HeaderRule> {
+pub(super) fn compile_headers(w: &[HeaderRuleWire], rs: &Ruleset, errs: &mut Problems) -> Vec<HeaderRule> {
     let mut out = Vec::new();
     for (i, h) in w.iter().enumerate() {
         let path = format!("headers[{i}]");
-        if !super::valid_name(&h.name) {
-            errs.push(
-                format!("{path}.name"),
-                "use 1-64 letters, digits, '_' or '-' (the name appears in metric names)",
-            );
-        } else if !names.insert(h.name.clone()) {
-            errs.push(
-                format!("{path}.name"),
-                format!(
-                    "duplicate name {:?}; rule, field and header names must be unique",
-                    h.name
-                ),
-            );
-        }
         if h.headers.is_empty() || h.headers.iter().any(|n| n.is_empty() || n.starts_with(':')) {
             errs.push(
                 format!("{path}.headers"),
@@ -145,31 +97,49 @@ pub(crate) fn compile_headers(
             }
         };
         let action = match &h.action {
-            Some(a) => {
-                match super::compile_action(&format!("{path}.action"), a, crate::detect::Normalize::None, key, errs) {
-                    Some(a) => Some(a),
-                    None => continue,
-                }
-            }
+            Some(a) => match action(rs, &format!("{path}.action"), a, errs) {
+                Some(a) => Some(a),
+                None => continue,
+            },
             None => None,
         };
         out.push(HeaderRule {
-            name: h.name.clone(),
             headers: h.headers.iter().map(|n| n.to_ascii_lowercase()).collect(),
             request,
             response,
+            label: rs.labels().host(i),
             action,
         });
     }
     out
 }
 
-impl Policy {
-    /// Metric label names, in label order (see [`Labels`](super::Labels)).
-    pub fn label_names(&self) -> impl Iterator<Item = &str> {
-        self.labels.iter().map(|(_, n)| n)
+/// `headers` is the number of header rules (the query rule's label comes after theirs).
+pub(super) fn compile_query(
+    q: Option<&QueryWire>,
+    rs: &Ruleset,
+    headers: usize,
+    errs: &mut Problems,
+) -> Option<QueryRule> {
+    let q = q?;
+    let detect = q.detect.unwrap_or(true);
+    if q.params.is_empty() && !detect {
+        errs.push(
+            "query",
+            "list \"params\" or keep \"detect\" on; as written the rule does nothing",
+        );
     }
+    let wire = q.action.clone().unwrap_or(ActionWire::Redact { replacement: None });
+    let action = action(rs, "query.action", &wire, errs)?;
+    Some(QueryRule {
+        params: q.params.clone(),
+        label: rs.labels().host(headers),
+        action,
+        detect,
+    })
+}
 
+impl HttpPolicy {
     /// Header names (lower case) the policy rewrites in requests (`request`) or responses.
     pub fn header_names(&self, request: bool) -> Vec<&str> {
         self.header_rules
@@ -184,24 +154,7 @@ impl Policy {
         self.query.is_some()
     }
 
-    /// Runs the detectors over one value; returns the masked value if anything matched.
-    fn detect_value(&self, value: &str, hits: &mut MetaHits) -> Option<String> {
-        let mut t = TextMasker::new(self);
-        let mut stats = crate::scan::Stats::for_policy(self);
-        let mut out = Vec::with_capacity(value.len());
-        t.push(self, value.as_bytes(), &mut stats, &mut out);
-        t.finish(self, &mut stats, &mut out);
-        let mut any = false;
-        for (label, _) in self.labels.iter() {
-            let n = stats.hits_of(label);
-            if n > 0 {
-                any = true;
-                hits.add(label, n);
-            }
-        }
-        any.then(|| String::from_utf8_lossy(&out).into_owned())
-    }
-
+    /// One value masked whole by `action` (counted under `label`), or run through the detectors.
     fn apply_value(&self, value: &str, action: Option<(&Action, Label)>, hits: &mut MetaHits) -> Option<String> {
         match action {
             Some((a, label)) => {
@@ -213,19 +166,21 @@ impl Policy {
                 hits.add(label, 1);
                 Some(String::from_utf8_lossy(&out).into_owned())
             }
-            None => self.detect_value(value, hits),
+            None => {
+                let (out, found) = self.ruleset.mask_value(value.as_bytes())?;
+                hits.extend(&found);
+                Some(String::from_utf8_lossy(&out).into_owned())
+            }
         }
     }
 
     /// The new value of header `name` (lower case) in a request or response, if a rule changes it.
     pub fn mask_header(&self, request: bool, name: &str, value: &str) -> Option<(String, MetaHits)> {
-        let (i, rule) = self
+        let rule = self
             .header_rules
             .iter()
-            .enumerate()
-            .find(|(_, h)| (if request { h.request } else { h.response }) && h.headers.iter().any(|n| n == name))?;
-        let label = self.labels.header(i);
-        let action = rule.action.as_ref().map(|a| (a, label));
+            .find(|h| (if request { h.request } else { h.response }) && h.headers.iter().any(|n| n == name))?;
+        let action = rule.action.as_ref().map(|a| (a, rule.label));
         let mut hits = MetaHits::default();
         let out = match name {
             "cookie" | "set-cookie" => {
@@ -257,13 +212,6 @@ impl Policy {
         Some((out, hits))
     }
 
-    /// [`mask_header`](Self::mask_header) for a header that belongs to no direction (the header
-    /// block of a multipart part): a rule for either direction applies.
-    pub(crate) fn mask_header_any(&self, name: &str, value: &str) -> Option<(String, MetaHits)> {
-        self.mask_header(true, name, value)
-            .or_else(|| self.mask_header(false, name, value))
-    }
-
     /// The request path with its query-string values masked, if anything changed.
     pub fn mask_path(&self, path: &str) -> Option<(String, MetaHits)> {
         let q = self.query.as_ref()?;
@@ -272,7 +220,6 @@ impl Policy {
             Some((a, b)) => (a, Some(b)),
             None => (rest, None),
         };
-        let label = self.labels.query();
         let mut hits = MetaHits::default();
         let mut changed = false;
         let parts: Vec<String> = query
@@ -287,11 +234,22 @@ impl Policy {
                 let val = percent_decode_str(&v.replace('+', " "))
                     .decode_utf8_lossy()
                     .into_owned();
-                let action = q.params.contains(&key).then_some((&q.action, label));
-                if action.is_none() && !q.detect {
+                let action = q.params.contains(&key).then_some((&q.action, q.label));
+                let masked = match action {
+                    // a parameter named by a field rule's keys, or a secret key (`password`)
+                    None => self
+                        .ruleset
+                        .mask_named_value(key.as_bytes(), val.as_bytes())
+                        .map(|(v, found)| {
+                            hits.extend(&found);
+                            String::from_utf8_lossy(&v).into_owned()
+                        }),
+                    Some(_) => None,
+                };
+                if masked.is_none() && action.is_none() && !q.detect {
                     return pair.to_string();
                 }
-                match self.apply_value(&val, action, &mut hits) {
+                match masked.or_else(|| self.apply_value(&val, action, &mut hits)) {
                     Some(nv) => {
                         changed = true;
                         format!("{k}={}", utf8_percent_encode(&nv, QUERY_VALUE))

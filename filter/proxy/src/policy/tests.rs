@@ -1,8 +1,7 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! Per-route policies, header and query-string rules, and the findings log.
+//! Per-route policies, HTTP settings, header and query-string rules.
 
-use std::sync::Arc;
-use streammask_engine::{mask_all, Format, Masker, Policy, PolicySet};
+use super::*;
+use streammask_engine::mask_all;
 
 const KEY: &str = "ops-test-key-0123456789abcdef0123456789abcdef";
 
@@ -48,11 +47,11 @@ fn the_first_matching_route_chooses_the_policy() {
 fn two_routes_mask_the_same_body_differently() {
     let s = set(ROUTED);
     let body = b"card 4111111111111111 mail jane@example.com";
-    let (out0, _) = mask_all(s.get(0).unwrap(), Format::Text, body);
-    let (out1, _) = mask_all(s.get(1).unwrap(), Format::Text, body);
+    let (out0, _) = mask_all(&s.get(0).unwrap().ruleset, Format::Text, body);
+    let (out1, _) = mask_all(&s.get(1).unwrap().ruleset, Format::Text, body);
     assert_eq!(out0, b"card 411111******1111 mail jane@example.com");
     assert!(String::from_utf8_lossy(&out1).starts_with("card [REDACTED] mail tok_k1_"));
-    assert_eq!(s.get(2).unwrap().mode, streammask_engine::Mode::Report);
+    assert_eq!(s.get(2).unwrap().mode, Mode::Report);
 }
 
 #[test]
@@ -150,54 +149,72 @@ fn query_values_are_decoded_masked_and_reencoded_only_where_they_change() {
 }
 
 #[test]
-fn the_findings_log_has_keyed_fingerprints_and_offsets_never_values() {
-    let json = r#"{"rules":[{"detector":"credit_card"}],"fields":[{"name":"ids","keys":["id"]}],"findings_log":true,"tokenize":{"key_id":"k1","secret_env":"K"}}"#;
-    let p = Arc::new(Policy::from_json(json, &|_| Some(KEY.to_string())).unwrap());
-    let body = br#"{"id":"u-1","note":"paid 4111111111111111","other":"4111-1111-1111-1111"}"#;
-    let mut m = Masker::new(p.clone(), Format::Json);
-    let mut out = Vec::new();
-    m.push(body, &mut out);
-    m.finish(&mut out);
-    let st = m.stats();
-    assert_eq!(st.findings.len(), 3);
-    let (f_id, f1, f2) = (&st.findings[0], &st.findings[1], &st.findings[2]);
-    assert_eq!(p.labels().name(f_id.label), "ids", "the field's label");
-    assert_eq!(f_id.offset, 7);
-    assert_eq!(&body[f1.offset as usize..f1.offset as usize + 16], b"4111111111111111");
+fn query_parameters_named_as_secrets_or_field_keys_are_masked_whole() {
+    let s = set(r#"{"fields": [{"name": "ids", "keys": ["user_id"]}], "query": {"detect": false, "params": ["t"]}}"#);
+    let p = s.get(0).unwrap();
+    let (path, hits) = p
+        .mask_path("/login?user=jane&password=hunter2&user_id=42&ok=1")
+        .unwrap();
     assert_eq!(
-        f1.fingerprint, f2.fingerprint,
-        "the same card in two formats correlates"
+        path,
+        "/login?user=jane&password=%5BREDACTED%5D&user_id=%5BREDACTED%5D&ok=1"
     );
-    // a policy without a key cannot log findings (no unkeyed hashes)
-    let e = Policy::from_json(r#"{"findings_log":true}"#, &|_| None)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("findings_log"), "{e}");
+    assert_eq!(hits.total(), 2);
+}
+
+fn errors(json: &str) -> Vec<String> {
+    match HttpPolicy::from_json(json, &|_| None) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+    }
 }
 
 #[test]
-fn fingerprint_key_id_chooses_the_key_of_findings_fingerprints() {
-    let keys = r#""keys":[{"id":"k1","secret":"first-key-0123456789abcdef0123456789abcdef"},{"id":"k2","secret":"second-key-0123456789abcdef0123456789abcdef"}],"active":"k2""#;
-    let fp = |extra: &str| {
-        let json =
-            format!(r#"{{"rules":[{{"detector":"credit_card"}}],"findings_log":true,"tokenize":{{{keys}{extra}}}}}"#);
-        let p = Arc::new(Policy::from_json(&json, &|_| None).unwrap());
-        let mut m = Masker::new(p, Format::Text);
-        let mut out = Vec::new();
-        m.push(b"card 4111111111111111\n", &mut out);
-        m.finish(&mut out);
-        m.stats().findings[0].fingerprint
-    };
-    let active = fp("");
-    let k1 = fp(r#","fingerprint_key_id":"k1""#);
-    let k2 = fp(r#","fingerprint_key_id":"k2""#);
-    assert_eq!(active, k2, "by default the active key");
-    assert_ne!(k1, k2, "the named key");
-    let e = Policy::from_json(
-        &format!(r#"{{"findings_log":true,"tokenize":{{{keys},"fingerprint_key_id":"k9"}}}}"#),
-        &|_| None,
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(e.contains("tokenize.fingerprint_key_id: no key with id \"k9\""), "{e}");
+fn top_level_settings_are_validated() {
+    let e = errors(r#"{"mode":"audit","on_error":"ignore","directions":["inbound"],"content_types":["json"]}"#);
+    assert!(e.iter().any(|m| m.starts_with("mode: unknown mode")), "{e:?}");
+    assert!(e.iter().any(|m| m.starts_with("on_error: unknown value")), "{e:?}");
+    assert!(e.iter().any(|m| m.starts_with("directions[0]")), "{e:?}");
+    assert!(e.iter().any(|m| m.starts_with("content_types[0]")), "{e:?}");
+    // the rule set's problems keep their paths, next to the proxy's
+    let e = errors(r#"{"rules":[{"detector":"emial"}],"limits":{"max_depth":0,"max_paused_bytes":1}}"#);
+    assert!(
+        e.iter().any(|m| m.starts_with("rules[0].detector: unknown detector")),
+        "{e:?}"
+    );
+    assert!(e.iter().any(|m| m.starts_with("limits.max_depth")), "{e:?}");
+    assert!(e.iter().any(|m| m.starts_with("limits.max_paused_bytes")), "{e:?}");
+    let e = errors(r#"{"rules":[{"detector":"email"}],"headers":[{"name":"email","headers":["x-a"]}]}"#);
+    assert!(
+        e.iter().any(|m| m.starts_with("headers[0].name: duplicate name")),
+        "{e:?}"
+    );
+    let e = errors(r#"{"nonsense": 1}"#);
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with(". ") || m.contains("unknown field `nonsense`")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn content_types_choose_formats() {
+    let p = HttpPolicy::from_json(r#"{"formats":{"application/vnd.acme":"json"},"content_types":["application/json","text/*","application/vnd.acme","application/*+json"]}"#, &|_| None).unwrap();
+    assert_eq!(
+        p.format_for(Some("application/json; charset=utf-8")),
+        Some(Format::Json)
+    );
+    assert_eq!(p.format_for(Some("application/problem+json")), Some(Format::Json));
+    assert_eq!(p.format_for(Some("text/event-stream")), Some(Format::Sse));
+    assert_eq!(p.format_for(Some("text/plain")), Some(Format::Text));
+    assert_eq!(p.format_for(Some("application/vnd.acme")), Some(Format::Json));
+    assert_eq!(p.format_for(Some("image/png")), None);
+    assert_eq!(p.format_for(None), Some(Format::Text));
+    let d = HttpPolicy::builtin_default();
+    assert_eq!(d.format_for(Some("application/x-ndjson")), Some(Format::Ndjson));
+    assert_eq!(d.format_for(Some("application/octet-stream")), None);
+    assert_eq!(d.route(Some("application/octet-stream"), false), Route::Sniff);
+    let off = HttpPolicy::from_json(r#"{"sniff": false}"#, &|_| None).unwrap();
+    assert_eq!(off.route(Some("application/octet-stream"), false), Route::Pass);
+    assert_eq!(off.route(None, false), Route::Scan(Format::Text));
 }

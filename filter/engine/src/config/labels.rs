@@ -1,14 +1,15 @@
 //! Metric labels: every value masked is counted under one label, the name of what found it.
 //!
 //! # Invariants
-//! - A policy's labels are, in this order: its rules (the user's, or every detector for `{}`),
-//!   its field rules (the secrets-by-key rule last among them), its header rules, and its query
-//!   rule. [`Labels`] is the only place that knows this order: rules, counters, findings and the
-//!   proxy's metric ids all index by [`Label`].
+//! - A rule set's labels are, in this order: its rules (the user's, or every detector for `{}`),
+//!   its field rules (the secrets-by-key rule last among them), then the host's own labels (the
+//!   proxy's header rules and query rule), given when the rule set is compiled. [`Labels`] is the
+//!   only place that knows this order: rules, counters, findings and the proxy's metric ids all
+//!   index by [`Label`].
 //! - Internal rules that are another rule's text form (a field's `"key": value`, the secret keys'
 //!   `key=value`) count under that rule's label: they have no label of their own.
 
-/// One label of a policy (an index into its [`Labels`]).
+/// One label of a rule set (an index into its [`Labels`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Label(pub(crate) u32);
 
@@ -19,35 +20,30 @@ impl Label {
     }
 }
 
-/// The labels of a policy, in their fixed order, with their names.
+/// The labels of a rule set, in their fixed order, with their names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Labels {
     names: Vec<String>,
     rules: usize,
     fields: usize,
-    headers: usize,
 }
 
 impl Labels {
-    /// Labels for these rule, field, header-rule and query-rule names.
+    /// Labels for these rule, field and host label names.
     pub(crate) fn new<'a>(
         rules: impl Iterator<Item = &'a str>,
         fields: impl Iterator<Item = &'a str>,
-        headers: impl Iterator<Item = &'a str>,
-        query: Option<&'a str>,
+        host: impl Iterator<Item = &'a str>,
     ) -> Labels {
         let mut names: Vec<String> = rules.map(String::from).collect();
         let r = names.len();
         names.extend(fields.map(String::from));
         let f = names.len() - r;
-        names.extend(headers.map(String::from));
-        let h = names.len() - r - f;
-        names.extend(query.map(String::from));
+        names.extend(host.map(String::from));
         Labels {
             names,
             rules: r,
             fields: f,
-            headers: h,
         }
     }
 
@@ -84,14 +80,9 @@ impl Labels {
         Label((self.rules + f) as u32)
     }
 
-    /// The label of header rule `h`.
-    pub(crate) fn header(&self, h: usize) -> Label {
+    /// The label of the host's label `h` (in the order given at compile time).
+    pub fn host(&self, h: usize) -> Label {
         Label((self.rules + self.fields + h) as u32)
-    }
-
-    /// The label of the query rule (there is at most one).
-    pub(crate) fn query(&self) -> Label {
-        Label((self.rules + self.fields + self.headers) as u32)
     }
 
     /// The rule labels, then the field labels, as ranges of label positions.
@@ -101,7 +92,36 @@ impl Labels {
     pub(crate) fn field_range(&self) -> std::ops::Range<usize> {
         self.rules..self.rules + self.fields
     }
-    pub(crate) fn header_range(&self) -> std::ops::Range<usize> {
-        self.rules + self.fields..self.rules + self.fields + self.headers
+    pub(crate) fn host_range(&self) -> std::ops::Range<usize> {
+        self.rules + self.fields..self.names.len()
+    }
+}
+
+/// Values found outside a body (a header, a query parameter): counts per label.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MetaHits(pub Vec<(Label, u64)>);
+
+impl MetaHits {
+    /// Adds `n` values under `label`.
+    pub fn add(&mut self, label: Label, n: u64) {
+        if n == 0 {
+            return;
+        }
+        match self.0.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, c)) => *c += n,
+            None => self.0.push((label, n)),
+        }
+    }
+
+    /// Adds every count of `other`.
+    pub fn extend(&mut self, other: &MetaHits) {
+        for (l, n) in &other.0 {
+            self.add(*l, *n);
+        }
+    }
+
+    /// Total values masked.
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|(_, n)| n).sum()
     }
 }

@@ -1,12 +1,15 @@
-//! The plugin JSON policy as it is written: serde types, nothing compiled yet.
-//!
-//! Every struct denies unknown fields, so a typo (`"keep_frist"`) is an error with its JSON path
-//! instead of a silently ignored setting. Names here are the public contract: extend, never rename.
+//! The plugin configuration as it is written: the rule set's keys (the engine's wire types) next to
+//! the HTTP settings, all at the top level. Every struct denies unknown fields, so a typo is an
+//! error with its JSON path instead of a silently ignored setting. Names here are the public
+//! contract: extend, never rename.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use streammask_engine::config::wire::{
+    ActionWire, FieldWire, LimitsWire as RulesetLimitsWire, RuleWire, RulesetWire, SecretKeysWire, TokenizeWire,
+};
 
-/// The whole plugin configuration.
+/// One policy: the whole plugin configuration, or one of its named `policies`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyWire {
@@ -17,6 +20,10 @@ pub struct PolicyWire {
     pub fields: Vec<FieldWire>,
     /// Keys for the `tokenize` action.
     pub tokenize: Option<TokenizeWire>,
+    /// Opt-in structured findings log (rule, offset, keyed fingerprint; never the value).
+    pub findings_log: Option<bool>,
+    /// Values under credential-bearing keys (`password`, `api_key`, ...): on by default.
+    pub secret_keys: Option<SecretKeysWire>,
     /// Which bodies to scan: `["request", "response"]` (the default).
     pub directions: Option<Vec<String>>,
     /// Media types to scan (`text/*`, `application/*+json`, ...). Absent: the textual ones.
@@ -30,7 +37,7 @@ pub struct PolicyWire {
     pub on_error: Option<String>,
     /// Percentage of streams that are enforced when `mode` is `enforce` (rollout); the rest report.
     pub enforce_percent: Option<u8>,
-    /// Bounds on memory and hold-back.
+    /// Bounds on memory, decoding and hold-back (and the rule set's JSON bounds).
     #[serde(default)]
     pub limits: LimitsWire,
     /// Whether a body without a `content-type` is scanned as text (default true; with `sniff`
@@ -49,10 +56,6 @@ pub struct PolicyWire {
     pub headers: Vec<HeaderRuleWire>,
     /// Rules applied to query-string parameters of the request path.
     pub query: Option<QueryWire>,
-    /// Opt-in structured findings log (rule, offset, keyed fingerprint; never the value).
-    pub findings_log: Option<bool>,
-    /// Values under credential-bearing keys (`password`, `api_key`, ...): on by default.
-    pub secret_keys: Option<SecretKeysWire>,
     /// Per-route policies; the first match wins, otherwise this policy applies.
     #[serde(default)]
     pub routes: Vec<RouteWire>,
@@ -61,82 +64,21 @@ pub struct PolicyWire {
     pub policies: serde_json::Map<String, serde_json::Value>,
 }
 
-/// One detection rule: a built-in detector or a user regex, and what to do with a match.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleWire {
-    pub name: Option<String>,
-    pub detector: Option<String>,
-    pub pattern: Option<String>,
-    pub action: Option<ActionWire>,
-    pub near: Option<Vec<String>>,
-    pub within: Option<usize>,
-}
-
-/// Secrets by key name (see `detect::secret_keys`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretKeysWire {
-    /// `false` turns the rule off (default on).
-    pub enabled: Option<bool>,
-    /// More key terms (a key matches when it ends with a term, case and `_`/`-`/`.` ignored).
-    #[serde(default)]
-    pub extra: Vec<String>,
-    /// What replaces the value (default: redact).
-    pub action: Option<ActionWire>,
-}
-
-/// A JSON field rule: the whole value under these keys or paths is masked.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FieldWire {
-    pub name: String,
-    #[serde(default)]
-    pub keys: Vec<String>,
-    #[serde(default)]
-    pub paths: Vec<String>,
-    pub action: Option<ActionWire>,
-}
-
-/// What happens to a matched value.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ActionWire {
-    Mask {
-        keep_first: Option<usize>,
-        keep_last: Option<usize>,
-        mask_char: Option<String>,
-    },
-    Redact {
-        replacement: Option<String>,
-    },
-    Tokenize {
-        normalize: Option<String>,
-    },
-}
-
-/// Tokenization keys: one inline or from the environment, or several with one active.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenizeWire {
-    pub key_id: Option<String>,
-    pub secret: Option<String>,
-    pub secret_env: Option<String>,
-    #[serde(default)]
-    pub keys: Vec<TokenKeyWire>,
-    pub active: Option<String>,
-    /// Id of the key (among `keys`) for findings fingerprints; default: the active token key. A
-    /// separate key lets fingerprints stay comparable across a rotation of the token key.
-    pub fingerprint_key_id: Option<String>,
-}
-
-/// One tokenization key in a rotation set.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenKeyWire {
-    pub id: String,
-    pub secret: Option<String>,
-    pub secret_env: Option<String>,
+impl PolicyWire {
+    /// The rule set's part (the engine compiles it), and what is left for the proxy.
+    pub(crate) fn split_ruleset(&mut self) -> RulesetWire {
+        RulesetWire {
+            rules: self.rules.take(),
+            fields: std::mem::take(&mut self.fields),
+            tokenize: self.tokenize.clone(),
+            findings_log: self.findings_log,
+            secret_keys: self.secret_keys.take(),
+            limits: RulesetLimitsWire {
+                max_depth: self.limits.max_depth,
+                max_field_value_bytes: self.limits.max_field_value_bytes,
+            },
+        }
+    }
 }
 
 /// Multipart settings.
