@@ -8,18 +8,37 @@
 //! - Malformed JSON, or nesting deeper than `limits.max_depth`, switches to text rules: for the rest
 //!   of the body (a document) or until the end of the line (NDJSON, SSE `data:` lines). Never less
 //!   protection than text mode.
+//!
+//! # Layout
+//! - `lex`: byte classes, the number grammar, escapes in and out.
+//! - `sinks`: where the scanner's decisions go (raw bytes through the raw map, or escaped).
+//! - `fields`: which field rule covers a value, and the one place a field value is replaced.
+//! - this file: the state machine (`St`), its stack of frames, numbers held until the next token,
+//!   and the fall back to text.
+//!
+//! # Invariants
+//! - Bytes of a string that no rule replaces are written exactly as they came (escapes included):
+//!   the scanner sees decoded bytes, the `RawMap` maps them back to raw ones.
+//! - Memory is bounded: keys to `MAX_KEY`, numbers to `MAX_NUMBER` (longer ones stream as
+//!   strings), field values to `limits.max_field_value_bytes`, nesting to `limits.max_depth`, a
+//!   held number's trailing whitespace to 4 KiB.
+//! - Every byte is decided once: either by the JSON path or, after `fail`, by the text masker.
 
-use crate::config::{PathSeg, Ruleset};
+mod fields;
+mod lex;
+mod sinks;
+
+use crate::config::Ruleset;
 use crate::format::rawmap::RawMap;
 use crate::format::text::TextMasker;
-use crate::search::scan::{Poll, Scanner, Sink, Stats};
+use crate::search::scan::{Poll, Scanner, Stats};
+use lex::{escape_into, is_num_byte, is_ws, valid_number, Esc};
+use sinks::{NumSink, PlainStrSink, StrSink};
 
 /// Keys longer than this are scanned but never match a field rule.
 const MAX_KEY: usize = 256;
 /// Numbers longer than this are streamed as strings.
 const MAX_NUMBER: usize = 64;
-/// How much of the key rules with `near` keywords see as context before a value.
-const SEED_KEY: usize = 64;
 
 /// Whether the body is one document or one value per line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,13 +69,6 @@ enum StrKind {
     Overflow,
 }
 
-#[derive(Clone, Copy)]
-enum Esc {
-    None,
-    Backslash,
-    Unicode { n: u8, val: u32, raw: [u8; 6] },
-}
-
 struct Frame {
     obj: bool,
     index: u32,
@@ -64,128 +76,6 @@ struct Frame {
     key_len: usize,
     key_ok: bool,
     field: Option<usize>,
-}
-
-/// Writes `s` as the inside of a JSON string.
-pub(crate) fn escape_into(s: &[u8], out: &mut Vec<u8>) {
-    for chunk in s.utf8_chunks() {
-        for &b in chunk.valid().as_bytes() {
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                0..=0x1f | 0x7f => {
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[usize::from(b >> 4)]);
-                    out.push(HEX[usize::from(b & 15)]);
-                }
-                _ => out.push(b),
-            }
-        }
-        // Invalid UTF-8 cannot appear in a JSON string; write U+FFFD instead.
-        for _ in chunk.invalid() {
-            out.extend_from_slice("\u{fffd}".as_bytes());
-        }
-    }
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// A sink for a string value: unchanged bytes come from the raw map, replacements are escaped.
-struct StrSink<'a> {
-    map: &'a mut RawMap,
-    out: &'a mut Vec<u8>,
-}
-
-impl Sink for StrSink<'_> {
-    fn keep(&mut self, bytes: &[u8]) {
-        self.map.consume(bytes.len(), true, self.out);
-    }
-    fn replace(&mut self, original: &[u8], replacement: &[u8]) {
-        self.map.consume(original.len(), false, self.out);
-        escape_into(replacement, self.out);
-    }
-}
-
-/// A sink for a string value that arrived whole and without escapes: kept bytes are its raw bytes.
-struct PlainStrSink<'a> {
-    out: &'a mut Vec<u8>,
-}
-
-impl Sink for PlainStrSink<'_> {
-    fn keep(&mut self, bytes: &[u8]) {
-        self.out.extend_from_slice(bytes);
-    }
-    fn replace(&mut self, _original: &[u8], replacement: &[u8]) {
-        escape_into(replacement, self.out);
-    }
-}
-
-/// A sink that records whether anything was replaced (numbers).
-struct NumSink<'a> {
-    out: &'a mut Vec<u8>,
-    replaced: bool,
-}
-
-impl Sink for NumSink<'_> {
-    fn keep(&mut self, bytes: &[u8]) {
-        self.out.extend_from_slice(bytes);
-    }
-    fn replace(&mut self, _original: &[u8], replacement: &[u8]) {
-        self.replaced = true;
-        self.out.extend_from_slice(replacement);
-    }
-}
-
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-fn is_num_byte(b: u8) -> bool {
-    matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-}
-
-/// RFC 8259 number grammar.
-fn valid_number(n: &[u8]) -> bool {
-    let mut i = 0;
-    if n.get(i) == Some(&b'-') {
-        i += 1;
-    }
-    match n.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => {
-            while n.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-        }
-        _ => return false,
-    }
-    if n.get(i) == Some(&b'.') {
-        i += 1;
-        let s = i;
-        while n.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == s {
-            return false;
-        }
-    }
-    if matches!(n.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(n.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let s = i;
-        while n.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == s {
-            return false;
-        }
-    }
-    i == n.len()
 }
 
 /// Masks a JSON (or NDJSON) stream.
@@ -491,62 +381,6 @@ impl JsonMasker {
         }
     }
 
-    /// The field rule that covers the value starting now, if any.
-    fn field_for_value(&self, p: &Ruleset) -> Option<usize> {
-        let top = self.stack.last()?;
-        if let Some(f) = top.field {
-            return Some(f);
-        }
-        if top.obj && top.key_ok {
-            let key = &self.keys[top.key_start..top.key_start + top.key_len];
-            if let Some((_, fi)) = p.field_keys.iter().find(|(k, _)| &**k == key) {
-                return Some(*fi);
-            }
-        }
-        'paths: for (segs, fi) in &p.field_paths {
-            if segs.len() != self.stack.len() {
-                continue;
-            }
-            for (seg, f) in segs.iter().zip(&self.stack) {
-                let ok = match seg {
-                    PathSeg::AnyKey => f.obj,
-                    PathSeg::AnyIndex => !f.obj,
-                    PathSeg::Index(n) => !f.obj && f.index == *n,
-                    PathSeg::Key(k) => f.obj && f.key_ok && **k == self.keys[f.key_start..f.key_start + f.key_len],
-                };
-                if !ok {
-                    continue 'paths;
-                }
-            }
-            return Some(*fi);
-        }
-        if let (Some(fi), Some(top)) = (p.secret_field, self.stack.last()) {
-            if top.obj && top.key_ok {
-                let key = &self.keys[top.key_start..top.key_start + top.key_len];
-                if p.secret_terms.matches(key) {
-                    return Some(fi);
-                }
-            }
-        }
-        None
-    }
-
-    /// Context for `near` keywords: the tail of the current key, then `": "`.
-    fn seed(&self) -> Vec<u8> {
-        let mut seed = Vec::new();
-        if !self.has_near {
-            return seed;
-        }
-        if let Some(top) = self.stack.last() {
-            if top.obj && top.key_ok {
-                let key = &self.keys[top.key_start..top.key_start + top.key_len];
-                seed.extend_from_slice(&key[key.len().saturating_sub(SEED_KEY)..]);
-                seed.extend_from_slice(b": ");
-            }
-        }
-        seed
-    }
-
     fn start_value(&mut self, p: &Ruleset, b: u8, stats: &mut Stats, out: &mut Vec<u8>) -> bool {
         match b {
             b'{' | b'[' => {
@@ -637,19 +471,6 @@ impl JsonMasker {
             }
             _ => false,
         }
-    }
-
-    /// Writes the replacement for a field value that cannot be captured whole (too long, or cut by
-    /// malformed JSON): the redaction text of its action, or `[REDACTED]`.
-    fn overflow(&mut self, p: &Ruleset, fi: usize, stats: &mut Stats, out: &mut Vec<u8>) {
-        stats.hit_field(p, fi, self.tok_start, &self.capture);
-        let repl: &[u8] = match p.fields.get(fi).map(|f| &f.action) {
-            Some(crate::action::Action::Redact { replacement }) => replacement,
-            _ => b"[REDACTED]",
-        };
-        escape_into(repl, out);
-        self.capture.clear();
-        self.kind = StrKind::Overflow;
     }
 
     /// Appends decoded string bytes (and their raw form) to the current string.
@@ -836,13 +657,7 @@ impl JsonMasker {
                 return;
             }
             StrKind::Field(fi) => {
-                if let Some(f) = p.fields.get(fi) {
-                    self.tmp.clear();
-                    f.action.apply(&self.capture, &mut self.tmp);
-                    escape_into(&self.tmp, out);
-                }
-                stats.hit_field(p, fi, self.tok_start, &self.capture);
-                self.capture.clear();
+                self.write_field(p, fi, None, stats, out);
                 out.push(b'"');
             }
             StrKind::Overflow => out.push(b'"'),
@@ -892,13 +707,8 @@ impl JsonMasker {
             if self.num_over {
                 out.push(b'"');
             } else {
-                self.tmp.clear();
-                if let Some(f) = p.fields.get(fi) {
-                    f.action.apply(&self.capture, &mut self.tmp);
-                }
-                stats.hit_field(p, fi, self.tok_start, &self.capture);
                 out.push(b'"');
-                escape_into(&self.tmp, out);
+                self.write_field(p, fi, None, stats, out);
                 out.push(b'"');
             }
             self.capture.clear();
@@ -952,13 +762,8 @@ impl JsonMasker {
             match self.lit_field {
                 // `null` stays; a boolean is no secret (`"hasPassword": true` keeps its type)
                 Some(fi) if self.lit != b"null" && Some(fi) != p.secret_field => {
-                    self.tmp.clear();
-                    if let Some(f) = p.fields.get(fi) {
-                        f.action.apply(self.lit, &mut self.tmp);
-                    }
-                    stats.hit_field(p, fi, self.tok_start, self.lit);
                     out.push(b'"');
-                    escape_into(&self.tmp, out);
+                    self.write_field(p, fi, Some(self.lit), stats, out);
                     out.push(b'"');
                 }
                 _ => out.extend_from_slice(self.lit),
@@ -966,20 +771,5 @@ impl JsonMasker {
             self.st = St::After;
         }
         i
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_number;
-
-    #[test]
-    fn number_grammar_follows_rfc_8259() {
-        for ok in ["0", "-0", "12", "1.5", "-1.5e10", "2E-3", "4111111111111111"] {
-            assert!(valid_number(ok.as_bytes()), "{ok}");
-        }
-        for bad in ["", "-", "01", "1.", ".5", "1e", "1e+", "--1", "1-2"] {
-            assert!(!valid_number(bad.as_bytes()), "{bad}");
-        }
     }
 }

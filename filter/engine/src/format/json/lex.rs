@@ -1,0 +1,105 @@
+//! JSON lexical pieces: whitespace and number bytes, the RFC 8259 number grammar, the escape state
+//! of a string being read, and escaping of replacement text.
+//!
+//! # Invariants
+//! - `escape_into` always writes valid JSON string content: control bytes escaped, invalid UTF-8
+//!   replaced by U+FFFD.
+
+/// Where the reader is in an escape sequence.
+#[derive(Clone, Copy)]
+pub(super) enum Esc {
+    None,
+    Backslash,
+    Unicode { n: u8, val: u32, raw: [u8; 6] },
+}
+
+/// Writes `s` as the inside of a JSON string.
+pub(crate) fn escape_into(s: &[u8], out: &mut Vec<u8>) {
+    for chunk in s.utf8_chunks() {
+        for &b in chunk.valid().as_bytes() {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0..=0x1f | 0x7f => {
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[usize::from(b >> 4)]);
+                    out.push(HEX[usize::from(b & 15)]);
+                }
+                _ => out.push(b),
+            }
+        }
+        // Invalid UTF-8 cannot appear in a JSON string; write U+FFFD instead.
+        for _ in chunk.invalid() {
+            out.extend_from_slice("\u{fffd}".as_bytes());
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+pub(super) fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+pub(super) fn is_num_byte(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+}
+
+/// RFC 8259 number grammar.
+pub(super) fn valid_number(n: &[u8]) -> bool {
+    let mut i = 0;
+    if n.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match n.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            while n.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+        _ => return false,
+    }
+    if n.get(i) == Some(&b'.') {
+        i += 1;
+        let s = i;
+        while n.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == s {
+            return false;
+        }
+    }
+    if matches!(n.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(n.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let s = i;
+        while n.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == s {
+            return false;
+        }
+    }
+    i == n.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_number;
+
+    #[test]
+    fn number_grammar_follows_rfc_8259() {
+        for ok in ["0", "-0", "12", "1.5", "-1.5e10", "2E-3", "4111111111111111"] {
+            assert!(valid_number(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["", "-", "01", "1.", ".5", "1e", "1e+", "--1", "1-2"] {
+            assert!(!valid_number(bad.as_bytes()), "{bad}");
+        }
+    }
+}
