@@ -33,7 +33,7 @@ LAYERS = {
         ["host.rs", "decode.rs"],
         ["policy/"],
         ["metrics.rs"],
-        ["stream.rs"],
+        ["stream/"],
         ["root.rs"],
         ["lib.rs"],
     ],

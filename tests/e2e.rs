@@ -268,6 +268,17 @@ fn an_invalid_policy_makes_envoy_reject_the_filter_and_name_the_json_path() {
         log.contains("rules[1].detector: unknown detector \"credit_kard\""),
         "{log}"
     );
+    // each problem at error level, the verdict at critical (the log facade's critical target)
+    assert!(
+        log.lines()
+            .any(|l| l.contains("[error]") && l.contains("invalid configuration: rules[0].pattern")),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("[critical]") && l.contains("configuration rejected (2 problem(s))")),
+        "{log}"
+    );
 }
 
 #[test]

@@ -24,16 +24,12 @@ impl Dir {
     }
 }
 
-/// Log levels of the proxy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
-    Critical,
-}
+/// Logging goes through the `log` facade; the glue installs a logger that writes to the host's
+/// log (`proxy_log`), the tests one that records per thread. The host filters by its own level
+/// (the filter never asks the host for it: `proxy_get_log_level` is not imported). Messages never
+/// hold matched values or body bytes. A record with this target is written at the host's
+/// `critical` level, which the `log` crate does not have.
+pub const CRITICAL: &str = "streammask::critical";
 
 /// A host call failed (the host's status code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +78,6 @@ pub trait Host {
     fn vm_memory_bytes(&self) -> u64 {
         0
     }
-    /// Writes a log line. Callers never pass matched values or body bytes.
-    fn log(&self, level: Level, msg: &str);
 }
 
 /// Root-level host functions (configuration time).
@@ -92,8 +86,6 @@ pub trait RootHost {
     fn define_counter(&mut self, name: &str) -> HostResult<u32>;
     /// Defines a gauge and returns its id.
     fn define_gauge(&mut self, name: &str) -> HostResult<u32>;
-    /// Writes a log line.
-    fn log(&self, level: Level, msg: &str);
 }
 
 /// What the running host can do beyond the portable core, detected once per VM.

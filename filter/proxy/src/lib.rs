@@ -13,6 +13,6 @@ pub mod policy;
 pub mod root;
 pub mod stream;
 
-pub use host::{Caps, Dir, Host, HostError, HostResult, Level, RootHost};
+pub use host::{Caps, Dir, Host, HostError, HostResult, RootHost, CRITICAL};
 pub use metrics::Metrics;
 pub use stream::{Next, Shared, StreamFilter};

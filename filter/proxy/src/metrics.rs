@@ -14,7 +14,7 @@
 //! | `streammask.streams_decompressed.direction.D` | `streammask_streams_decompressed{direction}` | gzip, deflate, br and zstd bodies decoded for scanning |
 //! | `streammask.vm_memory_bytes` (gauge) | `streammask_vm_memory_bytes` | the wasm VM's linear memory, written at a body end when it changed (last VM to report) |
 
-use crate::host::{Dir, Level, RootHost};
+use crate::host::{Dir, RootHost};
 use crate::policy::PolicySet;
 
 /// Why a body was not scanned.
@@ -152,7 +152,7 @@ impl Metrics {
         let mut def = |name: String| match host.define_counter(&name) {
             Ok(id) => Some(id),
             Err(e) => {
-                host.log(Level::Warn, &format!("streammask: cannot define metric {name}: {e}"));
+                log::warn!("streammask: cannot define metric {name}: {e}");
                 None
             }
         };
@@ -197,10 +197,7 @@ impl Metrics {
         let vm_memory = match host.define_gauge("streammask.vm_memory_bytes") {
             Ok(id) => Some(id),
             Err(e) => {
-                host.log(
-                    Level::Warn,
-                    &format!("streammask: cannot define metric streammask.vm_memory_bytes: {e}"),
-                );
+                log::warn!("streammask: cannot define metric streammask.vm_memory_bytes: {e}");
                 None
             }
         };

@@ -2,7 +2,7 @@
 //! JSON path and refuse the configuration (the proxy then rejects the filter instead of serving
 //! unmasked traffic because of a typo).
 
-use crate::host::{Caps, Level, RootHost};
+use crate::host::{Caps, RootHost, CRITICAL};
 use crate::metrics::Metrics;
 use crate::policy::PolicySet;
 use crate::stream::Shared;
@@ -21,10 +21,7 @@ pub fn configure(
     let text = match std::str::from_utf8(config) {
         Ok(t) => t,
         Err(_) => {
-            host.log(
-                Level::Error,
-                "streammask: invalid configuration: .: the plugin configuration is not UTF-8 text",
-            );
+            log::error!("streammask: invalid configuration: .: the plugin configuration is not UTF-8 text");
             return None;
         }
     };
@@ -32,34 +29,24 @@ pub fn configure(
         Ok(p) => p,
         Err(errs) => {
             for e in &errs.0 {
-                host.log(Level::Error, &format!("streammask: invalid configuration: {e}"));
+                log::error!("streammask: invalid configuration: {e}");
             }
-            host.log(
-                Level::Critical,
-                &format!(
-                    "streammask: configuration rejected ({} problem(s)); the filter will not start",
-                    errs.0.len()
-                ),
-            );
+            log::error!(target: CRITICAL, "streammask: configuration rejected ({} problem(s)); the filter will not start",
+                    errs.0.len());
             return None;
         }
     };
     let metrics = Metrics::define(host, &set);
     for (i, name) in set.names().enumerate() {
         let Some(policy) = set.get(i) else { continue };
-        host.log(
-            Level::Info,
-            &format!(
-                "streammask: policy {name} loaded: {} rules, {} fields, {} header rules{}, mode {:?}, on_error {:?}, hold-back <= {} bytes",
+        log::info!("streammask: policy {name} loaded: {} rules, {} fields, {} header rules{}, mode {:?}, on_error {:?}, hold-back <= {} bytes",
                 policy.ruleset.rule_names().count(),
                 policy.ruleset.field_names().count(),
                 policy.header_names(true).len() + policy.header_names(false).len(),
                 if policy.has_query_rule() { ", query rule" } else { "" },
                 policy.mode,
                 policy.on_error,
-                policy.ruleset.max_hold_back()
-            ),
-        );
+                policy.ruleset.max_hold_back());
     }
     Some(Shared {
         vm_memory_recorded: std::sync::atomic::AtomicU64::new(0),

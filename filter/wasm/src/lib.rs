@@ -10,18 +10,39 @@ static ALLOCATOR: alloc::Counting = alloc::Counting;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 use std::rc::Rc;
-use streammask_proxy::{root, Caps, Dir, Host, HostError, HostResult, Level, Next, RootHost, Shared, StreamFilter};
+use streammask_proxy::{root, Caps, Dir, Host, HostError, HostResult, Next, RootHost, Shared, StreamFilter, CRITICAL};
 
-fn level(l: Level) -> u32 {
-    match l {
-        Level::Trace => 0,
-        Level::Debug => 1,
-        Level::Info => 2,
-        Level::Warn => 3,
-        Level::Error => 4,
-        Level::Critical => 5,
+/// The `log` facade's records, written to the host's log (`proxy_log`). The host applies its own
+/// level; `proxy_get_log_level` is never imported (ngx_wasm_module does not have it).
+struct HostLogger;
+
+impl log::Log for HostLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
     }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let level = if record.target() == CRITICAL {
+            5
+        } else {
+            match record.level() {
+                log::Level::Trace => 0,
+                log::Level::Debug => 1,
+                log::Level::Info => 2,
+                log::Level::Warn => 3,
+                log::Level::Error => 4,
+            }
+        };
+        match record.args().as_str() {
+            Some(s) => abi::log(level, s),
+            None => abi::log(level, &record.args().to_string()),
+        }
+    }
+
+    fn flush(&self) {}
 }
+
+static LOGGER: HostLogger = HostLogger;
 
 fn map(d: Dir) -> u32 {
     match d {
@@ -92,9 +113,6 @@ impl Host for WasmHost {
             0
         }
     }
-    fn log(&self, l: Level, msg: &str) {
-        abi::log(level(l), msg);
-    }
 }
 
 impl RootHost for WasmHost {
@@ -103,9 +121,6 @@ impl RootHost for WasmHost {
     }
     fn define_gauge(&mut self, name: &str) -> HostResult<u32> {
         abi::define_metric(abi::METRIC_GAUGE, name).map_err(HostError)
-    }
-    fn log(&self, l: Level, msg: &str) {
-        abi::log(level(l), msg);
     }
 }
 
@@ -216,6 +231,10 @@ impl HttpContext for Http {
 }
 
 proxy_wasm::main! {{
+    // Fails only if a logger is already set (a second start of the same VM): that one stays.
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(log::LevelFilter::Trace);
+    }
     std::panic::set_hook(Box::new(|info| {
         // Never echo payloads: panic messages here come from our own code paths only.
         abi::log(5, &format!("streammask: panic: {info}"));

@@ -3,9 +3,49 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use log::Level;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use streammask_proxy::{Caps, Dir, Host, HostError, HostResult, Level, Next, RootHost, Shared, StreamFilter};
+use streammask_proxy::{Caps, Dir, Host, HostError, HostResult, Next, RootHost, Shared, StreamFilter, CRITICAL};
+
+thread_local! {
+    /// What the filter logged on this thread (each test runs on its own thread).
+    static LOGS: RefCell<Vec<(Level, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The `log` records of the filter, kept per thread like a host keeps its log per worker.
+/// `critical` records are kept at `Error` with the message prefixed `critical: `.
+struct TestLogger;
+
+impl log::Log for TestLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        let mut msg = record.args().to_string();
+        if record.target() == CRITICAL {
+            msg.insert_str(0, "critical: ");
+        }
+        LOGS.with(|l| l.borrow_mut().push((record.level(), msg)));
+    }
+    fn flush(&self) {}
+}
+
+static LOGGER: TestLogger = TestLogger;
+
+/// Installs the test logger (once per process) and forgets what this thread logged so far.
+pub fn start_logs() {
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(log::LevelFilter::Trace);
+    }
+    LOGS.with(|l| l.borrow_mut().clear());
+}
+
+/// What this thread logged since `start_logs`.
+pub fn take_logs() -> Vec<(Level, String)> {
+    LOGS.with(|l| std::mem::take(&mut *l.borrow_mut()))
+}
 
 const BAD_ARGUMENT: u32 = 2;
 
@@ -42,7 +82,6 @@ pub struct State {
     pub reset: bool,
     pub phase: Phase,
     pub counters: BTreeMap<u32, u64>,
-    pub logs: std::cell::RefCell<Vec<(Level, String)>>,
     pub unreadable: bool,
     pub eos_call: bool,
     pub fail_header_writes: bool,
@@ -154,9 +193,6 @@ impl Host for FakeHost {
         self.st.counters.insert(metric, value);
         Ok(())
     }
-    fn log(&self, level: Level, msg: &str) {
-        self.st.logs.borrow_mut().push((level, msg.to_string()));
-    }
 }
 
 impl FakeHost {
@@ -172,7 +208,6 @@ impl FakeHost {
 
 pub struct FakeRoot {
     pub names: Vec<String>,
-    pub logs: Vec<(Level, String)>,
 }
 
 impl RootHost for FakeRoot {
@@ -183,7 +218,6 @@ impl RootHost for FakeRoot {
     fn define_gauge(&mut self, name: &str) -> HostResult<u32> {
         self.define_counter(name)
     }
-    fn log(&self, _level: Level, _msg: &str) {}
 }
 
 /// What came out of one exchange.
@@ -230,10 +264,7 @@ impl Default for Exchange<'_> {
 }
 
 pub fn shared(kind: Kind, policy: &str) -> (Rc<Shared>, Vec<String>) {
-    let mut root = FakeRoot {
-        names: vec![],
-        logs: vec![],
-    };
+    let mut root = FakeRoot { names: vec![] };
     let caps = match kind {
         Kind::Envoy => Caps::ENVOY,
         Kind::Ngx => Caps::PORTABLE,
@@ -359,6 +390,7 @@ fn run_body(host: &mut FakeHost, f: &mut StreamFilter, dir: Dir, chunks: &[Vec<u
 }
 
 pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> Outcome {
+    start_logs();
     let mut host = FakeHost {
         kind,
         st: State::default(),
@@ -438,7 +470,7 @@ pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> O
     }
     out.reset = host.st.reset;
     out.counters = counters(&host, names);
-    out.logs = host.st.logs.borrow().clone();
+    out.logs = take_logs();
     out
 }
 

@@ -1,0 +1,269 @@
+//! The body side of a stream: each chunk read whole, decoded in bounded windows, masked and written
+//! back; the held-back tail kept in the host (paused) or in filter memory; trailers; the counts at
+//! the end of a body; failures after bytes left.
+
+use super::findings::findings_line;
+use super::{count, Body, Next, StreamFilter, BLOCKED_MARKER};
+use crate::decode::DecodeError;
+use crate::host::{Dir, Host};
+use crate::metrics::Fail;
+use crate::policy::OnError;
+
+/// The blocking reason for a decoder error.
+fn decode_fail(e: DecodeError) -> Fail {
+    match e {
+        DecodeError::Corrupt => Fail::Decode,
+        DecodeError::Truncated => Fail::Truncated,
+        DecodeError::TooLarge => Fail::DecodedSize,
+        DecodeError::Ratio => Fail::DecodeRatio,
+        DecodeError::Window => Fail::DecodeWindow,
+        DecodeError::Stopped => Fail::Internal,
+    }
+}
+
+impl StreamFilter {
+    pub(super) fn on_body(&mut self, host: &mut dyn Host, d: Dir, size: usize, eos: bool) -> Next {
+        match self.body_mut(d) {
+            Body::Scan(_) => {}
+            Body::Dropping => return self.drop_chunk(host, d, size, eos),
+            _ => return Next::Continue,
+        }
+        match self.scan_chunk(host, d, size, eos) {
+            Ok(next) => next,
+            Err(why) => self.fail_body(host, d, why, size, eos),
+        }
+    }
+
+    fn scan_chunk(&mut self, host: &mut dyn Host, d: Dir, size: usize, eos: bool) -> Result<Next, Fail> {
+        let caps = self.shared.caps;
+        let max_paused = self.policy.limits.max_paused_bytes;
+        let limits = self.policy.limits;
+        let Body::Scan(scan) = self.body_mut(d) else {
+            return Ok(Next::Continue);
+        };
+        let chunk = if size == 0 {
+            Vec::new()
+        } else {
+            match host.body(d, size) {
+                Ok(Some(b)) => b,
+                Ok(None) => return Err(Fail::Unreadable),
+                Err(_) => return Err(Fail::Internal),
+            }
+        };
+        // Under a Pause the host re-delivers what we left in its buffer, then the new bytes.
+        let new = chunk.get(scan.held_in_host..).ok_or(Fail::Internal)?;
+        scan.seen += new.len() as u64;
+        let end = eos || scan.declared.is_some_and(|n| scan.seen >= n);
+        scan.out.clear();
+        let h: &dyn Host = &*host;
+        let over_budget = || h.memory_in_use() > limits.max_memory_bytes;
+        if let Some(dec) = scan.decoder.as_mut() {
+            // Decoded windows are masked one by one, so nothing grows with the decoded size but the
+            // output of this chunk, which is bounded (it leaves in one host call).
+            let (masker, out, scanned) = (&mut scan.masker, &mut scan.out, &mut scan.scanned);
+            let mut stop: Option<Fail> = None;
+            let mut this_chunk = 0u64;
+            let mut emit = |w: &[u8]| -> bool {
+                this_chunk += w.len() as u64;
+                if this_chunk > limits.max_decoded_bytes_per_chunk {
+                    stop = Some(Fail::ChunkLimit);
+                    return false;
+                }
+                masker.push(w, out);
+                *scanned += w.len() as u64;
+                if over_budget() {
+                    stop = Some(Fail::Memory);
+                    return false;
+                }
+                true
+            };
+            let r = dec
+                .push(new, &mut emit)
+                .and_then(|()| if end { dec.finish(&mut emit) } else { Ok(()) });
+            if let Err(e) = r {
+                return Err(stop.unwrap_or_else(|| decode_fail(e)));
+            }
+        } else {
+            scan.masker.push(new, &mut scan.out);
+            scan.scanned += new.len() as u64;
+            if over_budget() {
+                return Err(Fail::Memory);
+            }
+        }
+        if end {
+            scan.masker.finish(&mut scan.out);
+        }
+        if !scan.enforce {
+            // Report mode: count, change nothing.
+            if end {
+                self.finish(host, d);
+            }
+            return Ok(Next::Continue);
+        }
+        let hold = caps.repeated_body_pause && !end && scan.masker.held() > 0;
+        let next = if hold && scan.pending.len() + scan.out.len() <= max_paused {
+            // Keep the decided bytes in the host, paused, so a trailers callback can still append
+            // the tail; they are released with the next chunk that leaves nothing held.
+            scan.pending.extend_from_slice(&scan.out);
+            if scan.pending != chunk {
+                host.set_body(d, &scan.pending).map_err(|_| Fail::Internal)?;
+            }
+            scan.held_in_host = scan.pending.len();
+            scan.paused = true;
+            Next::Pause
+        } else {
+            // Release everything decided; without paused bytes the output is written as it is
+            // (no extra copy of a large chunk).
+            let data: &[u8] = if scan.pending.is_empty() {
+                &scan.out
+            } else {
+                scan.pending.extend_from_slice(&scan.out);
+                &scan.pending
+            };
+            if data != chunk.as_slice() && !(size == 0 && data.is_empty()) {
+                host.set_body(d, data).map_err(|_| Fail::Internal)?;
+            }
+            scan.pending.clear();
+            scan.held_in_host = 0;
+            scan.paused = false;
+            Next::Continue
+        };
+        if end {
+            self.finish(host, d);
+        }
+        Ok(next)
+    }
+
+    pub(super) fn on_trailers(&mut self, host: &mut dyn Host, d: Dir) -> Next {
+        let Body::Scan(scan) = self.body_mut(d) else {
+            return Next::Continue;
+        };
+        scan.out.clear();
+        let mut failed = None;
+        if let Some(dec) = scan.decoder.as_mut() {
+            let (masker, out) = (&mut scan.masker, &mut scan.out);
+            if let Err(e) = dec.finish(&mut |w: &[u8]| {
+                masker.push(w, out);
+                true
+            }) {
+                failed = Some(decode_fail(e));
+            }
+        }
+        scan.masker.finish(&mut scan.out);
+        if scan.enforce && failed.is_none() {
+            scan.pending.extend_from_slice(&scan.out);
+            if scan.paused {
+                if host.set_body(d, &scan.pending).is_err() {
+                    failed = Some(Fail::TrailerTail);
+                }
+            } else if !scan.out.is_empty() {
+                // Bytes held in filter memory cannot be written once trailers arrived.
+                failed = Some(Fail::TrailerTail);
+            }
+        }
+        match failed {
+            None => {
+                self.finish(host, d);
+                Next::Continue
+            }
+            Some(why) => {
+                let id = self.shared.metrics.dir(d).blocked(why);
+                count(host, id, 1);
+                log::error!(
+                    "streammask: {} body tail could not be written before trailers; the body is incomplete",
+                    d.name()
+                );
+                *self.body_mut(d) = Body::Dropping;
+                Next::Continue
+            }
+        }
+    }
+
+    /// Counts what a finished body held.
+    fn finish(&mut self, host: &mut dyn Host, d: Dir) {
+        let Body::Scan(scan) = std::mem::replace(self.body_mut(d), Body::Done) else {
+            return;
+        };
+        let m = self.shared.metrics.dir(d);
+        let stats = scan.masker.stats();
+        let policy = self.policy.clone();
+        let hits = stats.hits().iter();
+        let empty = crate::metrics::LabelMetrics::default();
+        let labels = self.shared.metrics.labels(self.pidx, d).unwrap_or(&empty);
+        let ids = if scan.enforce { &labels.masked } else { &labels.reported };
+        let mut summary = String::new();
+        for ((n, id), name) in hits.zip(ids).zip(policy.label_names()) {
+            count(host, *id, *n);
+            if *n > 0 {
+                summary.push_str(&format!(" {name}={n}"));
+            }
+        }
+        if policy.ruleset.findings_log && stats.total() > 0 {
+            log::info!(
+                "{}",
+                findings_line(&self.shared.set, self.pidx, &policy, d, scan.enforce, &stats)
+            );
+        }
+        count(host, m.bytes_scanned, scan.scanned);
+        if let Some(id) = self.shared.metrics.vm_memory {
+            let bytes = host.vm_memory_bytes();
+            let last = &self.shared.vm_memory_recorded;
+            if bytes > 0 && last.load(std::sync::atomic::Ordering::Relaxed) != bytes && host.record(id, bytes).is_ok() {
+                last.store(bytes, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        count(host, m.json_fallbacks, stats.json_fallbacks + stats.depth_fallbacks);
+        log::debug!(
+            "streammask: {} body done: {} bytes scanned, {}{}",
+            d.name(),
+            scan.scanned,
+            if scan.enforce {
+                "masked"
+            } else {
+                "would mask (report mode)"
+            },
+            if summary.is_empty() {
+                " nothing".to_string()
+            } else {
+                summary
+            }
+        );
+    }
+
+    /// A failure after bytes may have left: reset the stream where the host can, otherwise drop
+    /// every further byte. `on_error: pass` lets the rest through (not for decode errors: the
+    /// encoding header is gone, the raw bytes would be garbage).
+    fn fail_body(&mut self, host: &mut dyn Host, d: Dir, why: Fail, size: usize, eos: bool) -> Next {
+        let m = self.shared.metrics.dir(d);
+        // decode errors cannot pass (the encoding header is gone, raw bytes would be garbage) and
+        // limits never do (passing would hand the attacker the body; decoding on is the attack)
+        let passable = !matches!(why, Fail::Decode | Fail::Truncated) && !why.always_blocks();
+        if self.policy.on_error == OnError::Pass && passable {
+            return self.pass_unmasked(host, d, why, "an error after the body started");
+        }
+        count(host, m.blocked(why), 1);
+        log::error!("streammask: {} body blocked mid-stream ({why:?})", d.name());
+        *self.body_mut(d) = Body::Dropping;
+        if d == Dir::Request || self.shared.caps.local_reply_resets_stream {
+            let status = if why == Fail::Unreadable { 413 } else { 502 };
+            if host
+                .send_response(status, &[("content-type", "text/plain")], b"streammask: body blocked\n")
+                .is_ok()
+            {
+                return Next::Pause;
+            }
+        }
+        self.drop_chunk(host, d, size, eos)
+    }
+
+    fn drop_chunk(&mut self, host: &mut dyn Host, d: Dir, size: usize, eos: bool) -> Next {
+        // Never leave an eos call empty (NGINX would never complete the response).
+        let data: &[u8] = if eos { BLOCKED_MARKER } else { b"" };
+        if size > 0 || eos {
+            if let Err(e) = host.set_body(d, data) {
+                log::error!("streammask: cannot drop blocked bytes: {e}");
+            }
+        }
+        Next::Continue
+    }
+}
