@@ -1,4 +1,14 @@
 //! Actions: what replaces a matched value (`mask`, `redact`, `tokenize`).
+//!
+//! # Invariants
+//! - Applying an action only appends to `out`; it never reads or changes bytes already there.
+//! - `mask` keeps every non-alphanumeric character as it is and writes one `mask_char` per masked
+//!   unit (a letter or digit of any script, or an invalid UTF-8 byte), so separators stay in place;
+//!   if `keep_first + keep_last` reaches the number of units, every unit is masked.
+//! - `apply_streaming` never looks at a value's end: `mask` honours `keep_first` only (unlike
+//!   `apply`, a value with no more than `keep_first` units keeps them all), `redact` writes its
+//!   replacement once, for the first piece, and a `tokenize` that reaches it (a `secret_keys`
+//!   value in text) writes `[REDACTED]` once rather than the value.
 
 use crate::detect::Normalize;
 use crate::token::TokenKey;
@@ -69,10 +79,10 @@ impl Action {
         }
     }
 
-    /// Masks the next piece of a value that streams (a private key region): letters and digits
-    /// after the first `keep_first` become the mask character; `redact` writes its replacement only
-    /// for the first piece. `seen` counts maskable units so far and `first` says whether this is the
-    /// first piece.
+    /// Masks the next piece of a value that streams (a private key region, a secret value in text):
+    /// letters and digits after the first `keep_first` become the mask character; `redact` writes
+    /// its replacement only for the first piece. `seen` counts maskable units so far and `first`
+    /// says whether this is the first piece.
     pub(crate) fn apply_streaming(&self, piece: &[u8], seen: &mut usize, first: bool, out: &mut Vec<u8>) {
         match self {
             Action::Mask {
@@ -94,7 +104,8 @@ impl Action {
                     out.extend_from_slice(replacement);
                 }
             }
-            // Rejected at compile time for region detectors; redact rather than leak.
+            // Rejected at compile time for region detectors, but a secret value in text
+            // (`secret_keys` with a tokenize action) streams too: redact rather than leak.
             Action::Tokenize { .. } => {
                 if first {
                     out.extend_from_slice(b"[REDACTED]");

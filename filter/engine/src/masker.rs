@@ -1,4 +1,14 @@
 //! The public streaming API: push chunks, get output, finish at end of stream.
+//!
+//! # Invariants
+//! - [`Masker::push`] and [`Masker::finish`] only append to `out`; for any split of a body, the
+//!   concatenated output equals [`mask_all`] of the whole body, and after `finish` nothing is held.
+//! - Every route gets a masker that keeps that contract: multipart bodies nest at most
+//!   `multipart::MAX_DEPTH` deep and a deeper one is scanned as text, never passed; only
+//!   [`Route::Pass`] (and a sniffed body of no known format) lets bytes through unscanned.
+//! - [`Ruleset::mask_value`] and [`Ruleset::mask_named_value`] keep no state between calls and
+//!   return `None` when the value is unchanged (nothing found, or an empty named value), so a
+//!   caller rewrites a header or parameter only when something was masked.
 
 use crate::config::Ruleset;
 use crate::format::body::BodyStream;

@@ -1,7 +1,16 @@
 //! Keyed, deterministic tokens: `tok_<key id>_<26 base32 characters>`, the first 128 bits of
-//! HMAC-SHA256 over the normalised value. The same value and key give the same token in every
+//! HMAC-SHA256 over `"token"`, a zero byte and the normalised value (the domain tag keeps
+//! tokens apart from findings fingerprints). The same value and key give the same token in every
 //! stream, on every proxy worker and replica; without the key a token cannot be reversed or
 //! brute-forced (unlike an unkeyed hash of a 9-digit SSN).
+//!
+//! # Invariants
+//! - A token depends only on the key id, the secret, the normalisation and the value: the MAC is
+//!   over `b"token" || 0x00 || normalize(value)` (the domain keeps it apart from other uses of
+//!   `mac128`), and no state is kept between calls.
+//! - A token is `tok_`, the key id, `_`, then 26 lower-case RFC 4648 base32 characters (`a`-`z`,
+//!   `2`-`7`, no padding) encoding the first 16 bytes of the MAC.
+//! - The secret never leaves the HMAC state: `Debug` shows the id only.
 
 use crate::detect::Normalize;
 use hmac::{Hmac, Mac};

@@ -4,6 +4,14 @@
 //! deliberately no `get_log_level` (ngx_wasm_module cannot even load a module importing it), no
 //! `close_stream`, no `continue_response` and no trailer writes. Bodies are always read whole from
 //! offset 0 and written as a full replacement, the one form both hosts agree on.
+//!
+//! # Invariants
+//! - Every host call returns a [`HostResult`]: the filter decides what a failure means (a counter
+//!   lost, a stream refused), and nothing here panics on a status.
+//! - The seam is the same for every host; what differs is only [`Caps`], and an unknown host gets
+//!   [`Caps::PORTABLE`] (one Pause, no local reply from a response body callback).
+//! - `memory_in_use` and `vm_memory_bytes` are not host calls; where unknown they are 0, which
+//!   never trips `limits.max_memory_bytes`.
 
 use std::fmt;
 

@@ -9,10 +9,18 @@
 //! | `streammask.streams_scanned.direction.D` | `streammask_streams_scanned{direction}` | bodies scanned |
 //! | `streammask.streams_skipped.reason.X.direction.D` | `streammask_streams_skipped{reason,direction}` | bodies not scanned, by reason |
 //! | `streammask.streams_blocked.reason.X.direction.D` | `streammask_streams_blocked{reason,direction}` | bodies stopped, by reason |
-//! | `streammask.streams_passed_unmasked.reason.X.direction.D` | `streammask_streams_passed_unmasked{reason,direction}` | errors let through because `on_error` is `pass` |
+//! | `streammask.streams_passed_unmasked.reason.X.direction.D` | `streammask_streams_passed_unmasked{reason,direction}` | errors let through because `on_error` is `pass`, or because the stream is in report mode |
 //! | `streammask.json_fallbacks.direction.D` | `streammask_json_fallbacks{direction}` | malformed JSON scanned as text |
 //! | `streammask.streams_decompressed.direction.D` | `streammask_streams_decompressed{direction}` | gzip, deflate, br and zstd bodies decoded for scanning |
 //! | `streammask.vm_memory_bytes` (gauge) | `streammask_vm_memory_bytes` | the wasm VM's linear memory, written at a body end when it changed (last VM to report) |
+//!
+//! # Invariants
+//! - Every metric is defined once, at configuration time; a definition the host refuses leaves
+//!   `None`, and that counter is then skipped: metrics never make a stream fail.
+//! - `labels[p]` belongs to policy `p` of the set, and its `masked[l]` / `reported[l]` to label
+//!   `l` of that policy's `Labels` (rules, fields, then header and query rules), in that order.
+//! - Each `Skip` and `Fail` has exactly one reason name (`SKIPS`, `FAILS`); the stat names are a
+//!   public contract (dashboards, `stats_tags`): extend, never rename.
 
 use crate::host::{Dir, RootHost};
 use crate::policy::PolicySet;

@@ -1,6 +1,13 @@
 //! Configuration: parse and compile the policy once per VM; on any error, log each problem with its
 //! JSON path and refuse the configuration (the proxy then rejects the filter instead of serving
 //! unmasked traffic because of a typo).
+//!
+//! # Invariants
+//! - `configure` returns either a [`Shared`] in which every policy and route compiled, or `None`
+//!   after logging every problem (`error`) and one `critical` line: never a partial configuration.
+//!   Text that is not UTF-8 is refused the same way.
+//! - Metrics are defined only for a configuration that compiled, once per VM; `caps` (detected by
+//!   the glue) is stored as given and never changes for the VM's streams.
 
 use crate::host::{Caps, RootHost, CRITICAL};
 use crate::metrics::Metrics;

@@ -228,6 +228,73 @@ fn bodies_that_cannot_have_content_or_are_not_text_pass_untouched() {
 }
 
 #[test]
+fn report_mode_leaves_compressed_and_undecodable_bodies_and_their_headers_as_they_came() {
+    let policy = POLICY.replacen('{', r#"{"mode": "report","#, 1);
+    let z = gzip(BODY);
+    for kind in BOTH {
+        let (sh, names) = shared(kind, &policy);
+        // gzip: decoded only to count; the client gets the compressed bytes and their headers
+        let ex = Exchange {
+            resp_headers: vec![
+                ("content-type", "application/json".into()),
+                ("content-encoding", "gzip".into()),
+            ],
+            resp_chunks: chunks(&z, 11),
+            resp_framing: Framing::Length,
+            ..Exchange::default()
+        };
+        let out = run(kind, &sh, &names, ex);
+        assert_eq!(out.client_body, z, "{kind:?}");
+        assert_eq!(
+            out.resp_headers.get("content-encoding").map(String::as_str),
+            Some("gzip")
+        );
+        assert_eq!(
+            out.resp_headers.get("content-length").map(String::as_str),
+            Some(z.len().to_string().as_str())
+        );
+        assert_eq!(
+            out.counters["streammask.values_reported.policy.default.rule.credit_card.direction.response"],
+            1
+        );
+        // a coding the filter cannot decode, and a truncated gzip body: passed as they came, counted
+        for (coding, body, reason) in [
+            ("compress", b"\x1f\x9d\x90raw".to_vec(), "encoding"),
+            ("gzip", z[..z.len() - 12].to_vec(), "truncated"),
+        ] {
+            let ex = Exchange {
+                resp_headers: vec![
+                    ("content-type", "application/json".into()),
+                    ("content-encoding", coding.into()),
+                ],
+                resp_chunks: chunks(&body, 7),
+                ..Exchange::default()
+            };
+            let out = run(kind, &sh, &names, ex);
+            assert_eq!(out.client_status, 200, "{kind:?} {coding}");
+            assert!(!out.reset, "{kind:?} {coding}");
+            assert_eq!(out.client_body, body, "{kind:?} {coding}");
+            assert_eq!(
+                out.resp_headers.get("content-encoding").map(String::as_str),
+                Some(coding)
+            );
+            assert_eq!(
+                out.counters[&format!("streammask.streams_passed_unmasked.reason.{reason}.direction.response")],
+                1,
+                "{kind:?} {coding}"
+            );
+            assert!(
+                !out.counters
+                    .keys()
+                    .any(|k| k.starts_with("streammask.streams_blocked") && out.counters[k] > 0),
+                "{kind:?} {coding}: {:?}",
+                out.counters
+            );
+        }
+    }
+}
+
+#[test]
 fn report_mode_changes_nothing_and_counts() {
     let policy = POLICY.replacen('{', r#"{"mode": "report","#, 1);
     for kind in BOTH {

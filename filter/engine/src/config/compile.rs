@@ -1,5 +1,20 @@
 //! Compiling a [`RulesetWire`] into a [`Ruleset`]: rules, field rules, keys, and the tables the
 //! scanner uses. Every problem is collected (with its JSON path) so one run reports them all.
+//!
+//! # Invariants
+//! - A [`Ruleset`] is returned only when no error was pushed; a rule is built only when its own
+//!   checks pushed none, and every `Ruleset` (even `compile_empty`) comes out of `assemble`, so the
+//!   scanner's tables (`trigger_table`, `clusters`, `min_len`/`max_len`, `lookbehind`) always match
+//!   its `rules`.
+//! - `rules` is ordered: the user's rules as written (or every detector in `detect::DETECTORS`
+//!   order), then one derived text rule per field with usable `keys` (keys holding `"` or `\` are
+//!   left out), then the secrets-by-key rule; derived rules count under their field's label.
+//! - Names of rules, fields, `secret_keys` and the host's labels are valid and unique together;
+//!   every token key has a valid id and a secret of at least `MIN_SECRET_BYTES`, and the findings
+//!   fingerprint key is the one named by `fingerprint_key_id`, else the active key.
+//! - A private-key rule (`region_end`) only gets an action that [`Action::streams`]; the
+//!   secrets-by-key rule is not checked so (its text values stream whatever the action: see
+//!   `detect::secret_keys`). `tokenize` is only compiled when a key loaded.
 
 use super::error::{self, Errors, PolicyErrors};
 use super::wire::{self, ActionWire, RulesetWire};
@@ -363,6 +378,8 @@ fn secret_keys_rule<'a>(
     })
 }
 
+/// The text form of a key-based field rule: `"key": value` (a string of at most 4096 bytes, a
+/// number, `true` or `false`), narrowed to the value by `field_value_only`; counted for `field`.
 fn derived_field_rule(name: &str, keys: &[&[u8]], action: Action, field: usize) -> Result<Rule, String> {
     let alts: Vec<String> = keys
         .iter()
@@ -538,6 +555,8 @@ fn compile_keys(
     Some((active?, fingerprint))
 }
 
+/// One action, with `normalize` as the tokenize default (the detector's). `None` only after an
+/// error was pushed at `path`.
 pub(crate) fn compile_action(
     path: &str,
     a: &ActionWire,
@@ -606,6 +625,8 @@ pub(crate) fn compile_action(
     }
 }
 
+/// One detector or pattern rule. `None` whenever any error was pushed for it (its `label` is set
+/// later, by `assemble`).
 fn compile_rule(
     path: &str,
     r: wire::RuleWire,

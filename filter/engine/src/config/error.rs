@@ -1,4 +1,12 @@
 //! Configuration errors that name the JSON path of the offending value.
+//!
+//! # Invariants
+//! - Every error has a non-empty path: `.` stands for the document itself, and `prefixed` and
+//!   `parse_value` turn it into the prefix without its trailing dot (`policies.audit`).
+//! - [`parse_json`] and [`parse_value`] report only the first problem serde meets; compiling
+//!   collects into `Errors` so that one run reports every problem, and the engine and the proxy
+//!   build a [`PolicyErrors`] only from a non-empty list.
+//! - Empty (or all-blank) text parses as `{}`: an empty plugin configuration is the default one.
 
 use std::fmt;
 

@@ -1,4 +1,11 @@
 //! Simple JSON paths for field rules: `$.user.email`, `$.items[*].card`, `$['odd key'][0]`, `$.*`.
+//!
+//! # Invariants
+//! - A parsed path has at least one segment (the root itself is refused) and starts at `$`; every
+//!   other shape is an error that says what is wrong and shows an example.
+//! - A key after `.` runs to the next `.` or `[` and is taken literally (`*` alone means any key);
+//!   a bracket holds `*`, a `u32` index, or a key in single or double quotes that cannot contain
+//!   `]`. Keys are compared as raw bytes, exactly (no case folding, no unescaping).
 
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,14 @@
 //!
 //! Every struct denies unknown fields, so a typo (`"keep_frist"`) is an error with its JSON path
 //! instead of a silently ignored setting. Names here are the public contract: extend, never rename.
+//!
+//! # Invariants
+//! - Every struct and the `ActionWire` enum (tagged by `type`) deny unknown fields; a missing
+//!   optional key is `None` or empty here, and its default is applied once, in `compile`.
+//! - These types only describe what was written: nothing here validates values (ranges, names,
+//!   keys), so a `RulesetWire` that parsed may still fail to compile.
+//! - `ActionWire::from(DefaultAction)` is the one bridge from a detector's default action to the
+//!   wire form (detectors know no wire type).
 
 use serde::Deserialize;
 

@@ -10,6 +10,16 @@
 //! a following group (`4111 1111 1111 1111 2024`) and two cards side by side
 //! (`4111111111111111 5555555555554444`) are found, while a digit run glued to a letter, a decimal
 //! point or a hexadecimal identifier (a UUID or a digest) is not.
+//!
+//! # Invariants
+//! - An accepted reading starts and ends on group boundaries inside the candidate, holds 12-19
+//!   digits in a printed grouping (12 digits only compact), passes `issuer_ok` and Luhn, and is
+//!   not glued to its neighbours nor inside a UUID; the verdict is the first span of overlapping
+//!   accepted readings (`groups::first_span`).
+//! - No reading is longer than `MAX_READ` (37) bytes; when the regex was cut by its 64-digit bound,
+//!   only starts whose readings fit are tried and the rule resumes at the first start left out.
+//! - The validator reads only the candidate and the context `boundary` allows, so its verdict is
+//!   the same however the body was cut.
 
 use super::groups::{self, Groups};
 use super::{boundary, luhn, Verdict};

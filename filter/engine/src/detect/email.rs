@@ -8,6 +8,14 @@
 //!   (`xn--p1ai`). Dotless domains (`user@localhost`) and IP-literal domains are not found.
 //! - Not an email: the `user:password@host` part of a URL (`postgres://admin:S3cret@db.example.com`),
 //!   where `url_password` finds the password and the host stays readable.
+//!
+//! # Invariants
+//! - An accepted value lies inside the candidate and ends where it ends: its start only moves
+//!   forward (to a UTF-8 character boundary, past leading dots), and it is valid UTF-8 whose
+//!   non-ASCII characters are all letters or digits.
+//! - The validator looks back at most `boundary::LOOK_BEHIND` bytes (for a URL's `://`) and one
+//!   byte ahead (a following `@` refuses the value), within what the scanner keeps.
+//! - The top-level domain is at least two letters of any script, or an `xn--` A-label.
 
 use super::{boundary, Verdict};
 

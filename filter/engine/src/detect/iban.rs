@@ -1,6 +1,15 @@
 //! `iban`: an International Bank Account Number with the length its country uses and a valid
 //! ISO 7064 mod-97 check, written compact or in groups separated by single spaces or dashes
 //! (`DE89 3704 0044 0532 0130 00`, `AL47-2121-1009-0000-0002-3569-8741`). Upper-case only.
+//!
+//! # Invariants
+//! - An accepted value starts at the candidate start and ends on its last alphanumeric, after
+//!   exactly the country's length of letters and digits (separators not counted), never on a
+//!   separator; it passes mod-97 and no word byte stands before it nor alphanumeric after it.
+//! - A rejected candidate resumes one byte after its start, not at its end, so an IBAN that
+//!   starts inside it (after an AWS key id, say) is still found.
+//! - Around the value the validator reads at most three bytes before it (`word_before`: an escape
+//!   such as `\n` is not a word) and one after it, within what the scanner keeps.
 
 use super::{boundary, Verdict};
 

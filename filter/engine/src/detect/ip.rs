@@ -2,12 +2,23 @@
 //! nothing dotted or alphanumeric glued on either side (`v1.2.3.4` and `1.2.3.4.5` are versions).
 //!
 //! IPv6 is whatever the standard library parses, with at least two groups (an embedded IPv4
-//! address counts as two), in any of the RFC 4291 / RFC 5952 text forms. The regex finds a run of
+//! address counts as two; two hexadecimal groups need at least six characters, so `1::2` is not
+//! found), in any of the RFC 4291 / RFC 5952 text forms. The regex finds a run of
 //! colon-separated hexadecimal groups; every reading of it that starts and ends on a group
 //! boundary is tried, leftmost then longest, so an address written next to a colon-separated
 //! token (`AKIA…:2001:db8::1`, `2001:db8:::next`) is still found. Not found: `::1` and `::`
 //! (loopback and unspecified: they identify nobody, and `::1` shapes are common in code), zone
 //! suffixes (`%eth0`) are left as they are.
+//!
+//! # Invariants
+//! - An IPv4 value is the whole candidate; an IPv6 value is a reading inside the candidate that
+//!   `Ipv6Addr` parses, at most `V6_MAX` (45) bytes, with no letter, digit, `_` or non-ASCII byte
+//!   next to it, no `.` before it and no `.` and digit after it (a `:` is allowed, but not `::`
+//!   right before it).
+//! - When the IPv6 regex stopped at its group bound with a `:` right after it, no reading that
+//!   could run past the candidate is decided: the search resumes where such readings start.
+//! - `v6_run_ok` refuses only runs without `::` and with fewer than six colons, which hold no
+//!   address `v6_ok` accepts.
 
 use super::{boundary, Verdict};
 use std::net::Ipv6Addr;

@@ -1,4 +1,8 @@
 //! The Luhn (mod 10) checksum used by payment card numbers.
+//!
+//! # Invariants
+//! - `valid` is a pure function of its input and never panics: a byte that is not an ASCII digit
+//!   makes it false, and the empty slice passes (callers check the length first: cards need 12).
 
 /// True when `digits` (ASCII digits only) pass the Luhn check.
 pub(crate) fn valid(digits: &[u8]) -> bool {

@@ -1,6 +1,17 @@
 //! Built-in detectors: one file per kind of value, each a bounded regex that finds candidates and a
 //! validator that decides (checksums, issuer prefixes, boundaries). The names are part of the
 //! policy contract.
+//!
+//! # Invariants
+//! - Detectors know no wire type: they state their default action as [`DefaultAction`] (secret
+//!   detectors redact; `email` tokenizes only when the rule set has a key) and `config` turns it
+//!   into an action.
+//! - A validator is a pure function of `hay`, reading at most `boundary::LOOK_BEHIND` bytes before
+//!   and `boundary::LOOK_AHEAD` after a candidate; the scanner drops an accepted value that starts
+//!   before the candidate or is empty, and a `Reject` resumes at least one byte after its start.
+//! - `min_digits` and `run_ok` are necessary conditions only: a run they refuse holds no value the
+//!   validator would accept (the oracle test compares against the search without them).
+//! - [`DETECTORS`] order is the default rule order, so it breaks ties between detectors.
 
 pub(crate) mod boundary;
 mod card;

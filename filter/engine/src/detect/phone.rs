@@ -22,6 +22,16 @@
 //! Never a phone number: a bare digit run (`4155552671`, a timestamp), other group shapes
 //! (`1234 5678 9012`, `123-45-6789`, dotted quads, dates), a run glued to a letter, digit,
 //! decimal point or hexadecimal identifier, or a run inside a UUID.
+//!
+//! # Invariants
+//! - An accepted value is a reading of the candidate's groups (`groups::first_span`): 7-17
+//!   digits (a `00` prefix and a `(0)` trunk digit included), at most `MAX_READ` (34) bytes, in one
+//!   of the three forms, not glued to its neighbours nor inside a UUID.
+//! - The shortcuts the detector declares never skip a value: every accepted value holds at least
+//!   7 digits (`min_digits`), and every form has a `+`, a `(`, a digit group starting with `0` or
+//!   a group of exactly three digits, which is all `run_ok` asks of a run.
+//! - A candidate the regex cut resumes at the first reading start it could not decide, so no
+//!   reading that runs past the cut is refused unseen.
 
 use super::groups::{self, Group, Groups};
 use super::{boundary, Verdict};
@@ -91,6 +101,8 @@ fn plain_seps(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
     })
 }
 
+/// Groups `i..=j` are form 1: `+` or `00`, a country code, 7-15 digits (a `(0)` trunk digit not
+/// counted), and a national number of the country's length where `national_len` knows it.
 fn international(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> bool {
     let g = &all[i..=j];
     if g.iter().skip(1).any(|x| x.plus) || g.iter().filter(|x| x.paren).count() > 1 {
@@ -167,6 +179,7 @@ fn international(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> 
     g.iter().skip(1).all(|x| x.digits() <= 10) && plain_seps(hay, gs, i, j)
 }
 
+/// Groups `i..=j` are form 2: an optional `1`, then 3-3-4 digits, area code and exchange from 2.
 fn nanp(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> bool {
     let mut k = i;
     let g = all;
@@ -193,6 +206,8 @@ fn nanp(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> bool {
     }
 }
 
+/// Groups `i..=j` are form 3: a trunk-`0` area code and 9-11 digits in one of the national shapes,
+/// with one kind of separator.
 fn trunk(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> bool {
     let g = &all[i..=j];
     if g.len() < 2 || g[0].plus || g.iter().skip(1).any(|x| x.paren) || (g[0].paren && !g[0].closed()) {
@@ -274,7 +289,8 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
         let resume = if cut { first_ok.map_or(e, |k| gs.get(k).lead) } else { e };
         return Verdict::Reject { resume };
     }
-    // the candidate holds at most 30 digits (the regex bound), so at most 30 groups
+    // the regex's candidates hold at most 9 digit groups (the country code's and 8 more), so 30
+    // is room to spare
     let mut all = [Group::default(); 30];
     let n = gs.n.min(all.len());
     for (k, g) in all.iter_mut().enumerate().take(n) {

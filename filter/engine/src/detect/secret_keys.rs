@@ -12,11 +12,24 @@
 //! and query parameters of the request (when the policy has a `query` rule).
 //!
 //! In text the value is, when quoted, what is inside the quotes; unquoted after `key=`, up to the
-//! next blank or `&`, `;`, `,`; unquoted after `key:` or a spaced `key = `, up to the end of the
-//! line or the next `,`, `;`, `}`, `]`, quote or `<` (so `Authorization: Bearer abc` loses
-//! `Bearer abc`, and `password = my secret phrase` loses the whole phrase). The value is masked
-//! while it streams, whatever its length, so the action must be one that streams (redact, or mask
-//! without `keep_last`).
+//! next blank or `&`, `;`, `,`, quote, `<`, `>`, `}`, `]` or `)`; unquoted after `key:` or a
+//! spaced `key = `, up to the end of the line or the next `,`, `;`, `}`, `]`, quote, `<` or `>`
+//! (so `Authorization: Bearer abc` loses `Bearer abc`, and `password = my secret phrase` loses the
+//! whole phrase). The value is masked while it streams, whatever its length, with
+//! `Action::apply_streaming`: `compile` does not refuse an action that does not stream here (as
+//! it does for private keys), so in text `mask` ignores `keep_last` and `tokenize` writes
+//! `[REDACTED]` (JSON, form, multipart and query values are captured whole, up to
+//! `max_field_value_bytes` for bodies, and get the action as written).
+//!
+//! # Invariants
+//! - Key matching is by suffix of the normalised key (ASCII lower case, `_`, `-`, `.` and spaces
+//!   dropped); `KeyTerms::matches` refuses a key of more than `MAX_KEY` (128) normalised bytes,
+//!   and a term that normalises to nothing is dropped.
+//! - `KeyTerms::ends_at` and `KeyTerms::matches` compare the key in place (no copy): `pairs`
+//!   only ever refuses keys no term can match, so the lookup is a shortcut, not a filter.
+//! - In text, `validate_value` narrows a match to the value's first byte and `ValueEnd` finds
+//!   its end from the bytes alone (carrying only a pending backslash between calls), so the value
+//!   is masked as it streams, never held back, and the byte that ends it is kept.
 
 use super::Verdict;
 

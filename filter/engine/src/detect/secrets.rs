@@ -1,6 +1,16 @@
 //! Credentials with a recognisable shape: JSON Web Tokens and the API keys of well-known services.
-//! Each must stand alone (no letter, digit, `_` or `-` glued to it), so identifiers that merely
-//! contain a prefix such as `AKIA` are left alone.
+//! Each token must stand alone (no letter, digit, `_` or `-` glued to it), so identifiers that
+//! merely contain a prefix such as `AKIA` are left alone.
+//!
+//! # Invariants
+//! - `validate_isolated` and `validate_jwt` accept the candidate exactly as matched, and only when
+//!   nothing glues to it: no letter, digit, `_` or `-` (for a JWT also no `.`) on either side, a
+//!   letter that ends an escape such as `\n` excepted.
+//! - The other validators narrow, never widen: `validate_aws_secret` keeps the last 40 bytes (with
+//!   upper- and lower-case letters, no base64 byte after them, no word byte before the key id);
+//!   `validate_url_password` keeps the non-empty password between the userinfo's `:` and the `@`,
+//!   and only when a host byte follows the `@` and no letter or digit stands before the scheme.
+//! - `url_run_ok` refuses only runs without `://` and a later `@`, which every match holds.
 
 use super::{boundary, Verdict};
 

@@ -3,6 +3,12 @@
 //!
 //! Two numbers side by side (`219-09-9999 219-09-9999`, `…6789,4111…`) are read as two values;
 //! one glued to a letter, a digit, a decimal point or a hexadecimal identifier is not an SSN.
+//!
+//! # Invariants
+//! - The validator accepts the candidate exactly as matched (always 11 bytes, one kind of
+//!   separator) or rejects it and resumes at its end; it never narrows it.
+//! - It reads the candidate and only the context `boundary::glued_before`, `glued_after` and
+//!   `in_uuid` read, within what the scanner keeps around a candidate.
 
 use super::{boundary, Verdict};
 

@@ -9,6 +9,17 @@
 //!   replaced (bounded by `limits.max_field_value_bytes`; a longer one is redacted whole).
 //! - Streaming: a name, a value or an escape may be cut anywhere by a chunk boundary; an escape
 //!   split across chunks waits (at most two bytes) for the rest.
+//!
+//! # Invariants
+//! - The `&` and `=` that split pairs are copied as they are and every name and value is its own
+//!   scanner value (reset at each, polled with `Poll::End` at its end), so no match crosses a
+//!   separator and the output has the same pairs in the same order.
+//! - A field value (its decoded name, at most `MAX_NAME` bytes, names a field or a secret key) is
+//!   never seen by the rules: it is captured decoded, replaced and counted once under the field at
+//!   `&` or the end of the body; past `max_field_value_bytes` the redaction text goes out at once
+//!   and the rest of the value is dropped.
+//! - Held back at any time: the scanner's pending bytes, one field capture (bounded as above) and
+//!   at most two bytes of an escape.
 
 use crate::config::Ruleset;
 use crate::format::rawmap::RawMap;
@@ -218,6 +229,8 @@ impl FormMasker {
         }
     }
 
+    /// Adds decoded bytes to a field value; past `max_field_value_bytes` writes the redaction text
+    /// once (counted) and drops the rest of the value (`Part::Overflow`).
     fn capture_field(&mut self, p: &Ruleset, fi: usize, bytes: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {
         self.capture.extend_from_slice(bytes);
         if self.capture.len() > p.limits.max_field_value_bytes {

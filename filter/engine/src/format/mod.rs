@@ -1,4 +1,12 @@
 //! Body formats: how a body is cut into the values the rules see.
+//!
+//! # Invariants
+//! - The engine never routes by HTTP itself: which format a body or part gets comes from the
+//!   [`FormatRouter`] the host implements; [`Format::for_media_type`] is total (unknown types are
+//!   `Text`) and [`parse_media_type`] lower-cases the media type and drops its parameters.
+//! - [`Format::name`] and [`Format::parse`] agree (every name parses back to its format; `jsonl`
+//!   is one more spelling of `ndjson`): the names are the policy's and the metrics' vocabulary.
+//! - A `boundary` is returned only when it has 1-70 characters (RFC 2046), quotes trimmed.
 
 pub(crate) mod body;
 pub(crate) mod form;

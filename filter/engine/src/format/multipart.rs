@@ -2,19 +2,33 @@
 //! headers.
 //!
 //! - Delimiters (`--boundary` at the start of a line), the close delimiter, part header blocks and
-//!   line breaks come out byte-identical; the preamble and the epilogue are scanned as text.
+//!   line breaks come out byte-identical, except a header line whose value a header rule rewrote
+//!   (written again as `name: value`); the preamble and the epilogue are scanned as text.
 //! - Part headers go through the policy's header rules (by header name, either direction).
 //! - A part whose `content-disposition` name is a field rule's key, or names a secret
 //!   (`password`, `api_key`, ...), is replaced whole by the field's action.
 //! - Every other part is routed by its `content-type` (and whether it carries a file name) through
 //!   the [`FormatRouter`]: text, JSON, NDJSON, form and nested multipart parts are scanned, binary
-//!   parts pass. A part without a type is text (RFC 7578).
+//!   parts pass. A part without a type is text by default (RFC 7578; the router decides, so the
+//!   proxy may sniff it or, with `scan_missing_content_type` off, pass it).
 //!
 //! # Streaming and limits
 //! A delimiter may be cut anywhere by a chunk boundary: from a line break that may begin one, at
 //! most the delimiter's length is held. Header blocks are held until complete, at most
 //! [`MAX_HEADERS`] bytes; a longer one is scanned as text. A body that ends without its close
 //! delimiter ends its last part there. Nesting is limited to [`MAX_DEPTH`] levels.
+//!
+//! # Invariants
+//! - A delimiter is recognised only at the very start of the body or right after a line break;
+//!   bytes that may begin one (a line break and a prefix of `--boundary`, or a final `\r`) wait in
+//!   `carry`, so where parts end does not depend on chunking, and a part's masker never sees the
+//!   line break that belongs to the delimiter after it.
+//! - Every part gets a fresh masker (or a field capture) that is finished at its delimiter or at
+//!   the end of the body: no masker state crosses a part boundary. A field part is never scanned;
+//!   past `max_field_value_bytes` its redaction text goes out and the rest is dropped.
+//! - Held back at any time: `carry` (less than the delimiter plus a line break), a header block
+//!   (at most [`MAX_HEADERS`] + 1 bytes), a delimiter line (at most `MAX_DELIM_LINE` bytes), a
+//!   field capture, and what the current part's masker holds.
 
 use crate::config::Ruleset;
 use crate::format::body::{BodyStream, NewBody, PassBody};

@@ -7,6 +7,15 @@
 //!   passes unchanged.
 //! - Up to [`SNIFF_BYTES`] bytes are held until the decision (or the whole body if it is
 //!   shorter); then they and everything after go through the chosen masker.
+//!
+//! # Invariants
+//! - The format is decided once, from exactly the first [`SNIFF_BYTES`] bytes (or the whole
+//!   shorter body at `finish`), so the decision does not depend on how the body was cut.
+//! - Every byte goes, in order, through the one masker built for that decision by the
+//!   dispatcher's `NewFormat` (a pass-through when the format is `None`); nothing is dropped.
+//! - A UTF-8 character cut by the end of the head does not make a body binary unless the body
+//!   ended there; a leading BOM and whitespace are skipped before deciding, and an empty or
+//!   all-blank body is text.
 
 use crate::config::Ruleset;
 use crate::format::body::{BodyStream, NewFormat};

@@ -1,6 +1,14 @@
 //! Server-sent events: each line is routed on its own. A `data:` line whose payload starts with `{`
 //! or `[` goes through the JSON masker (a bad payload falls back to text rules for that line); every
 //! other line goes through text rules. Each line is emitted as soon as it is complete.
+//!
+//! # Invariants
+//! - A line's route is decided from its first bytes alone (at most `data: ` and one more byte,
+//!   held until then), so it does not depend on where chunks were cut.
+//! - A JSON line's `data:` prefix (and one space) is copied unchanged; the JSON masker is reset
+//!   before the payload and finished at the newline, so no JSON state crosses a line end.
+//! - Held back at any time: at most seven bytes of a line head, plus what the current line's
+//!   masker holds; the newline of a line decides the line.
 
 use crate::config::Ruleset;
 use crate::format::json::{Framing, JsonMasker};

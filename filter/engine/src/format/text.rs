@@ -1,4 +1,13 @@
 //! Text bodies: rules over the bytes, decided line by line (a complete line is never held back).
+//!
+//! # Invariants
+//! - Every newline is a decision point (`Poll::Line` up to it): no match crosses a line end, so
+//!   only bytes of the last, unfinished line can be held; a private-key region alone stays open
+//!   across lines (its bytes are masked as they come, not held).
+//! - When no rule's class holds `\n` (`newline_matches` is false), one `Poll::Line` at the last
+//!   newline of a slice decides the same as one per line, and input is fed in slices of at most
+//!   [`SLICE`] bytes, so the scanner's buffer stays bounded however large the host's chunks are.
+//! - The output for a body does not depend on how it was cut into `push` calls.
 
 use crate::config::Ruleset;
 use crate::search::scan::{Poll, Scanner, Stats, VecSink};

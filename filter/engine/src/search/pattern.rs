@@ -1,5 +1,18 @@
 //! Compiling one regex: bounded length, no empty matches, a size cap, and the set of bytes a match
 //! can contain (which tells the scanner how much of a chunk's tail could still be a match).
+//!
+//! # Invariants
+//! - `parse_with` refuses every unbounded pattern and every one longer than its `max_bytes` (user
+//!   patterns: [`MAX_USER_MATCH_BYTES`]), and user patterns that can match the empty string; a regex
+//!   whose NFA exceeds `NFA_SIZE_LIMIT` fails to compile instead of being built.
+//! - The facts derived from the HIR err only on the safe side: every byte of every match is in
+//!   `class` (a non-ASCII Unicode range adds all of `0x80..=0xFF`), every match holds a `trigger`
+//!   byte, at least `min_len` bytes and `min_digits` ASCII digits (raised by `compile_rule` to the
+//!   detector's own minimum, then a bound on accepted values, not on regex matches).
+//! - [`Pattern::find`] (and [`Pattern::find_in`], over a range that ends a cluster run) returns
+//!   the match the plain regex search from the same start would return (proptest
+//!   `find_in_runs_is_the_plain_search`, and the scanner's oracle test for anchors and `run_ok`);
+//!   `hold_from` never lies after the start of a match the end of the buffer could still complete.
 
 use regex_automata::{meta, Input};
 use regex_syntax::hir::{Class, Hir, HirKind};
@@ -331,7 +344,8 @@ pub(crate) struct ClusterSpec {
 
 impl ClusterSpec {
     /// Rules with a trigger, at least one digit in every match and no lower-case letters (which
-    /// would make clusters as long as words) share clusters; `None` if fewer than two do.
+    /// would make clusters as long as words) or non-ASCII bytes in their class share clusters;
+    /// `None` if fewer than two do.
     pub(crate) fn new<'a>(patterns: impl Iterator<Item = &'a Pattern>) -> Option<ClusterSpec> {
         let mut class = ByteSet::default();
         let (mut min_digits, mut min_len) = (usize::MAX, usize::MAX);

@@ -28,6 +28,25 @@
 //!
 //! # Limits
 //! Memory is the rules' longest match plus `lookbehind` bytes of context, whatever the stream length.
+//!
+//! # Invariants
+//! - Finality (`is_final`): under [`Poll::Partial`] a match is taken only once `LOOK_AHEAD` (40)
+//!   bytes follow it (or a newline does, for a rule whose class has no newline) and either a byte
+//!   after it is outside the rule's class or its longest possible match plus `LOOK_AHEAD` fits
+//!   before the buffer end; [`Poll::Line`] and [`Poll::End`] make every match final.
+//! - Hold-back: per rule, a non-final match and the tail a match could still start in (`tight`:
+//!   the trailing class run within the last `max_len + LOOK_AHEAD` bytes, see `Pattern::hold_from`)
+//!   are held; only bytes before the earliest held position (a candidate's start or a rule's
+//!   `frontier`) reach the [`Sink`], and a `Partial` poll never cuts a UTF-8 character there.
+//! - A rule's candidates come only from its own search, validator and `near` check over the input;
+//!   other rules' values only trim or drop a candidate they cover (`trim_candidates`). Overlaps are
+//!   resolved when emitted: leftmost start, then longest, then earlier rule; every match is counted
+//!   under its own rule's label.
+//! - A region (private key, secret value) opens as soon as its match is taken and is masked with
+//!   `Action::apply_streaming` as bytes arrive, never buffered whole; a secret value ends at the
+//!   byte `ValueEnd` finds (that byte stays), a private key after its END match or at `Poll::End`.
+//! - The seed passed to `reset` is context only, never emitted; `compact` keeps at most
+//!   `lookbehind` bytes before the earliest held position.
 
 use crate::config::{Label, Ruleset};
 use crate::detect::boundary::LOOK_AHEAD;
@@ -538,6 +557,8 @@ impl Scanner {
         p
     }
 
+    /// Drops bytes no rule needs any more: everything more than `lookbehind` bytes before the
+    /// earliest of `emit`, a candidate's start and a rule's next search position.
     fn compact(&mut self, lookbehind: usize) {
         let mut keep_from = self.emit;
         for st in &self.states {
@@ -571,6 +592,8 @@ impl Scanner {
         }
     }
 
+    /// Searches rule `r` on from its position: leaves it either a final, validated candidate
+    /// (`cand`) or a `frontier` before which it can start no value, holding back a non-final match.
     fn find_candidate(&mut self, policy: &Ruleset, r: usize, fin: bool) {
         let Some(rule) = policy.rules.get(r) else {
             return;

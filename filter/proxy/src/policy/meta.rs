@@ -6,6 +6,18 @@
 //! every other value goes through the detectors when `query.detect` is on. Values are
 //! percent-decoded before they are scanned and re-encoded only where they changed, so an untouched
 //! path stays byte-identical.
+//!
+//! # Invariants
+//! - Nothing is rewritten unless something was masked: `mask_header` and `mask_path` return `None`
+//!   otherwise; in a rewritten path only the changed values are re-encoded, and names, the other
+//!   pairs, the path before `?` and the fragment are copied as they were.
+//! - For a header, the first rule that lists it for the direction applies; in `cookie` and
+//!   `set-cookie` only cookie values change (for `set-cookie` only the first pair's value).
+//! - A query value named in `query.params` gets the query action; else a name that a field rule
+//!   lists or that is a secret key gets that field's action (`Ruleset::mask_named_value`); else
+//!   the detectors run when `query.detect` is on. An empty value is never masked whole.
+//! - Header rule `i` counts under host label `i` and the query rule after them, the order
+//!   `label_names` gives the rule set when it is compiled.
 
 use super::wire::{HeaderRuleWire, PolicyWire, QueryWire};
 use super::{HttpPolicy, Problems};
@@ -74,6 +86,8 @@ fn action(rs: &Ruleset, path: &str, a: &ActionWire, errs: &mut Problems) -> Opti
     }
 }
 
+/// The header rules, names lower-cased; a rule whose action fails to compile is left out (its
+/// error is pushed), so the caller must refuse the policy when `errs` is not empty.
 pub(super) fn compile_headers(w: &[HeaderRuleWire], rs: &Ruleset, errs: &mut Problems) -> Vec<HeaderRule> {
     let mut out = Vec::new();
     for (i, h) in w.iter().enumerate() {

@@ -4,6 +4,17 @@
 //! top level of the configuration is the default policy; `policies` names others (same shape; they
 //! inherit the top-level `tokenize` keys unless they set their own); `routes` pick one by host, path
 //! prefix or regex, and method. The first matching route wins.
+//!
+//! # Invariants
+//! - A `PolicySet` exists only when every policy and route compiled without error; index 0 is
+//!   always the top-level policy (`default`), `names[i]` names `policies[i]`, and every route
+//!   points at one of them, so [`PolicySet::select`] always has a policy to return.
+//! - A route matches only when each condition it sets matches: the host case-insensitively without
+//!   a numeric port (`*.example.com` needs a label before the suffix), the prefix and regex against
+//!   the path without its query and fragment, the method case-insensitively; a route that sets no
+//!   condition is refused.
+//! - A named policy gets the top-level `tokenize` section only when it has none of its own, and
+//!   its errors carry the `policies.<name>.` prefix.
 
 use super::wire::{PolicyWire, RouteWire};
 use super::{HttpPolicy, Problems};

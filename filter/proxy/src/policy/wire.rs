@@ -2,6 +2,15 @@
 //! the HTTP settings, all at the top level. Every struct denies unknown fields, so a typo is an
 //! error with its JSON path instead of a silently ignored setting. Names here are the public
 //! contract: extend, never rename.
+//!
+//! # Invariants
+//! - The rule-set keys use the engine's own wire types at the same paths, and `split_ruleset` is
+//!   the one place they are handed to the engine (`limits.max_depth` and
+//!   `limits.max_field_value_bytes` included); what is left is the proxy's.
+//! - Only shape lives here: defaults and ranges are applied by `policy::HttpPolicy::compile`, which
+//!   also refuses `routes` and `policies` anywhere but the top level.
+//! - `policies` stays raw JSON, in written order (`preserve_order`), so each named policy is
+//!   parsed on its own with its `policies.<name>.` path prefix.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;

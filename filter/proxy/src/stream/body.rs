@@ -1,6 +1,18 @@
 //! The body side of a stream: each chunk read whole, decoded in bounded windows, masked and written
 //! back; the held-back tail kept in the host (paused) or in filter memory; trailers; the counts at
 //! the end of a body; failures after bytes left.
+//!
+//! # Invariants
+//! - Bytes leave in input order: each write is the paused output kept in the host (`pending`)
+//!   followed by this chunk's decided output, as a full replacement; what the host re-delivers
+//!   after a Pause (`held_in_host`) is skipped, so no byte is masked twice or lost.
+//! - A body pauses only on hosts with `repeated_body_pause`, before its end, while the masker
+//!   holds bytes and the paused output stays within `max_paused_bytes`; otherwise everything
+//!   decided is released. Report mode never writes a body.
+//! - Decoded output is bounded per chunk (`max_decoded_bytes_per_chunk`) and memory is checked
+//!   after every window; those limits and decode errors always block, whatever `on_error` says.
+//! - A body ends once (`Scan` → `Done`, counted once per label, as masked or reported) or turns
+//!   `Dropping`: every later byte is dropped, and an eos call gets `BLOCKED_MARKER`, never nothing.
 
 use super::findings::findings_line;
 use super::{count, Body, Next, StreamFilter, BLOCKED_MARKER};
@@ -34,6 +46,8 @@ impl StreamFilter {
         }
     }
 
+    /// Reads, decodes and masks one chunk and writes (or, under a Pause, keeps) what was decided;
+    /// ends the body when this call ends it. `Err` leaves the failure to `fail_body`.
     fn scan_chunk(&mut self, host: &mut dyn Host, d: Dir, size: usize, eos: bool) -> Result<Next, Fail> {
         let caps = self.shared.caps;
         let max_paused = self.policy.limits.max_paused_bytes;
@@ -232,7 +246,8 @@ impl StreamFilter {
 
     /// A failure after bytes may have left: reset the stream where the host can, otherwise drop
     /// every further byte. `on_error: pass` lets the rest through (not for decode errors: the
-    /// encoding header is gone, the raw bytes would be garbage).
+    /// encoding header is gone, the raw bytes would be garbage; nor for a limit, see
+    /// `Fail::always_blocks`).
     fn fail_body(&mut self, host: &mut dyn Host, d: Dir, why: Fail, size: usize, eos: bool) -> Next {
         let m = self.shared.metrics.dir(d);
         // decode errors cannot pass (the encoding header is gone, raw bytes would be garbage) and
@@ -240,6 +255,10 @@ impl StreamFilter {
         let passable = !matches!(why, Fail::Decode | Fail::Truncated) && !why.always_blocks();
         if self.policy.on_error == OnError::Pass && passable {
             return self.pass_unmasked(host, d, why, "an error after the body started");
+        }
+        if !self.enforce {
+            // report mode: the bytes so far went out as they came; the rest does too
+            return self.pass_unmasked(host, d, why, "an error after the body started (report mode)");
         }
         count(host, m.blocked(why), 1);
         log::error!("streammask: {} body blocked mid-stream ({why:?})", d.name());
@@ -256,6 +275,8 @@ impl StreamFilter {
         self.drop_chunk(host, d, size, eos)
     }
 
+    /// Replaces the chunk with nothing (with `BLOCKED_MARKER` at eos); an empty non-eos call is
+    /// left alone.
     fn drop_chunk(&mut self, host: &mut dyn Host, d: Dir, size: usize, eos: bool) -> Next {
         // Never leave an eos call empty (NGINX would never complete the response).
         let data: &[u8] = if eos { BLOCKED_MARKER } else { b"" };

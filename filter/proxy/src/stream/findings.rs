@@ -1,4 +1,11 @@
 //! The findings log line (`findings_log`): what was found in one body, without any value.
+//!
+//! # Invariants
+//! - The line holds no matched value and no body byte: only the policy name, direction, mode,
+//!   counts per label (labels with none left out), and per finding its label, body offset and
+//!   8-byte keyed fingerprint in hex, plus how many findings were dropped past `MAX_FINDINGS`.
+//! - It is built with `serde_json`, so it is one valid JSON object after the fixed prefix
+//!   `streammask findings `, whatever the names hold.
 
 use crate::host::Dir;
 use crate::policy::{HttpPolicy, PolicySet};

@@ -1,5 +1,17 @@
 //! The headers side of a stream: which policy, whether the body is scanned, how (format, decoder),
 //! and header and query rules.
+//!
+//! # Invariants
+//! - The policy and the rollout decision are made once, at request headers, and serve both
+//!   directions: `enforce` holds when the mode is `enforce` and either `enforce_percent` is 100 or
+//!   the FNV-1a bucket of `x-request-id` is below it (no request id: report mode below 100).
+//! - Report mode rewrites no header value, path or body, and what was found counts as reported,
+//!   not masked.
+//! - Fail closed while the headers are ours: a header or path that cannot be rewritten, a coding
+//!   that cannot be decoded, or a header that cannot be removed gives a local reply (request: 415
+//!   for a coding, else 500; response: 502), or with `on_error: pass` a counted, unmasked body.
+//! - Before a body is scanned, `content-length` is removed when the body may change (enforce) or
+//!   is decoded, and `content-encoding` with it when decoded (in report mode too).
 
 use super::{count, Body, Next, Scan, StreamFilter};
 use crate::decode::{Coding, DecodeLimits, Decoder};
@@ -9,7 +21,8 @@ use crate::policy::{HttpPolicy, Mode, OnError};
 use streammask_engine::{parse_media_type, FormatRouter, Masker, MetaHits, Route};
 
 /// How a body is masked, from its `content-type` header(s): two that disagree (a misconfigured
-/// upstream) make it a body whose format is sniffed, like an untyped one. A header sent twice
+/// upstream) make it a body whose format is sniffed, like an untyped one, when the policy sniffs;
+/// otherwise the first one decides. A header sent twice
 /// reaches the filter as two values (the header map) or as one comma-joined value (Envoy's HTTP/1
 /// codec joins them).
 fn route_for(host: &dyn Host, d: Dir, p: &HttpPolicy) -> Route {
@@ -78,7 +91,8 @@ impl StreamFilter {
     /// body goes through untouched.
     fn fail_headers(&mut self, host: &mut dyn Host, d: Dir, why: Fail, detail: &str) -> Next {
         let m = self.shared.metrics.dir(d);
-        if self.policy.on_error == OnError::Pass {
+        // report mode never changes traffic: what it cannot scan passes, counted
+        if self.policy.on_error == OnError::Pass || !self.enforce {
             return self.pass_unmasked(host, d, why, detail);
         }
         count(host, m.blocked(why), 1);
@@ -97,7 +111,8 @@ impl StreamFilter {
         Next::Pause
     }
 
-    /// Request headers: strip `accept-encoding`, decide the request body's fate.
+    /// Request headers: select the policy, decide rollout, strip `accept-encoding` (when the policy
+    /// says so), apply header and query rules, decide the request body's fate.
     pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
         let authority = host
             .header(Dir::Request, ":authority")
@@ -217,6 +232,8 @@ impl StreamFilter {
         None
     }
 
+    /// Decides a body that may be scanned: skipped (route `Pass`, `content-length: 0`), refused (a
+    /// coding that cannot be decoded), or `Body::Scan` with its masker and decoder.
     fn begin(&mut self, host: &mut dyn Host, d: Dir) -> Next {
         let p = &*self.policy;
         let route = route_for(host, d, p);
@@ -243,8 +260,10 @@ impl StreamFilter {
             return self.skip(host, d, Skip::NoBody);
         }
         let enforce = self.enforce;
-        if enforce || coding.is_some() {
-            // The body changes length (and encoding): the old headers would lie.
+        if enforce {
+            // The body changes length (and encoding): the old headers would lie. In report mode
+            // the bytes pass as they came (a compressed body stays compressed, decoded only to
+            // be counted), so the headers stay too.
             let mut ok = host.remove_header(d, "content-length").is_ok();
             if coding.is_some() {
                 ok &= host.remove_header(d, "content-encoding").is_ok();

@@ -2,8 +2,9 @@
 //! every body chunk as it passes, by the portable rules of `docs/hosts.md`.
 //!
 //! - Headers: skip bodies that cannot have content or are not textual; remove `content-length`
-//!   (the length changes) and `content-encoding` (gzip/deflate are decoded); refuse other codings
-//!   with a clean local reply while the headers are still ours.
+//!   (the length changes) and `content-encoding` (gzip, deflate, br and zstd are decoded; one
+//!   coding, not stacked ones); refuse other codings with a clean local reply while the headers
+//!   are still ours.
 //! - Body: read the chunk whole from offset 0, mask it, write it back as a full replacement (only
 //!   when it changed). End of stream is any of: eos on a data call, a separate 0-byte eos call, the
 //!   declared Content-Length reached (NGINX never says eos then), or the trailers callback (Envoy).
@@ -148,8 +149,9 @@ impl StreamFilter {
         let id = self.shared.metrics.dir(d).passed(why);
         count(host, id, 1);
         log::warn!(
-            "streammask: {} body passed unmasked (on_error: pass): {detail}",
-            d.name()
+            "streammask: {} body passed unmasked ({}): {detail}",
+            d.name(),
+            if self.enforce { "on_error: pass" } else { "report mode" }
         );
         *self.body_mut(d) = Body::Skip;
         Next::Continue
