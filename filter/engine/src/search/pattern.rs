@@ -94,6 +94,10 @@ pub(crate) struct Anchor {
     pub(crate) terms: Vec<Vec<u8>>,
     /// The same terms, searched from the end of a key.
     keys: crate::detect::secret_keys::KeyTerms,
+    /// The first byte of each term (a set of 256 bits) and the longest term: an open key starts
+    /// with one of these bytes and, normalised, is never longer than `longest`.
+    first: [u64; 4],
+    longest: usize,
 }
 
 impl Anchor {
@@ -101,11 +105,19 @@ impl Anchor {
     pub(crate) fn new(bytes: (u8, u8), before: usize, after: usize, mut terms: Vec<Vec<u8>>) -> Anchor {
         terms.sort();
         terms.dedup();
+        let mut first = [0u64; 4];
+        for t in &terms {
+            if let Some(&b) = t.first() {
+                first[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+        }
         Anchor {
             bytes,
             before,
             after,
             keys: crate::detect::secret_keys::KeyTerms::new(&terms),
+            longest: terms.iter().map(Vec::len).max().unwrap_or(0),
+            first,
             terms,
         }
     }
@@ -129,8 +141,16 @@ impl Anchor {
 
     /// Whether `tail` (the end of the buffer) could be the start of a match that has not reached
     /// its anchor: a term, or the start of one, maybe followed by a quote and blanks.
+    ///
+    /// Cost: a byte-set lookup for most positions; otherwise at most `longest` letters and digits
+    /// are compared (a longer key starts no term), so trying every position of the hold-back
+    /// window stays linear in it.
     fn open_key(&self, tail: &[u8]) -> bool {
-        if !tail.first().is_some_and(u8::is_ascii_alphanumeric) {
+        let Some(&b0) = tail.first() else {
+            return false;
+        };
+        let l0 = b0.to_ascii_lowercase();
+        if !b0.is_ascii_alphanumeric() || self.first[usize::from(l0 >> 6)] & (1 << (l0 & 63)) == 0 {
             return false;
         }
         let mut norm = [0u8; 64];
@@ -143,6 +163,9 @@ impl Anchor {
                 _ if quoted => return false,
                 b'_' | b'-' | b'.' => {}
                 b if b.is_ascii_alphanumeric() && n < norm.len() => {
+                    if n == self.longest {
+                        return false;
+                    }
                     norm[n] = b.to_ascii_lowercase();
                     n += 1;
                 }
@@ -161,6 +184,8 @@ pub(crate) struct Prefixes {
     sorted: Vec<Vec<u8>>,
     finder: aho_corasick::AhoCorasick,
     longest: usize,
+    /// The first byte of each literal (a set of 256 bits): most positions start none.
+    first: [u64; 4],
 }
 
 impl Prefixes {
@@ -179,15 +204,28 @@ impl Prefixes {
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
             .build(&sorted)
             .ok()?;
+        let mut first = [0u64; 4];
+        for l in &sorted {
+            if let Some(&b) = l.first() {
+                first[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+        }
         Some(Prefixes {
             sorted,
             finder,
             longest,
+            first,
         })
     }
 
     /// Whether `tail` is the start of one of the literals (a literal cut by the buffer end).
     fn starts_some(&self, tail: &[u8]) -> bool {
+        let Some(&b) = tail.first() else {
+            return false;
+        };
+        if self.first[usize::from(b >> 6)] & (1 << (b & 63)) == 0 {
+            return false;
+        }
         let i = self.sorted.partition_point(|l| l.as_slice() < tail);
         self.sorted.get(i).is_some_and(|l| l.starts_with(tail))
     }
