@@ -113,14 +113,14 @@ impl BodyStream for BodyMasker {
         }
     }
 
-    fn pending(&self) -> usize {
+    fn held_back(&self) -> usize {
         match self {
-            BodyMasker::Text(t) => t.pending(),
-            BodyMasker::Json(j) => j.pending(),
-            BodyMasker::Sse(s) => s.pending(),
-            BodyMasker::Form(f) => f.pending(),
-            BodyMasker::Multipart(m) => m.pending(),
-            BodyMasker::Sniff(s) => s.pending(),
+            BodyMasker::Text(t) => t.held_back(),
+            BodyMasker::Json(j) => j.held_back(),
+            BodyMasker::Sse(s) => s.held_back(),
+            BodyMasker::Form(f) => f.held_back(),
+            BodyMasker::Multipart(m) => m.held_back(),
+            BodyMasker::Sniff(s) => s.held_back(),
             BodyMasker::Pass => 0,
         }
     }
@@ -185,8 +185,8 @@ impl Masker {
     }
 
     /// Bytes currently held back (waiting for more input to be decided).
-    pub fn held(&self) -> usize {
-        self.inner.pending()
+    pub fn held_back(&self) -> usize {
+        self.inner.held_back()
     }
 }
 

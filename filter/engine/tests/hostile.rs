@@ -48,7 +48,7 @@ fn stream(p: &Arc<Ruleset>, f: Format, total: usize, mut gen: impl FnMut(usize, 
         out.clear();
         m.push(&chunk, &mut out);
         produced += out.len();
-        max_held = max_held.max(m.held());
+        max_held = max_held.max(m.held_back());
     }
     out.clear();
     m.finish(&mut out);

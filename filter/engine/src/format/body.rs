@@ -20,7 +20,7 @@ pub(crate) trait BodyStream {
     /// Ends the body: everything held is decided.
     fn finish(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>);
     /// Bytes held back, waiting for more input.
-    fn pending(&self) -> usize;
+    fn held_back(&self) -> usize;
 }
 
 /// Builds the masker of a body routed this way; the last argument counts enclosing multipart bodies.
@@ -39,7 +39,7 @@ impl BodyStream for PassBody {
 
     fn finish(&mut self, _: &Ruleset, _: &mut Stats, _: &mut Vec<u8>) {}
 
-    fn pending(&self) -> usize {
+    fn held_back(&self) -> usize {
         0
     }
 }

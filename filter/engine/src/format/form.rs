@@ -18,7 +18,7 @@
 //!   never seen by the rules: it is captured decoded, replaced and counted once under the field at
 //!   `&` or the end of the body; past `max_field_value_bytes` the redaction text goes out at once
 //!   and the rest of the value is dropped.
-//! - Held back at any time: the scanner's pending bytes, one field capture (bounded as above) and
+//! - Held back at any time: the scanner's held-back bytes, one field capture (bounded as above) and
 //!   at most two bytes of an escape.
 
 use crate::config::Ruleset;
@@ -119,8 +119,8 @@ impl FormMasker {
     }
 
     /// Bytes held back.
-    pub(crate) fn pending(&self) -> usize {
-        self.scanner.pending() + self.capture.len() + usize::from(self.pct != Pct::None) * 2
+    pub(crate) fn held_back(&self) -> usize {
+        self.scanner.held_back() + self.capture.len() + usize::from(self.pct != Pct::None) * 2
     }
 
     pub(crate) fn push(&mut self, p: &Ruleset, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {

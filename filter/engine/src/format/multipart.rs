@@ -121,12 +121,12 @@ impl MultipartMasker {
         }
     }
 
-    pub(crate) fn pending(&self) -> usize {
+    pub(crate) fn held_back(&self) -> usize {
         let part = match &self.part {
-            PartMode::Masker(m) => m.pending(),
+            PartMode::Masker(m) => m.held_back(),
             PartMode::Field { capture, .. } => capture.len(),
         };
-        self.carry.len() + self.text.pending() + self.headers.len() + self.line.len() + part
+        self.carry.len() + self.text.held_back() + self.headers.len() + self.line.len() + part
     }
 
     /// The first delimiter in `data`, or where one may begin at its end.

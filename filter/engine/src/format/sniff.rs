@@ -109,8 +109,8 @@ impl SniffMasker {
         }
     }
 
-    pub(crate) fn pending(&self) -> usize {
-        self.head.len() + self.decided.as_ref().map_or(0, |m| m.pending())
+    pub(crate) fn held_back(&self) -> usize {
+        self.head.len() + self.decided.as_ref().map_or(0, |m| m.held_back())
     }
 
     fn decide(&mut self, p: &Ruleset, complete: bool, stats: &mut Stats, out: &mut Vec<u8>) {

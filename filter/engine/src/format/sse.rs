@@ -43,8 +43,8 @@ impl SseMasker {
         }
     }
 
-    pub(crate) fn pending(&self) -> usize {
-        self.head.len() + self.text.pending() + self.json.pending()
+    pub(crate) fn held_back(&self) -> usize {
+        self.head.len() + self.text.held_back() + self.json.held_back()
     }
 
     pub(crate) fn push(&mut self, p: &Ruleset, input: &[u8], stats: &mut Stats, out: &mut Vec<u8>) {

@@ -68,7 +68,7 @@ impl TextMasker {
     }
 
     /// Bytes held back.
-    pub(crate) fn pending(&self) -> usize {
-        self.scanner.pending()
+    pub(crate) fn held_back(&self) -> usize {
+        self.scanner.held_back()
     }
 }

@@ -442,7 +442,7 @@ impl Scanner {
     }
 
     /// Bytes fed but not yet given to the sink.
-    pub(crate) fn pending(&self) -> usize {
+    pub(crate) fn held_back(&self) -> usize {
         (self.end() - self.emit) as usize
     }
 

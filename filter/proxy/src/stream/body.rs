@@ -3,7 +3,7 @@
 //! the end of a body; failures after bytes left.
 //!
 //! # Invariants
-//! - Bytes leave in input order: each write is the paused output kept in the host (`pending`)
+//! - Bytes leave in input order: each write is the paused output kept in the host (`paused_out`)
 //!   followed by this chunk's decided output, as a full replacement; what the host re-delivers
 //!   after a Pause (`held_in_host`) is skipped, so no byte is masked twice or lost.
 //! - A body pauses only on hosts with `repeated_body_pause`, before its end, while the masker
@@ -114,30 +114,30 @@ impl StreamFilter {
             }
             return Ok(Next::Continue);
         }
-        let hold = caps.repeated_body_pause && !end && scan.masker.held() > 0;
-        let next = if hold && scan.pending.len() + scan.out.len() <= max_paused {
+        let hold = caps.repeated_body_pause && !end && scan.masker.held_back() > 0;
+        let next = if hold && scan.paused_out.len() + scan.out.len() <= max_paused {
             // Keep the decided bytes in the host, paused, so a trailers callback can still append
             // the tail; they are released with the next chunk that leaves nothing held.
-            scan.pending.extend_from_slice(&scan.out);
-            if scan.pending != chunk {
-                host.set_body(d, &scan.pending).map_err(|_| Fail::Internal)?;
+            scan.paused_out.extend_from_slice(&scan.out);
+            if scan.paused_out != chunk {
+                host.set_body(d, &scan.paused_out).map_err(|_| Fail::Internal)?;
             }
-            scan.held_in_host = scan.pending.len();
+            scan.held_in_host = scan.paused_out.len();
             scan.paused = true;
             Next::Pause
         } else {
             // Release everything decided; without paused bytes the output is written as it is
             // (no extra copy of a large chunk).
-            let data: &[u8] = if scan.pending.is_empty() {
+            let data: &[u8] = if scan.paused_out.is_empty() {
                 &scan.out
             } else {
-                scan.pending.extend_from_slice(&scan.out);
-                &scan.pending
+                scan.paused_out.extend_from_slice(&scan.out);
+                &scan.paused_out
             };
             if data != chunk.as_slice() && !(size == 0 && data.is_empty()) {
                 host.set_body(d, data).map_err(|_| Fail::Internal)?;
             }
-            scan.pending.clear();
+            scan.paused_out.clear();
             scan.held_in_host = 0;
             scan.paused = false;
             Next::Continue
@@ -165,9 +165,9 @@ impl StreamFilter {
         }
         scan.masker.finish(&mut scan.out);
         if scan.enforce && failed.is_none() {
-            scan.pending.extend_from_slice(&scan.out);
+            scan.paused_out.extend_from_slice(&scan.out);
             if scan.paused {
-                if host.set_body(d, &scan.pending).is_err() {
+                if host.set_body(d, &scan.paused_out).is_err() {
                     failed = Some(Fail::TrailerTail);
                 }
             } else if !scan.out.is_empty() {

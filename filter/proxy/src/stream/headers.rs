@@ -286,7 +286,7 @@ impl StreamFilter {
             scanned: 0,
             held_in_host: 0,
             paused: false,
-            pending: Vec::new(),
+            paused_out: Vec::new(),
             out: Vec::new(),
         }));
         log::debug!(

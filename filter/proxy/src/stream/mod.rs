@@ -75,7 +75,7 @@ struct Scan {
     /// Whether the last body callback returned Pause.
     paused: bool,
     /// Masked output kept in the host's buffer under a Pause.
-    pending: Vec<u8>,
+    paused_out: Vec<u8>,
     out: Vec<u8>,
 }
 

@@ -64,13 +64,9 @@ pub(super) fn valid_number(n: &[u8]) -> bool {
         _ => return false,
     }
     if n.get(i) == Some(&b'.') {
-        i += 1;
-        let s = i;
-        while n.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == s {
-            return false;
+        match digits_after(n, i + 1) {
+            Some(j) => i = j,
+            None => return false,
         }
     }
     if matches!(n.get(i), Some(b'e' | b'E')) {
@@ -78,15 +74,18 @@ pub(super) fn valid_number(n: &[u8]) -> bool {
         if matches!(n.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
-        let s = i;
-        while n.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == s {
-            return false;
+        match digits_after(n, i) {
+            Some(j) => i = j,
+            None => return false,
         }
     }
     i == n.len()
+}
+
+/// The end of the run of at least one digit starting at `i`, or `None` when no digit is there.
+fn digits_after(n: &[u8], i: usize) -> Option<usize> {
+    let len = n.get(i..)?.iter().take_while(|b| b.is_ascii_digit()).count();
+    (len > 0).then_some(i + len)
 }
 
 #[cfg(test)]

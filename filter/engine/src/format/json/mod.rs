@@ -103,8 +103,8 @@ pub(crate) struct JsonMasker {
     has_near: bool,
     /// A finished number's output (and raw form), held until the next token shows the JSON goes on
     /// (`4111 1111 ...` is not four numbers: on an error the raw bytes go to text rules).
-    held: Vec<u8>,
-    held_raw: Vec<u8>,
+    num_out: Vec<u8>,
+    num_raw: Vec<u8>,
     /// Nothing of the current string has been fed to the scanner yet.
     str_fresh: bool,
     /// Body bytes before the current `push`, the body offset of the byte being decided, and of the
@@ -137,8 +137,8 @@ impl JsonMasker {
             text: TextMasker::new(policy),
             tmp: Vec::new(),
             has_near: policy.rules.iter().any(|r| r.near.is_some()),
-            held: Vec::new(),
-            held_raw: Vec::new(),
+            num_out: Vec::new(),
+            num_raw: Vec::new(),
             str_fresh: false,
             consumed: 0,
             at: 0,
@@ -154,9 +154,9 @@ impl JsonMasker {
         self.esc = Esc::None;
     }
 
-    /// Bytes held back (pending in the current token).
-    pub(crate) fn pending(&self) -> usize {
-        self.scanner.pending() + self.capture.len() + self.text.pending() + self.held_raw.len()
+    /// Bytes held back (the undecided part of the current token and a finished number).
+    pub(crate) fn held_back(&self) -> usize {
+        self.scanner.held_back() + self.capture.len() + self.text.held_back() + self.num_raw.len()
     }
 
     /// Decides what the scanner can of the current string (or long number) into `out`.
@@ -170,13 +170,13 @@ impl JsonMasker {
 
     /// Whitespace between tokens: after a held number it is held too.
     fn ws_out(&mut self, ws: &[u8], out: &mut Vec<u8>) {
-        if self.held_raw.is_empty() {
+        if self.num_raw.is_empty() {
             out.extend_from_slice(ws);
             return;
         }
-        self.held.extend_from_slice(ws);
-        self.held_raw.extend_from_slice(ws);
-        if self.held_raw.len() > 4096 {
+        self.num_out.extend_from_slice(ws);
+        self.num_raw.extend_from_slice(ws);
+        if self.num_raw.len() > 4096 {
             // a number followed by pages of blanks: stop holding (bounded memory)
             self.release(out);
         }
@@ -184,10 +184,10 @@ impl JsonMasker {
 
     /// Releases a held number.
     fn release(&mut self, out: &mut Vec<u8>) {
-        if !self.held_raw.is_empty() || !self.held.is_empty() {
-            out.extend_from_slice(&self.held);
-            self.held.clear();
-            self.held_raw.clear();
+        if !self.num_raw.is_empty() || !self.num_out.is_empty() {
+            out.extend_from_slice(&self.num_out);
+            self.num_out.clear();
+            self.num_raw.clear();
         }
     }
 
@@ -237,7 +237,7 @@ impl JsonMasker {
                 i += run;
                 continue;
             }
-            if !self.held_raw.is_empty() && matches!(b, b',' | b'}' | b']') {
+            if !self.num_raw.is_empty() && matches!(b, b',' | b'}' | b']') {
                 self.release(out);
             }
             let ok = match self.st {
@@ -270,8 +270,8 @@ impl JsonMasker {
                     },
                     b'}' | b']' => self.close(b, out),
                     // Another document after a complete one (concatenated JSON): containers and
-                    // strings only; after a number the bytes go to text rules (see `held`).
-                    b'{' | b'[' | b'"' if self.stack.is_empty() && self.held_raw.is_empty() => {
+                    // strings only; after a number the bytes go to text rules (see `num_out`).
+                    b'{' | b'[' | b'"' if self.stack.is_empty() && self.num_raw.is_empty() => {
                         self.st = St::Value;
                         continue;
                     }
@@ -343,9 +343,9 @@ impl JsonMasker {
     fn fail(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         stats.json_fallbacks += 1;
         self.tmp.clear();
-        self.tmp.extend_from_slice(&self.held_raw);
-        self.held.clear();
-        self.held_raw.clear();
+        self.tmp.extend_from_slice(&self.num_raw);
+        self.num_out.clear();
+        self.num_raw.clear();
         match self.st {
             St::Str => match self.kind {
                 StrKind::Key | StrKind::Value => {
@@ -724,9 +724,9 @@ impl JsonMasker {
             self.fail(p, stats, out);
             return;
         }
-        self.held_raw.extend_from_slice(&self.capture);
+        self.num_raw.extend_from_slice(&self.capture);
         if self.capture.len() < p.min_len || p.cannot_match(&self.capture) {
-            self.held.extend_from_slice(&self.capture);
+            self.num_out.extend_from_slice(&self.capture);
             self.capture.clear();
             return;
         }
@@ -740,11 +740,11 @@ impl JsonMasker {
         };
         self.scanner.poll(p, Poll::End, stats, &mut sink);
         if sink.replaced {
-            self.held.push(b'"');
-            escape_into(&self.tmp, &mut self.held);
-            self.held.push(b'"');
+            self.num_out.push(b'"');
+            escape_into(&self.tmp, &mut self.num_out);
+            self.num_out.push(b'"');
         } else {
-            self.held.extend_from_slice(&self.capture);
+            self.num_out.extend_from_slice(&self.capture);
         }
         self.capture.clear();
     }
