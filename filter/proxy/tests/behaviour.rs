@@ -120,20 +120,25 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// A gzip JSON response with a Content-Length, in 11-byte chunks.
+fn gzip_json_resp(z: &[u8]) -> Exchange {
+    Exchange {
+        resp_headers: vec![
+            ("content-type", "application/json".into()),
+            ("content-encoding", "gzip".into()),
+        ],
+        resp_chunks: chunks(z, 11),
+        resp_framing: Framing::Length,
+        ..Exchange::default()
+    }
+}
+
 #[test]
 fn gzip_responses_are_decoded_masked_and_sent_plain() {
     for kind in BOTH {
         let (sh, names) = shared(kind, POLICY);
         let z = gzip(BODY);
-        let ex = Exchange {
-            resp_headers: vec![
-                ("content-type", "application/json".into()),
-                ("content-encoding", "gzip".into()),
-            ],
-            resp_chunks: chunks(&z, 11),
-            resp_framing: Framing::Length,
-            ..Exchange::default()
-        };
+        let ex = gzip_json_resp(&z);
         let out = run(kind, &sh, &names, ex);
         assert_masked(&out.client_body);
         assert!(!out.resp_headers.contains_key("content-encoding"));
@@ -234,15 +239,7 @@ fn report_mode_leaves_compressed_and_undecodable_bodies_and_their_headers_as_the
     for kind in BOTH {
         let (sh, names) = shared(kind, &policy);
         // gzip: decoded only to count; the client gets the compressed bytes and their headers
-        let ex = Exchange {
-            resp_headers: vec![
-                ("content-type", "application/json".into()),
-                ("content-encoding", "gzip".into()),
-            ],
-            resp_chunks: chunks(&z, 11),
-            resp_framing: Framing::Length,
-            ..Exchange::default()
-        };
+        let ex = gzip_json_resp(&z);
         let out = run(kind, &sh, &names, ex);
         assert_eq!(out.client_body, z, "{kind:?}");
         assert_eq!(
