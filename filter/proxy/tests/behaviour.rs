@@ -121,7 +121,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 /// A gzip JSON response with a Content-Length, in 11-byte chunks.
-fn gzip_json_resp(z: &[u8]) -> Exchange {
+fn gzip_json_resp(z: &[u8]) -> Exchange<'static> {
     Exchange {
         resp_headers: vec![
             ("content-type", "application/json".into()),
