@@ -113,3 +113,34 @@ fn a_value_at_the_end_of_a_line_is_released_with_the_line() {
     assert_eq!(out, b"data: card 411111******1111\n");
     assert_eq!(m.held_back(), 0);
 }
+
+#[test]
+fn a_secret_keys_action_streams_in_text_and_applies_whole_in_json() {
+    // as the README says: in text the value is masked as it streams, so `keep_last` cannot apply
+    // and `tokenize` redacts; in JSON the value is captured whole and gets the action as written
+    let env = |k: &str| (k == "K").then(|| "k".repeat(40));
+    let mask =
+        Arc::new(Ruleset::from_json(r#"{"secret_keys": {"action": {"type": "mask", "keep_last": 2}}}"#, &env).unwrap());
+    let tok = Arc::new(
+        Ruleset::from_json(
+            r#"{"secret_keys": {"action": {"type": "tokenize"}}, "tokenize": {"key_id": "k1", "secret_env": "K"}}"#,
+            &env,
+        )
+        .unwrap(),
+    );
+    let text = |p: &Arc<Ruleset>, f: Format, s: &str| String::from_utf8(mask_all(p, f, s.as_bytes()).0).unwrap();
+    assert_eq!(
+        text(&mask, Format::Text, "password=hunter22 x\n"),
+        "password=******** x\n"
+    );
+    assert_eq!(
+        text(&mask, Format::Json, r#"{"password":"hunter22"}"#),
+        r#"{"password":"******22"}"#
+    );
+    assert_eq!(
+        text(&tok, Format::Text, "password=hunter22 x\n"),
+        "password=[REDACTED] x\n"
+    );
+    let json = text(&tok, Format::Json, r#"{"password":"hunter22"}"#);
+    assert!(json.starts_with(r#"{"password":"tok_k1_"#), "{json}");
+}
