@@ -525,6 +525,35 @@ fn report_mode_leaves_bodies_byte_identical_while_the_counters_count() {
         e.prom("streammask_values_masked{policy=\"default\",rule=\"cards\",direction=\"response\"}"),
         0
     );
+    // a compressed body stays compressed, with its headers; it is decoded only to be counted
+    let reported = || e.prom("streammask_values_reported{policy=\"default\",rule=\"cards\",direction=\"response\"}");
+    let before = reported();
+    let _ = get(&e.url("/api/users"), &[]);
+    let per_body = reported() - before;
+    assert!(per_body > 0);
+    let (status, headers, body) = get(&e.url("/gzip"), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(body, direct("/gzip"), "report mode changed a gzip body");
+    assert!(
+        headers.contains("content-encoding: gzip"),
+        "report mode dropped content-encoding: {headers}"
+    );
+    assert_eq!(
+        reported(),
+        before + 2 * per_body,
+        "the gzip body (the same JSON) was not counted"
+    );
+    // a body it cannot decode passes whole (report mode never cuts), counted
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "-", &e.url("/gzip-corrupt")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "report mode cut a body it could not decode");
+    assert_eq!(out.stdout, direct("/gzip-corrupt"));
+    assert_eq!(
+        e.prom("streammask_streams_passed_unmasked{reason=\"decode_error\",direction=\"response\"}"),
+        1
+    );
 }
 
 #[test]
