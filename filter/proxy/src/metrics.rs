@@ -36,6 +36,8 @@ pub enum Skip {
     NoBody,
     /// A protocol upgrade (WebSocket, CONNECT): not HTTP bodies any more.
     Upgrade,
+    /// The policy has no rule and no field rule: no body can change, so none is read.
+    NothingToFind,
 }
 
 /// Why a body was blocked (or, with `on_error: pass`, passed unmasked).
@@ -76,11 +78,12 @@ impl Fail {
     }
 }
 
-const SKIPS: [(Skip, &str); 4] = [
+const SKIPS: [(Skip, &str); 5] = [
     (Skip::Direction, "direction"),
     (Skip::ContentType, "content_type"),
     (Skip::NoBody, "no_body"),
     (Skip::Upgrade, "upgrade"),
+    (Skip::NothingToFind, "nothing_to_find"),
 ];
 const FAILS: [(Fail, &str); 11] = [
     (Fail::Encoding, "encoding"),
@@ -110,7 +113,7 @@ pub struct DirMetrics {
     pub streams_scanned: Option<u32>,
     pub json_fallbacks: Option<u32>,
     pub decompressed: Option<u32>,
-    skipped: [Option<u32>; 4],
+    skipped: [Option<u32>; 5],
     blocked: [Option<u32>; 11],
     passed: [Option<u32>; 11],
 }

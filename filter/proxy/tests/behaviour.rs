@@ -888,3 +888,28 @@ fn decompression_bombs_and_broken_bodies_are_blocked_on_both_hosts() {
         );
     }
 }
+
+#[test]
+fn a_policy_that_can_find_nothing_does_not_read_bodies() {
+    // no rule, no field rule, secret keys off: nothing can change, so no body is read or rewritten
+    let nothing = r#"{"rules": [], "secret_keys": {"enabled": false}}"#;
+    for kind in BOTH {
+        let (sh, names) = shared(kind, nothing);
+        let out = run(kind, &sh, &names, json_resp(BODY, 13, Framing::Length));
+        assert_eq!(out.client_body, BODY, "{kind:?}");
+        assert!(
+            out.resp_headers.contains_key("content-length"),
+            "{kind:?}: headers changed"
+        );
+        assert_eq!(
+            out.counters["streammask.streams_skipped.reason.nothing_to_find.direction.response"],
+            1
+        );
+        assert!(!out.counters.contains_key("streammask.bytes_scanned.direction.response"));
+        // with secret keys on (the default), `"rules": []` still scans: a password is found
+        let (sh, names) = shared(kind, r#"{"rules": []}"#);
+        let body = br#"{"password":"hunter2"}"#;
+        let out = run(kind, &sh, &names, json_resp(body, 5, Framing::Length));
+        assert_eq!(out.client_body, br#"{"password":"[REDACTED]"}"#, "{kind:?}");
+    }
+}

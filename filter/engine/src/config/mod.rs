@@ -183,6 +183,12 @@ impl Ruleset {
         self.fields.iter().map(|f| f.name.as_str())
     }
 
+    /// Whether no body can change under this rule set: no rule and no field rule (secret keys,
+    /// when enabled, bring one of each). A body then need not be read at all.
+    pub fn finds_nothing(&self) -> bool {
+        self.rules.is_empty() && self.fields.is_empty()
+    }
+
     /// The longest a stream holds back for a pending match, in bytes.
     pub fn max_hold_back(&self) -> usize {
         self.max_len + self.lookbehind

@@ -236,6 +236,10 @@ impl StreamFilter {
     /// coding that cannot be decoded), or `Body::Scan` with its masker and decoder.
     fn begin(&mut self, host: &mut dyn Host, d: Dir) -> Next {
         let p = &*self.policy;
+        if p.ruleset.finds_nothing() {
+            // nothing to find: the body is not read, copied or rewritten, its headers stay
+            return self.skip(host, d, Skip::NothingToFind);
+        }
         let route = route_for(host, d, p);
         if route == Route::Pass {
             return self.skip(host, d, Skip::ContentType);
