@@ -254,12 +254,13 @@ impl HttpPolicy {
                 OnError::Block
             }
         };
+        // absent settings keep the defaults `with_ruleset` wrote (the one place they are written)
         self.enforce_percent = match w.enforce_percent {
-            None => 100,
+            None => self.enforce_percent,
             Some(p) if p <= 100 => p,
             Some(p) => {
                 errs.push("enforce_percent", format!("{p} is not a percentage; use 0-100"));
-                100
+                self.enforce_percent
             }
         };
         if let Some(v) = &w.content_types {
@@ -283,7 +284,8 @@ impl HttpPolicy {
             }
         }
         self.file_parts = match w.multipart.file_parts.as_deref() {
-            None | Some("text") => FileParts::Text,
+            None => self.file_parts,
+            Some("text") => FileParts::Text,
             Some("all") => FileParts::All,
             Some("none") => FileParts::None,
             Some(x) => {
@@ -295,9 +297,9 @@ impl HttpPolicy {
             }
         };
         self.limits = limits(&w.limits, errs);
-        self.scan_missing_content_type = w.scan_missing_content_type.unwrap_or(true);
-        self.sniff = w.sniff.unwrap_or(true);
-        self.strip_accept_encoding = w.strip_accept_encoding.unwrap_or(true);
+        self.scan_missing_content_type = w.scan_missing_content_type.unwrap_or(self.scan_missing_content_type);
+        self.sniff = w.sniff.unwrap_or(self.sniff);
+        self.strip_accept_encoding = w.strip_accept_encoding.unwrap_or(self.strip_accept_encoding);
     }
 
     /// The body format for a `content-type` header value, or `None` when such bodies pass untouched.
