@@ -16,6 +16,12 @@ for t in policy chunking json forms; do
     | grep -E '^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|==[0-9]+== ERROR|SUMMARY|thread .* panicked)' || true
   if ls "artifacts/$t"/crash-* >/dev/null 2>&1; then
     echo "fuzz target $t crashed: tests/fuzz/artifacts/$t" >&2
+    for c in "artifacts/$t"/crash-*; do
+      echo "-- $c (first 512 bytes, as hex):" >&2
+      head -c 512 "$c" | od -An -tx1 >&2
+      echo "-- what it prints:" >&2
+      cargo fuzz run --fuzz-dir . -s none "$t" "$c" 2>&1 | grep -A6 'panicked' | head -20 >&2 || true
+    done
     exit 1
   fi
 done

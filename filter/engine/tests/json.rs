@@ -48,6 +48,23 @@ fn field_keys_mask_whole_values_of_any_type() {
 }
 
 #[test]
+fn the_users_field_rule_applies_inside_a_value_redacted_by_key_name() {
+    // `api_key` is a built-in secret key; the user's own rules still name values inside it
+    let doc = r#"{"api_key":{"password":true,"user_id":"u1","flag":true,"v":"abc","n":null}}"#;
+    let (out, stats) = mask(doc);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["api_key"]["password"], "[REDACTED]", "{out}");
+    assert!(
+        v["api_key"]["user_id"].as_str().unwrap().starts_with("tok_k1_"),
+        "{out}"
+    );
+    assert_eq!(v["api_key"]["flag"], true, "{out}");
+    assert_eq!(v["api_key"]["v"], "[REDACTED]", "{out}");
+    assert_eq!(v["api_key"]["n"], Value::Null, "{out}");
+    assert_eq!(stats.field_hits(), vec![1, 1, 0, 1]);
+}
+
+#[test]
 fn field_on_a_container_masks_every_scalar_inside_and_keeps_keys() {
     let doc = r#"{"password":{"old":"a1","new":["b2",33,true,null]}}"#;
     let (out, _) = mask(doc);

@@ -16,11 +16,37 @@ const SEED_KEY: usize = 64;
 
 impl JsonMasker {
     /// The field rule that covers the value starting now, if any.
+    ///
+    /// An enclosing field covers everything inside it, except that a value inside the built-in
+    /// `secret_keys` field still gets the user's own field rule when its key or path names one
+    /// (the user's action as written: their replacement text, booleans replaced too).
     pub(super) fn field_for_value(&self, p: &Ruleset) -> Option<usize> {
         let top = self.stack.last()?;
-        if let Some(f) = top.field {
+        let inherited = top.field;
+        if let Some(f) = inherited {
+            if Some(f) != p.secret_field {
+                return Some(f);
+            }
+        }
+        if let Some(f) = self.user_field_for_value(p, top) {
             return Some(f);
         }
+        if inherited.is_some() {
+            return inherited;
+        }
+        if let Some(fi) = p.secret_field {
+            if top.obj && top.key_ok {
+                let key = &self.keys[top.key_start..top.key_start + top.key_len];
+                if p.secret_terms.matches(key) {
+                    return Some(fi);
+                }
+            }
+        }
+        None
+    }
+
+    /// The user's field rule naming the value that starts now by its key or its path.
+    fn user_field_for_value(&self, p: &Ruleset, top: &super::Frame) -> Option<usize> {
         if top.obj && top.key_ok {
             let key = &self.keys[top.key_start..top.key_start + top.key_len];
             if let Some((_, fi)) = p.field_keys.iter().find(|(k, _)| &**k == key) {
@@ -43,14 +69,6 @@ impl JsonMasker {
                 }
             }
             return Some(*fi);
-        }
-        if let (Some(fi), Some(top)) = (p.secret_field, self.stack.last()) {
-            if top.obj && top.key_ok {
-                let key = &self.keys[top.key_start..top.key_start + top.key_len];
-                if p.secret_terms.matches(key) {
-                    return Some(fi);
-                }
-            }
         }
         None
     }
