@@ -10,6 +10,7 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
 cargo fuzz build --fuzz-dir . -s none
 for t in policy chunking json forms; do
   mkdir -p "corpus/$t"
+  rm -f "artifacts/$t"/crash-*   # a crash left by an earlier run is not this run's
   cp -n seeds/$t/* "corpus/$t/" 2>/dev/null || true
   echo "== fuzz $t for ${secs}s"
   cargo fuzz run --fuzz-dir . -s none "$t" "corpus/$t" -- -max_total_time="$secs" -max_len=4096 -print_final_stats=1 2>&1 \

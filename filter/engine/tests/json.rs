@@ -65,6 +65,56 @@ fn the_users_field_rule_applies_inside_a_value_redacted_by_key_name() {
 }
 
 #[test]
+fn key_decisions_hold_for_many_keys_in_any_order() {
+    // more distinct keys than the per-stream key memo has slots, secret and field keys among
+    // them, each seen several times in different orders and lengths (also over the memo's limit)
+    // plain keys of the lengths of the secret and field keys below, so some share a memo slot
+    let mut keys: Vec<String> = [3usize, 7, 9, 11]
+        .iter()
+        .flat_map(|&w| (0..150).map(move |i| format!("{i:0w$}")))
+        .collect();
+    keys.extend(
+        [
+            "password",
+            "user_id",
+            "x_api_key",
+            "DB_PASSWORD",
+            "passwordHint2",
+            "pwd",
+        ]
+        .map(String::from),
+    );
+    keys.push("a_very_long_key_name_that_ends_in_client_secret".into());
+    keys.push("a_very_long_key_name_that_is_not_secret_at_all".into());
+    let secret = |k: &str| {
+        matches!(
+            k,
+            "x_api_key" | "DB_PASSWORD" | "pwd" | "a_very_long_key_name_that_ends_in_client_secret"
+        )
+    };
+    for round in 0..3usize {
+        let mut order = keys.clone();
+        order.rotate_left(round * 37 % keys.len());
+        if round == 1 {
+            order.reverse();
+        }
+        // written by hand: a serde_json map would sort the keys
+        let body: Vec<String> = order.iter().map(|k| format!("\"{k}\":\"v-1\"")).collect();
+        let (out, _) = mask(&format!("{{{}}}", body.join(",")));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        for k in &keys {
+            let got = v[k.as_str()].as_str().unwrap();
+            match k.as_str() {
+                "password" => assert_eq!(got, "[REDACTED]", "{k}"),
+                "user_id" => assert!(got.starts_with("tok_k1_"), "{k}: {got}"),
+                k if secret(k) => assert_eq!(got, "[REDACTED]", "{k}"),
+                _ => assert_eq!(got, "v-1", "{k}"),
+            }
+        }
+    }
+}
+
+#[test]
 fn field_on_a_container_masks_every_scalar_inside_and_keeps_keys() {
     let doc = r#"{"password":{"old":"a1","new":["b2",33,true,null]}}"#;
     let (out, _) = mask(doc);

@@ -20,7 +20,7 @@ impl JsonMasker {
     /// An enclosing field covers everything inside it, except that a value inside the built-in
     /// `secret_keys` field still gets the user's own field rule when its key or path names one
     /// (the user's action as written: their replacement text, booleans replaced too).
-    pub(super) fn field_for_value(&self, p: &Ruleset) -> Option<usize> {
+    pub(super) fn field_for_value(&mut self, p: &Ruleset) -> Option<usize> {
         let top = self.stack.last()?;
         let inherited = top.field;
         if let Some(f) = inherited {
@@ -28,31 +28,26 @@ impl JsonMasker {
                 return Some(f);
             }
         }
-        if let Some(f) = self.user_field_for_value(p, top) {
+        let (by_key, secret) = if top.obj && top.key_ok {
+            self.memo
+                .lookup(p, &self.keys[top.key_start..top.key_start + top.key_len])
+        } else {
+            (None, false)
+        };
+        if let Some(f) = by_key.or_else(|| self.field_by_path(p)) {
             return Some(f);
         }
         if inherited.is_some() {
             return inherited;
         }
-        if let Some(fi) = p.secret_field {
-            if top.obj && top.key_ok {
-                let key = &self.keys[top.key_start..top.key_start + top.key_len];
-                if p.secret_terms.matches(key) {
-                    return Some(fi);
-                }
-            }
+        if secret {
+            return p.secret_field;
         }
         None
     }
 
-    /// The user's field rule naming the value that starts now by its key or its path.
-    fn user_field_for_value(&self, p: &Ruleset, top: &super::Frame) -> Option<usize> {
-        if top.obj && top.key_ok {
-            let key = &self.keys[top.key_start..top.key_start + top.key_len];
-            if let Some((_, fi)) = p.field_keys.iter().find(|(k, _)| &**k == key) {
-                return Some(*fi);
-            }
-        }
+    /// The user's field rule naming the value that starts now by its path.
+    fn field_by_path(&self, p: &Ruleset) -> Option<usize> {
         'paths: for (segs, fi) in &p.field_paths {
             if segs.len() != self.stack.len() {
                 continue;
@@ -121,5 +116,73 @@ impl JsonMasker {
         stats.hit_field(p, fi, self.tok_start, value);
         escape_into(&self.tmp, out);
         self.capture.clear();
+    }
+}
+
+/// Keys up to this long are remembered by [`KeyMemo`].
+const MEMO_KEY: usize = 24;
+/// Slots of [`KeyMemo`] (a power of two).
+const MEMO_SLOTS: usize = 32;
+
+/// What a key name selects, for the key names seen last: the user's field rule listing it among
+/// its `keys`, and whether it is a secret key. API bodies repeat a handful of keys, so most values
+/// cost one hash and one compare instead of a pass over the field keys and the secret terms.
+/// Direct-mapped: a slot holds one key, compared whole, so a collision only costs a recompute.
+pub(super) struct KeyMemo {
+    slots: Box<[MemoSlot; MEMO_SLOTS]>,
+}
+
+#[derive(Clone, Copy)]
+struct MemoSlot {
+    /// 0: empty.
+    len: u8,
+    key: [u8; MEMO_KEY],
+    by_key: Option<usize>,
+    secret: bool,
+}
+
+impl Default for KeyMemo {
+    fn default() -> KeyMemo {
+        let empty = MemoSlot {
+            len: 0,
+            key: [0; MEMO_KEY],
+            by_key: None,
+            secret: false,
+        };
+        KeyMemo {
+            slots: Box::new([empty; MEMO_SLOTS]),
+        }
+    }
+}
+
+impl KeyMemo {
+    /// The user's field rule for `key` by name, and whether `key` is a secret key.
+    pub(super) fn lookup(&mut self, p: &Ruleset, key: &[u8]) -> (Option<usize>, bool) {
+        let compute = || {
+            let by_key = p.field_keys.iter().find(|(k, _)| &**k == key).map(|(_, fi)| *fi);
+            (by_key, p.secret_field.is_some() && p.secret_terms.matches(key))
+        };
+        let Ok(len) = u8::try_from(key.len()) else {
+            return compute();
+        };
+        if key.is_empty() || key.len() > MEMO_KEY {
+            return compute();
+        }
+        // FNV-1a over the (short) key; its top bits pick the slot
+        let h = key
+            .iter()
+            .fold(0x811C_9DC5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        let Some(slot) = self.slots.get_mut((h >> (32 - MEMO_SLOTS.trailing_zeros())) as usize) else {
+            return compute();
+        };
+        if slot.len == len && slot.key[..key.len()] == *key {
+            return (slot.by_key, slot.secret);
+        }
+        let (by_key, secret) = compute();
+        slot.len = len;
+        slot.key[..key.len()].copy_from_slice(key);
+        slot.by_key = by_key;
+        slot.secret = secret;
+        (by_key, secret)
     }
 }

@@ -90,6 +90,7 @@ pub(crate) struct JsonMasker {
     map: RawMap,
     keybuf: Vec<u8>,
     key_over: bool,
+    memo: fields::KeyMemo,
     capture: Vec<u8>,
     /// Numbers: field index, or streaming as a long number.
     num_field: Option<usize>,
@@ -127,6 +128,7 @@ impl JsonMasker {
             map: RawMap::default(),
             keybuf: Vec::new(),
             key_over: false,
+            memo: fields::KeyMemo::default(),
             capture: Vec::new(),
             num_field: None,
             num_long: false,
