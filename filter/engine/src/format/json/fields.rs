@@ -20,6 +20,7 @@ impl JsonMasker {
     /// An enclosing field covers everything inside it, except that a value inside the built-in
     /// `secret_keys` field still gets the user's own field rule when its key or path names one
     /// (the user's action as written: their replacement text, booleans replaced too).
+    #[inline]
     pub(super) fn field_for_value(&mut self, p: &Ruleset) -> Option<usize> {
         let top = self.stack.last()?;
         let inherited = top.field;
@@ -68,20 +69,21 @@ impl JsonMasker {
         None
     }
 
-    /// Context for `near` keywords: the tail of the current key, then `": "`.
-    pub(super) fn seed(&self) -> Vec<u8> {
-        let mut seed = Vec::new();
-        if !self.has_near {
-            return seed;
-        }
-        if let Some(top) = self.stack.last() {
-            if top.obj && top.key_ok {
-                let key = &self.keys[top.key_start..top.key_start + top.key_len];
-                seed.extend_from_slice(&key[key.len().saturating_sub(SEED_KEY)..]);
-                seed.extend_from_slice(b": ");
+    /// Starts the scanner on a new value at `tok_start`; rules with `near` keywords see the tail of
+    /// the value's key, then `": "`, as context before it.
+    #[inline]
+    pub(super) fn reset_scanner(&mut self) {
+        self.seed.clear();
+        if self.has_near {
+            if let Some(top) = self.stack.last() {
+                if top.obj && top.key_ok {
+                    let key = &self.keys[top.key_start..top.key_start + top.key_len];
+                    self.seed.extend_from_slice(&key[key.len().saturating_sub(SEED_KEY)..]);
+                    self.seed.extend_from_slice(b": ");
+                }
             }
         }
-        seed
+        self.scanner.reset_at(&self.seed, self.tok_start);
     }
 
     /// Writes the replacement for a field value that cannot be captured whole (too long, or cut by

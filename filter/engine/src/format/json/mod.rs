@@ -102,6 +102,8 @@ pub(crate) struct JsonMasker {
     text: TextMasker,
     tmp: Vec<u8>,
     has_near: bool,
+    /// The context `near` keywords see before a value (see `reset_scanner`).
+    seed: Vec<u8>,
     /// A finished number's output (and raw form), held until the next token shows the JSON goes on
     /// (`4111 1111 ...` is not four numbers: on an error the raw bytes go to text rules).
     num_out: Vec<u8>,
@@ -139,6 +141,7 @@ impl JsonMasker {
             text: TextMasker::new(policy),
             tmp: Vec::new(),
             has_near: policy.rules.iter().any(|r| r.near.is_some()),
+            seed: Vec::new(),
             num_out: Vec::new(),
             num_raw: Vec::new(),
             str_fresh: false,
@@ -415,8 +418,7 @@ impl JsonMasker {
                     None => {
                         self.kind = StrKind::Value;
                         self.str_fresh = true;
-                        let seed = self.seed();
-                        self.scanner.reset_at(&seed, self.tok_start);
+                        self.reset_scanner();
                         self.map.reset();
                     }
                 }
@@ -689,8 +691,7 @@ impl JsonMasker {
                 // Too long for a number anyone sends on purpose: stream it as a string.
                 self.num_long = true;
                 out.push(b'"');
-                let seed = self.seed();
-                self.scanner.reset_at(&seed, self.tok_start);
+                self.reset_scanner();
                 self.map.reset();
                 self.scanner.feed(&self.capture);
                 self.map.push_literal(&self.capture);
@@ -732,8 +733,7 @@ impl JsonMasker {
             self.capture.clear();
             return;
         }
-        let seed = self.seed();
-        self.scanner.reset_at(&seed, self.tok_start);
+        self.reset_scanner();
         self.scanner.feed(&self.capture);
         self.tmp.clear();
         let mut sink = NumSink {

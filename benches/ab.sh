@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Two builds of streammask.wasm side by side in ONE Envoy, measured in alternation: the fair way to
+# compare builds on a noisy machine (separate Envoy runs drift by more than the difference sought).
+# Listeners: :10100 no filter, :10201 build A, :10202 build B, both with the same policy.
+# Reports per round req/s and Envoy CPU per request (µs, from /proc: the proxy's own cost), then
+# the medians and B/A.
+#   benches/ab.sh A.wasm B.wasm [POLICY.json] [BODY BYTES, default 262144] [ROUNDS, default 8] [SECONDS, default 4]
+# POLICY defaults to the one benches/envoy-bench.yaml embeds. A build older than the policy's
+# settings refuses it at start (Envoy then exits: see target/bench-ab/envoy.log).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+a=$(realpath "$1"); b=$(realpath "$2")
+policy=${3:-}
+size=${4:-262144}
+rounds=${5:-8}
+secs=${6:-4}
+ENVOY=${ENVOY_BIN:-.venv/bin/envoy}
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
+[ -x "$ENVOY" ] || { echo "no Envoy at $ENVOY: make setup" >&2; exit 1; }
+[ -x target/release/demo-upstream ] || cargo build --release --bin demo-upstream --quiet
+dir=target/bench-ab
+mkdir -p "$dir"
+python3 - "$a" "$b" "$policy" "$dir/envoy.yaml" <<'EOF'
+import sys, textwrap
+a, b, policy, out = sys.argv[1:]
+lines = open("benches/envoy-bench.yaml").read().split("\n")
+def at(name):
+    return next(i for i, l in enumerate(lines) if l.strip() == name)
+head = "\n".join(lines[: at("listeners:") + 1])
+plain = "\n".join(lines[at("- name: plain") : at("- name: streammask")])
+block = "\n".join(lines[at("- name: streammask") : at("- name: lua")])
+clusters = "\n".join(lines[at("clusters:") :])
+if policy:
+    i, j = block.index("value: |"), block.index("vm_config:")
+    block = block[:i] + "value: |\n" + textwrap.indent(textwrap.dedent(open(policy).read()).strip("\n"), " " * 22) + "\n" + " " * 16 + block[j:]
+def listener(name, port, wasm):
+    return (block.replace("- name: streammask", "- name: " + name, 1)
+            .replace("port_value: 10101", "port_value: %d" % port)
+            .replace("stat_prefix: streammask", "stat_prefix: " + name)
+            .replace("vm_id: streammask", "vm_id: " + name)
+            .replace("/etc/streammask/streammask.wasm", wasm))
+open(out, "w").write("\n".join([head, plain, listener("build_a", 10201, a), listener("build_b", 10202, b), clusters]))
+EOF
+export STREAMMASK_TOKEN_KEY=bench-only-key-0123456789abcdef0123456789
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+DEMO_UPSTREAM_BIND=127.0.0.1 taskset -c 1 target/release/demo-upstream --port 10180 >/dev/null 2>"$dir/upstream.log" &
+pids+=($!)
+taskset -c 0 "$ENVOY" -c "$dir/envoy.yaml" --concurrency 1 --disable-hot-restart -l warning >"$dir/envoy.log" 2>&1 &
+pids+=($!)
+envoy_pid=${pids[1]}
+for _ in $(seq 1 100); do curl -sf http://127.0.0.1:10190/ready >/dev/null 2>&1 && break; sleep 0.2; done
+curl -sf http://127.0.0.1:10190/ready >/dev/null || { echo "Envoy did not start: $dir/envoy.log" >&2; tail -5 "$dir/envoy.log" >&2; exit 1; }
+for port in 10201 10202; do
+  body=$(curl -s "http://127.0.0.1:$port/sized?bytes=4096")
+  if ! grep -q 'paid with' <<<"$body" || grep -q '4111 1111 1111 1111' <<<"$body"; then
+    echo "listener $port does not mask" >&2; exit 1
+  fi
+done
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPUs; Envoy --concurrency 1 on CPU 0, upstream + wrk on CPU 1; /sized?bytes=$size, wrk -t1 -c16 -d${secs}s, $rounds rounds"
+echo "# A = $a"
+echo "# B = $b"
+for p in 10100 10201 10202; do taskset -c 1 wrk -t1 -c16 -d2s "http://127.0.0.1:$p/sized?bytes=$size" >/dev/null 2>&1 || true; done
+hz=$(getconf CLK_TCK)
+printf '| round | none req/s | A req/s | B req/s | A µs CPU/req | B µs CPU/req |\n|---|---|---|---|---|---|\n'
+res=()
+for r in $(seq 1 "$rounds"); do
+  row="| $r"
+  cpus=""
+  for p in 10100 10201 10202; do
+    c0=$(awk '{print $14+$15}' /proc/"$envoy_pid"/stat)
+    rps=$(taskset -c 1 wrk -t1 -c16 -d"${secs}s" "http://127.0.0.1:$p/sized?bytes=$size" | awk '/Requests\/sec/{print $2}')
+    c1=$(awk '{print $14+$15}' /proc/"$envoy_pid"/stat)
+    row="$row | $rps"
+    if [ "$p" != 10100 ]; then
+      cpus="$cpus | $(awk -v a="$c0" -v b="$c1" -v r="$rps" -v s="$secs" -v hz="$hz" 'BEGIN{printf "%.0f", (b-a)/hz/(r*s)*1e6}')"
+    fi
+  done
+  echo "$row$cpus |"
+  res+=("$row$cpus")
+done
+printf '%s\n' "${res[@]}" | awk -F'|' '
+  { ra[NR]=$4; rb[NR]=$5; ca[NR]=$6; cb[NR]=$7 }
+  function med(v, n,   i, j, t) { for (i=1;i<=n;i++) for (j=i+1;j<=n;j++) if (v[j]+0 < v[i]+0) { t=v[i]; v[i]=v[j]; v[j]=t }
+                                  return (n % 2) ? v[(n+1)/2] : (v[n/2] + v[n/2+1]) / 2 }
+  END { n=NR; mra=med(ra,n); mrb=med(rb,n); mca=med(ca,n); mcb=med(cb,n)
+        printf "\nmedians: A %.1f req/s, %.0f µs CPU/req; B %.1f req/s, %.0f µs CPU/req; B/A req/s %.2f, B/A CPU/req %.2f\n", mra, mca, mrb, mcb, mrb/mra, mcb/mca }'
