@@ -298,7 +298,12 @@ fn a_missing_token_key_is_a_configuration_error_not_a_silent_pass() {
 
 #[test]
 fn tokens_are_identical_across_requests_and_across_both_worker_threads() {
-    let e = start_envoy(EnvoyOpts::default());
+    // the per-stream debug lines name the worker thread that ran the filter
+    let policy = example_policy_with(serde_json::json!({"debug_log": true}));
+    let e = start_envoy(EnvoyOpts {
+        policy: Some(&policy),
+        ..EnvoyOpts::default()
+    });
     let mut tokens = std::collections::BTreeSet::new();
     for _ in 0..30 {
         let body = curl(&["-s", &e.url("/api/users")]).out.stdout;
@@ -382,11 +387,20 @@ fn prometheus_shows_the_documented_counters_with_the_right_counts() {
         e.prom("streammask_streams_skipped{reason=\"content_type\",direction=\"request\"}"),
         1
     );
+    // Envoy logs wasm at debug here, but the policy did not ask for per-stream debug lines
+    let log = e.log();
+    assert!(log.contains("streammask: policy default loaded"), "{log}");
+    assert!(
+        !log.contains("streammask: response body done"),
+        "debug lines without debug_log:\n{log}"
+    );
 }
 
 #[test]
 fn envoy_debug_log_contains_no_raw_values_and_no_secret() {
+    let policy = example_policy_with(serde_json::json!({"debug_log": true}));
     let e = start_envoy(EnvoyOpts {
+        policy: Some(&policy),
         log_level: "wasm:trace",
         ..EnvoyOpts::default()
     });

@@ -913,3 +913,41 @@ fn a_policy_that_can_find_nothing_does_not_read_bodies() {
         assert_eq!(out.client_body, br#"{"password":"[REDACTED]"}"#, "{kind:?}");
     }
 }
+
+#[test]
+fn per_stream_debug_lines_only_when_the_policy_asks_and_never_with_a_value() {
+    let with = POLICY.replacen('{', r#"{"debug_log": true,"#, 1);
+    for kind in BOTH {
+        let (sh, names) = shared(kind, POLICY);
+        let out = run(kind, &sh, &names, json_resp(BODY, 7, Framing::Chunked));
+        assert_masked(&out.client_body);
+        let debug: Vec<&String> = out
+            .logs
+            .iter()
+            .filter(|(l, _)| *l == log::Level::Debug)
+            .map(|(_, m)| m)
+            .collect();
+        assert!(debug.is_empty(), "{kind:?}: debug lines without debug_log: {debug:?}");
+
+        let (sh, names) = shared(kind, &with);
+        let out = run(kind, &sh, &names, json_resp(BODY, 7, Framing::Chunked));
+        assert_masked(&out.client_body);
+        let lines: Vec<&String> = out.logs.iter().map(|(_, m)| m).collect();
+        assert!(
+            lines
+                .iter()
+                .any(|m| m.starts_with("streammask: scanning response body as json")),
+            "{kind:?}: {lines:?}"
+        );
+        let done = lines
+            .iter()
+            .find(|m| m.starts_with("streammask: response body done"))
+            .unwrap_or_else(|| panic!("{kind:?}: no body-done line: {lines:?}"));
+        assert!(done.contains("credit_card=1") && done.contains("user-ids=1"), "{done}");
+        for m in &lines {
+            for raw in ["4111 1111 1111 1111", "Jane@Example.com", "123-45-6789", "u-1"] {
+                assert!(!m.contains(raw), "{raw} in a log line: {m}");
+            }
+        }
+    }
+}

@@ -127,6 +127,8 @@ pub struct HttpPolicy {
     pub file_parts: FileParts,
     /// Remove `accept-encoding` from requests.
     pub strip_accept_encoding: bool,
+    /// Write the per-stream debug lines (formatted only when on).
+    pub debug_log: bool,
     header_rules: Vec<meta::HeaderRule>,
     query: Option<meta::QueryRule>,
 }
@@ -181,6 +183,7 @@ impl HttpPolicy {
             sniff: true,
             file_parts: FileParts::Text,
             strip_accept_encoding: true,
+            debug_log: false,
             header_rules: Vec::new(),
             query: None,
         }
@@ -298,6 +301,7 @@ impl HttpPolicy {
         };
         self.limits = limits(&w.limits, errs);
         self.scan_missing_content_type = w.scan_missing_content_type.unwrap_or(self.scan_missing_content_type);
+        self.debug_log = w.debug_log.unwrap_or(self.debug_log);
         self.sniff = w.sniff.unwrap_or(self.sniff);
         self.strip_accept_encoding = w.strip_accept_encoding.unwrap_or(self.strip_accept_encoding);
     }

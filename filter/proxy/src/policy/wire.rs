@@ -31,6 +31,9 @@ pub struct PolicyWire {
     pub tokenize: Option<TokenizeWire>,
     /// Opt-in structured findings log (rule, offset, keyed fingerprint; never the value).
     pub findings_log: Option<bool>,
+    /// Opt-in per-stream debug lines (how each body is scanned, what was found per label; never
+    /// a value). Off by default: they would be formatted on every request.
+    pub debug_log: Option<bool>,
     /// Values under credential-bearing keys (`password`, `api_key`, ...): on by default.
     pub secret_keys: Option<SecretKeysWire>,
     /// Which bodies to scan: `["request", "response"]` (the default).

@@ -208,7 +208,7 @@ impl StreamFilter {
         let mut summary = String::new();
         for ((n, id), name) in hits.zip(ids).zip(policy.label_names()) {
             count(host, *id, *n);
-            if *n > 0 {
+            if *n > 0 && policy.debug_log {
                 summary.push_str(&format!(" {name}={n}"));
             }
         }
@@ -227,21 +227,23 @@ impl StreamFilter {
             }
         }
         count(host, m.json_fallbacks, stats.json_fallbacks + stats.depth_fallbacks);
-        log::debug!(
-            "streammask: {} body done: {} bytes scanned, {}{}",
-            d.name(),
-            scan.scanned,
-            if scan.enforce {
-                "masked"
-            } else {
-                "would mask (report mode)"
-            },
-            if summary.is_empty() {
-                " nothing".to_string()
-            } else {
-                summary
-            }
-        );
+        if policy.debug_log {
+            log::debug!(
+                "streammask: {} body done: {} bytes scanned, {}{}",
+                d.name(),
+                scan.scanned,
+                if scan.enforce {
+                    "masked"
+                } else {
+                    "would mask (report mode)"
+                },
+                if summary.is_empty() {
+                    " nothing".to_string()
+                } else {
+                    summary
+                }
+            );
+        }
     }
 
     /// A failure after bytes may have left: reset the stream where the host can, otherwise drop

@@ -217,12 +217,14 @@ impl StreamFilter {
                 count(host, ids.get(label.index()).copied().flatten(), *n);
             }
         }
-        log::debug!(
-            "streammask: {} header {name}: {} value(s) {}",
-            d.name(),
-            hits.total(),
-            if self.enforce { "masked" } else { "found (report mode)" }
-        );
+        if self.policy.debug_log {
+            log::debug!(
+                "streammask: {} header {name}: {} value(s) {}",
+                d.name(),
+                hits.total(),
+                if self.enforce { "masked" } else { "found (report mode)" }
+            );
+        }
         if self.enforce {
             if let Err(e) = host.set_header(d, name, value) {
                 log::error!("streammask: cannot rewrite {name}: {e}");
@@ -293,13 +295,15 @@ impl StreamFilter {
             paused_out: Vec::new(),
             out: Vec::new(),
         }));
-        log::debug!(
-            "streammask: scanning {} body as {}{}{}",
-            d.name(),
-            route_name(&route),
-            coding.map_or(String::new(), |c| format!(" (decoding {})", c.name())),
-            if enforce { "" } else { " in report mode" }
-        );
+        if self.policy.debug_log {
+            log::debug!(
+                "streammask: scanning {} body as {}{}{}",
+                d.name(),
+                route_name(&route),
+                coding.map_or(String::new(), |c| format!(" (decoding {})", c.name())),
+                if enforce { "" } else { " in report mode" }
+            );
+        }
         Next::Continue
     }
 }
