@@ -951,3 +951,30 @@ fn per_stream_debug_lines_only_when_the_policy_asks_and_never_with_a_value() {
         }
     }
 }
+
+#[test]
+fn host_calls_per_request_stay_few_and_route_headers_are_read_only_for_routes() {
+    for kind in BOTH {
+        // no routes, no query rule: neither the host nor the path is read
+        let (sh, names) = shared(kind, POLICY);
+        let out = run(kind, &sh, &names, json_resp(BODY, 4096, Framing::Length));
+        assert_masked(&out.client_body);
+        assert_eq!(
+            out.headers_read,
+            [":method", "upgrade", ":status", "content-encoding", "content-length"],
+            "{kind:?}"
+        );
+        let total: usize = out.host_calls.values().sum();
+        // 5 header reads, content-type (all values), accept-encoding and content-length removed,
+        // one body read and write, 7 counters
+        assert!(total <= 17, "{kind:?}: {total} host calls: {:?}", out.host_calls);
+        let out = run(kind, &sh, &names, Exchange::default());
+        assert_eq!(out.headers_read, [":method", "upgrade", ":status"], "{kind:?}");
+        assert!(out.host_calls.values().sum::<usize>() <= 6, "{kind:?}: {:?}", out.host_calls);
+
+        // routes on host and path: both are read (host first, path next)
+        let (sh, names) = shared(kind, ROUTED);
+        let out = run(kind, &sh, &names, text_exchange("/pay", "a.example.com", b"x"));
+        assert_eq!(&out.headers_read[..3], [":authority", ":path", ":method"], "{kind:?}");
+    }
+}

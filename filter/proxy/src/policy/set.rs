@@ -107,6 +107,16 @@ impl PolicySet {
         })
     }
 
+    /// Whether some route matches on the request's host (else `select` needs no host).
+    pub fn routes_read_host(&self) -> bool {
+        self.routes.iter().any(|r| r.host.is_some())
+    }
+
+    /// Whether some route matches on the request's path (else `select` needs no path).
+    pub fn routes_read_path(&self) -> bool {
+        self.routes.iter().any(|r| r.prefix.is_some() || r.regex.is_some())
+    }
+
     /// The policy for a request: the first route that matches, else the default. Returns its index
     /// (0 is the default) and the policy.
     pub fn select(&self, host: &str, path: &str, method: &str) -> (usize, &Arc<HttpPolicy>) {

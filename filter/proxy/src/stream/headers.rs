@@ -114,15 +114,23 @@ impl StreamFilter {
     /// Request headers: select the policy, decide rollout, strip `accept-encoding` (when the policy
     /// says so), apply header and query rules, decide the request body's fate.
     pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
-        let authority = host
-            .header(Dir::Request, ":authority")
-            .ok()
-            .flatten()
-            .or_else(|| host.header(Dir::Request, "host").ok().flatten())
-            .unwrap_or_default();
-        let path = host.header(Dir::Request, ":path").ok().flatten().unwrap_or_default();
+        // each header read is a host call: the host and path only when a route or a query rule
+        // needs them
+        let set = &self.shared.set;
+        let authority = if set.routes_read_host() {
+            host.header(Dir::Request, ":authority")
+                .ok()
+                .flatten()
+                .or_else(|| host.header(Dir::Request, "host").ok().flatten())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let mut path = set
+            .routes_read_path()
+            .then(|| host.header(Dir::Request, ":path").ok().flatten().unwrap_or_default());
         let method_raw = host.header(Dir::Request, ":method").ok().flatten().unwrap_or_default();
-        let (pidx, policy) = self.shared.set.select(&authority, &path, &method_raw);
+        let (pidx, policy) = set.select(&authority, path.as_deref().unwrap_or(""), &method_raw);
         let policy = policy.clone();
         self.pidx = pidx;
         self.policy = policy.clone();
@@ -145,7 +153,9 @@ impl StreamFilter {
             return blocked;
         }
         if p.has_query_rule() {
-            if let Some((new_path, hits)) = p.mask_path(&path) {
+            let path =
+                path.get_or_insert_with(|| host.header(Dir::Request, ":path").ok().flatten().unwrap_or_default());
+            if let Some((new_path, hits)) = p.mask_path(path) {
                 if let Some(blocked) = self.apply_meta(host, Dir::Request, ":path", &new_path, &hits) {
                     return blocked;
                 }

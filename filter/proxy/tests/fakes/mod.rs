@@ -87,6 +87,10 @@ pub struct State {
     pub fail_header_writes: bool,
     /// Second and later values of headers sent more than once: (is request, name, value).
     pub extra_values: Vec<(bool, String, String)>,
+    /// Host calls made by the filter, by kind (what each would cost in the real host).
+    pub calls: RefCell<BTreeMap<&'static str, usize>>,
+    /// Names of the headers read one by one, in order.
+    pub headers_read: RefCell<Vec<String>>,
 }
 
 #[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +110,8 @@ pub struct FakeHost {
 
 impl Host for FakeHost {
     fn header(&self, dir: Dir, name: &str) -> HostResult<Option<String>> {
+        self.call("header");
+        self.st.headers_read.borrow_mut().push(name.to_string());
         let m = match dir {
             Dir::Request => &self.st.req_headers,
             Dir::Response => &self.st.resp_headers,
@@ -114,7 +120,12 @@ impl Host for FakeHost {
         Ok(m.get(name).cloned())
     }
     fn header_values(&self, dir: Dir, name: &str) -> HostResult<Vec<String>> {
-        let mut v: Vec<String> = self.header(dir, name)?.into_iter().collect();
+        self.call("header_values");
+        let m = match dir {
+            Dir::Request => &self.st.req_headers,
+            Dir::Response => &self.st.resp_headers,
+        };
+        let mut v: Vec<String> = m.get(name).cloned().into_iter().collect();
         let req = dir == Dir::Request;
         v.extend(
             self.st
@@ -126,6 +137,7 @@ impl Host for FakeHost {
         Ok(v)
     }
     fn set_header(&mut self, dir: Dir, name: &str, value: &str) -> HostResult<()> {
+        self.call("set_header");
         self.headers_writable(dir)?;
         if self.st.fail_header_writes {
             return Err(HostError(BAD_ARGUMENT));
@@ -138,6 +150,7 @@ impl Host for FakeHost {
         Ok(())
     }
     fn remove_header(&mut self, dir: Dir, name: &str) -> HostResult<()> {
+        self.call("remove_header");
         self.headers_writable(dir)?;
         let m = match dir {
             Dir::Request => &mut self.st.req_headers,
@@ -149,6 +162,7 @@ impl Host for FakeHost {
         Ok(())
     }
     fn body(&self, _dir: Dir, size: usize) -> HostResult<Option<Vec<u8>>> {
+        self.call("body");
         if self.st.unreadable {
             return Ok(None);
         }
@@ -160,6 +174,7 @@ impl Host for FakeHost {
         Ok(Some(self.st.buffer.clone()))
     }
     fn set_body(&mut self, _dir: Dir, data: &[u8]) -> HostResult<()> {
+        self.call("set_body");
         if self.st.in_trailers && !self.st.paused {
             return Err(HostError(BAD_ARGUMENT));
         }
@@ -170,6 +185,7 @@ impl Host for FakeHost {
         Ok(())
     }
     fn send_response(&mut self, status: u32, _headers: &[(&str, &str)], body: &[u8]) -> HostResult<()> {
+        self.call("send_response");
         match (self.kind, self.st.phase) {
             (Kind::Ngx, Phase::ResponseBody) => {
                 panic!("ngx_wasm_module traps on a local reply from a response body callback")
@@ -185,17 +201,23 @@ impl Host for FakeHost {
         Ok(())
     }
     fn increment(&mut self, metric: u32, by: u64) -> HostResult<()> {
+        self.call("increment");
         assert!(by > 0, "hosts reject an increment by 0");
         *self.st.counters.entry(metric).or_default() += by;
         Ok(())
     }
     fn record(&mut self, metric: u32, value: u64) -> HostResult<()> {
+        self.call("record");
         self.st.counters.insert(metric, value);
         Ok(())
     }
 }
 
 impl FakeHost {
+    fn call(&self, what: &'static str) {
+        *self.st.calls.borrow_mut().entry(what).or_default() += 1;
+    }
+
     fn headers_writable(&self, dir: Dir) -> HostResult<()> {
         let ok = match dir {
             Dir::Request => self.st.phase == Phase::RequestHeaders,
@@ -231,6 +253,10 @@ pub struct Outcome {
     pub req_headers: BTreeMap<String, String>,
     pub reset: bool,
     pub counters: BTreeMap<String, u64>,
+    /// Host calls the filter made over the whole exchange, by kind.
+    pub host_calls: BTreeMap<&'static str, usize>,
+    /// Headers read one by one over the whole exchange, in order.
+    pub headers_read: Vec<String>,
 }
 
 pub struct Exchange<'a> {
@@ -470,6 +496,8 @@ pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> O
     }
     out.reset = host.st.reset;
     out.counters = counters(&host, names);
+    out.host_calls = host.st.calls.borrow().clone();
+    out.headers_read = host.st.headers_read.borrow().clone();
     out.logs = take_logs();
     out
 }
