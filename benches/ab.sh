@@ -41,17 +41,7 @@ def listener(name, port, wasm):
             .replace("/etc/streammask/streammask.wasm", wasm))
 open(out, "w").write("\n".join([head, plain, listener("build_a", 10201, a), listener("build_b", 10202, b), clusters]))
 EOF
-export STREAMMASK_TOKEN_KEY=bench-only-key-0123456789abcdef0123456789
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-DEMO_UPSTREAM_BIND=127.0.0.1 taskset -c 1 target/release/demo-upstream --port 10180 >/dev/null 2>"$dir/upstream.log" &
-pids+=($!)
-taskset -c 0 "$ENVOY" -c "$dir/envoy.yaml" --concurrency 1 --disable-hot-restart -l warning >"$dir/envoy.log" 2>&1 &
-pids+=($!)
-envoy_pid=${pids[1]}
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:10190/ready >/dev/null 2>&1 && break; sleep 0.2; done
-curl -sf http://127.0.0.1:10190/ready >/dev/null || { echo "Envoy did not start: $dir/envoy.log" >&2; tail -5 "$dir/envoy.log" >&2; exit 1; }
+. benches/run-envoy.sh
 for port in 10201 10202; do
   body=$(curl -s "http://127.0.0.1:$port/sized?bytes=4096")
   if ! grep -q 'paid with' <<<"$body" || grep -q '4111 1111 1111 1111' <<<"$body"; then

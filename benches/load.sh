@@ -12,19 +12,11 @@ ENVOY=${ENVOY_BIN:-.venv/bin/envoy}
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 dir=target/bench
 mkdir -p "$dir"
-export STREAMMASK_TOKEN_KEY=bench-only-key-0123456789abcdef0123456789
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-DEMO_UPSTREAM_BIND=127.0.0.1 taskset -c 1 target/release/demo-upstream --port 10180 >/dev/null 2>"$dir/upstream.log" &
-pids+=($!)
 cargo build --release --target wasm32-wasip1 -p streammask-noop-filter --quiet
 sed -e "s#/etc/streammask/streammask.wasm#$PWD/target/wasm32-wasip1/release/streammask.wasm#" \
   -e "s#/etc/streammask/noop_filter.wasm#$PWD/target/wasm32-wasip1/release/noop_filter.wasm#" \
   benches/envoy-bench.yaml > "$dir/envoy.yaml"
-taskset -c 0 "$ENVOY" -c "$dir/envoy.yaml" --concurrency 1 --disable-hot-restart -l warning >"$dir/envoy.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:10190/ready >/dev/null 2>&1 && break; sleep 0.2; done
+. benches/run-envoy.sh
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)); Envoy $($ENVOY --version | grep -o '1\.[0-9]*\.[0-9]*' | head -1) --concurrency 1 on CPU 0; upstream + wrk on CPU 1; wrk -t1 -c$conns -d${secs}s"
 # sanity: the streammask and Lua listeners mask, the plain one does not
 for port in 10100 10101 10102; do
@@ -37,9 +29,9 @@ for size in 1024 16384 262144 1048576; do
     name=${l%%:*}; port=${l##*:}
     url="http://127.0.0.1:$port/sized?bytes=$size"
     taskset -c 1 wrk -t1 -c"$conns" -d2s "$url" >/dev/null 2>&1 || true   # warm-up
-    cpu0=$(awk '{print $14+$15}' /proc/"${pids[1]}"/stat)
+    cpu0=$(awk '{print $14+$15}' /proc/"$envoy_pid"/stat)
     out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --latency "$url")
-    cpu1=$(awk '{print $14+$15}' /proc/"${pids[1]}"/stat)
+    cpu1=$(awk '{print $14+$15}' /proc/"$envoy_pid"/stat)
     rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
     tps=$(awk '/Transfer\/sec/{print $2}' <<<"$out")
     p50=$(awk '$1=="50%"{print $2}' <<<"$out")
