@@ -29,7 +29,7 @@ pub(crate) const AWS_SECRET_NEXT_TO_ID: &str =
     r#"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}["']?[ \t]{0,8}[:=,;| \t][ \t"']{0,8}[A-Za-z0-9/+]{40}"#;
 /// A URL with a password in its userinfo: `scheme://user:password@host`.
 pub(crate) const URL_PASSWORD: &str =
-    r#"[A-Za-z][A-Za-z0-9+.\-]{1,30}://[^\s:/?#\[\]@"'<>]{0,128}:[^\s/?#\[\]@"'<>]{1,256}@"#;
+    r#"[A-Za-z][A-Za-z0-9+.\-]{1,30}://(?-u:[^\s:/?#\[\]@"'<>]){0,128}:(?-u:[^\s/?#\[\]@"'<>]){1,256}@"#;
 
 /// Whether a run can hold a URL with a password: `://` and a later `@` (the runs are long, as the
 /// userinfo class takes almost every byte, and most never hold a URL).
