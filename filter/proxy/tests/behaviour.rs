@@ -970,7 +970,11 @@ fn host_calls_per_request_stay_few_and_route_headers_are_read_only_for_routes() 
         assert!(total <= 17, "{kind:?}: {total} host calls: {:?}", out.host_calls);
         let out = run(kind, &sh, &names, Exchange::default());
         assert_eq!(out.headers_read, [":method", "upgrade", ":status"], "{kind:?}");
-        assert!(out.host_calls.values().sum::<usize>() <= 6, "{kind:?}: {:?}", out.host_calls);
+        assert!(
+            out.host_calls.values().sum::<usize>() <= 6,
+            "{kind:?}: {:?}",
+            out.host_calls
+        );
 
         // routes on host and path: both are read (host first, path next)
         let (sh, names) = shared(kind, ROUTED);
