@@ -5,7 +5,9 @@
 //!   node benches/wasm-engine/run.mjs                                   (V8, as in Envoy)
 //!
 //! Prints one line per case: name, chunk size, MB/s (best of several runs of at least 0.3 s), and
-//! for the per-chunk case the microseconds per 16 KiB chunk and heap allocations per chunk.
+//! for the per-chunk case the microseconds per 16 KiB chunk and heap allocations per chunk; first,
+//! the heap a compiled policy holds (the example policy, and each built-in detector alone) and the
+//! peak while compiling it, counted by the allocator (the same code natively and in the VM).
 
 #[path = "../../inputs.rs"]
 mod inputs;
@@ -18,17 +20,33 @@ use streammask_engine::{Format, Masker, Ruleset};
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated and not yet freed, and the most there were since the last `reset_peak`.
+static LIVE: AtomicU64 = AtomicU64::new(0);
+static PEAK: AtomicU64 = AtomicU64::new(0);
+
+fn grow(by: usize) {
+    let now = LIVE.fetch_add(by as u64, Ordering::Relaxed) + by as u64;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+fn shrink(by: usize) {
+    LIVE.fetch_sub(by as u64, Ordering::Relaxed);
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        grow(l.size());
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        shrink(l.size());
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        shrink(l.size());
+        grow(n);
         unsafe { System.realloc(p, l, n) }
     }
 }
@@ -37,6 +55,17 @@ unsafe impl GlobalAlloc for Counting {
 static A: Counting = Counting;
 
 const SIZE: usize = 1 << 20;
+
+/// The heap a policy holds once compiled, and the most the heap grew while compiling it.
+fn policy_bytes(json: &str, env: &dyn Fn(&str) -> Option<String>) -> (u64, u64) {
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let p = Ruleset::from_json(json, env).expect("policy");
+    let held = LIVE.load(Ordering::Relaxed) - before;
+    let peak = PEAK.load(Ordering::Relaxed) - before;
+    drop(p);
+    (held, peak)
+}
 
 fn mbps(p: &Arc<Ruleset>, f: Format, input: &[u8], chunk: usize) -> f64 {
     let mut out = Vec::with_capacity(input.len() * 2);
@@ -64,6 +93,18 @@ fn main() {
         )
         .expect("policy"),
     );
+    let (held, peak) = policy_bytes(include_str!("../../../envoy/policies/example.json"), &env);
+    println!("policy_example_heap_bytes {held} compile_peak_bytes {peak}");
+    for d in streammask_engine::detect::DETECTORS {
+        let json = format!(
+            r#"{{"rules":[{{"detector":"{}"}}],"secret_keys":{{"enabled":false}}}}"#,
+            d.name
+        );
+        let (held, _) = policy_bytes(&json, &env);
+        println!("detector_heap_bytes {} {held}", d.name);
+    }
+    let (held, _) = policy_bytes(r#"{"rules":[]}"#, &env);
+    println!("detector_heap_bytes secret_keys {held}");
     let t = Instant::now();
     let n = 20;
     for _ in 0..n {
