@@ -117,19 +117,16 @@ impl StreamFilter {
         // each header read is a host call: the host and path only when a route or a query rule
         // needs them
         let set = &self.shared.set;
+        let read = |host: &dyn Host, name: &str| host.header(Dir::Request, name).ok().flatten();
         let authority = if set.routes_read_host() {
-            host.header(Dir::Request, ":authority")
-                .ok()
-                .flatten()
-                .or_else(|| host.header(Dir::Request, "host").ok().flatten())
+            read(host, ":authority")
+                .or_else(|| read(host, "host"))
                 .unwrap_or_default()
         } else {
             String::new()
         };
-        let mut path = set
-            .routes_read_path()
-            .then(|| host.header(Dir::Request, ":path").ok().flatten().unwrap_or_default());
-        let method_raw = host.header(Dir::Request, ":method").ok().flatten().unwrap_or_default();
+        let mut path = set.routes_read_path().then(|| read(host, ":path").unwrap_or_default());
+        let method_raw = read(host, ":method").unwrap_or_default();
         let (pidx, policy) = set.select(&authority, path.as_deref().unwrap_or(""), &method_raw);
         let policy = policy.clone();
         self.pidx = pidx;
@@ -153,8 +150,7 @@ impl StreamFilter {
             return blocked;
         }
         if p.has_query_rule() {
-            let path =
-                path.get_or_insert_with(|| host.header(Dir::Request, ":path").ok().flatten().unwrap_or_default());
+            let path = path.get_or_insert_with(|| read(host, ":path").unwrap_or_default());
             if let Some((new_path, hits)) = p.mask_path(path) {
                 if let Some(blocked) = self.apply_meta(host, Dir::Request, ":path", &new_path, &hits) {
                     return blocked;

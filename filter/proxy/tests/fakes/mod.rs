@@ -112,20 +112,13 @@ impl Host for FakeHost {
     fn header(&self, dir: Dir, name: &str) -> HostResult<Option<String>> {
         self.call("header");
         self.st.headers_read.borrow_mut().push(name.to_string());
-        let m = match dir {
-            Dir::Request => &self.st.req_headers,
-            Dir::Response => &self.st.resp_headers,
-        };
+        let m = self.headers(dir);
         // both hosts answer a single-value lookup with the first value
         Ok(m.get(name).cloned())
     }
     fn header_values(&self, dir: Dir, name: &str) -> HostResult<Vec<String>> {
         self.call("header_values");
-        let m = match dir {
-            Dir::Request => &self.st.req_headers,
-            Dir::Response => &self.st.resp_headers,
-        };
-        let mut v: Vec<String> = m.get(name).cloned().into_iter().collect();
+        let mut v: Vec<String> = self.headers(dir).get(name).cloned().into_iter().collect();
         let req = dir == Dir::Request;
         v.extend(
             self.st
@@ -214,6 +207,13 @@ impl Host for FakeHost {
 }
 
 impl FakeHost {
+    fn headers(&self, dir: Dir) -> &BTreeMap<String, String> {
+        match dir {
+            Dir::Request => &self.st.req_headers,
+            Dir::Response => &self.st.resp_headers,
+        }
+    }
+
     fn call(&self, what: &'static str) {
         *self.st.calls.borrow_mut().entry(what).or_default() += 1;
     }

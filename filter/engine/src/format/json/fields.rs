@@ -29,22 +29,18 @@ impl JsonMasker {
                 return Some(f);
             }
         }
-        let (by_key, secret) = if top.obj && top.key_ok {
+        // what the key names: the user's field by key, else the secret-key field
+        let named = if top.obj && top.key_ok {
             self.memo
                 .lookup(p, &self.keys[top.key_start..top.key_start + top.key_len])
         } else {
-            (None, false)
+            None
         };
+        let by_key = named.filter(|&f| Some(f) != p.secret_field);
         if let Some(f) = by_key.or_else(|| self.field_by_path(p)) {
             return Some(f);
         }
-        if inherited.is_some() {
-            return inherited;
-        }
-        if secret {
-            return p.secret_field;
-        }
-        None
+        inherited.or(named)
     }
 
     /// The user's field rule naming the value that starts now by its path.
@@ -126,10 +122,10 @@ const MEMO_KEY: usize = 24;
 /// Slots of [`KeyMemo`] (a power of two).
 const MEMO_SLOTS: usize = 32;
 
-/// What a key name selects, for the key names seen last: the user's field rule listing it among
-/// its `keys`, and whether it is a secret key. API bodies repeat a handful of keys, so most values
-/// cost one hash and one compare instead of a pass over the field keys and the secret terms.
-/// Direct-mapped: a slot holds one key, compared whole, so a collision only costs a recompute.
+/// What a key name selects ([`Ruleset::field_for_name`]), for the key names seen last. API bodies
+/// repeat a handful of keys, so most values cost one hash and one compare instead of a pass over
+/// the field keys and the secret terms. Direct-mapped: a slot holds one key, compared whole, so a
+/// collision only costs a recompute.
 pub(super) struct KeyMemo {
     slots: Box<[MemoSlot; MEMO_SLOTS]>,
 }
@@ -139,8 +135,7 @@ struct MemoSlot {
     /// 0: empty.
     len: u8,
     key: [u8; MEMO_KEY],
-    by_key: Option<usize>,
-    secret: bool,
+    field: Option<usize>,
 }
 
 impl Default for KeyMemo {
@@ -148,8 +143,7 @@ impl Default for KeyMemo {
         let empty = MemoSlot {
             len: 0,
             key: [0; MEMO_KEY],
-            by_key: None,
-            secret: false,
+            field: None,
         };
         KeyMemo {
             slots: Box::new([empty; MEMO_SLOTS]),
@@ -158,33 +152,28 @@ impl Default for KeyMemo {
 }
 
 impl KeyMemo {
-    /// The user's field rule for `key` by name, and whether `key` is a secret key.
-    pub(super) fn lookup(&mut self, p: &Ruleset, key: &[u8]) -> (Option<usize>, bool) {
-        let compute = || {
-            let by_key = p.field_keys.iter().find(|(k, _)| &**k == key).map(|(_, fi)| *fi);
-            (by_key, p.secret_field.is_some() && p.secret_terms.matches(key))
-        };
+    /// [`Ruleset::field_for_name`] of `key`, remembered.
+    pub(super) fn lookup(&mut self, p: &Ruleset, key: &[u8]) -> Option<usize> {
         let Ok(len) = u8::try_from(key.len()) else {
-            return compute();
+            return p.field_for_name(key);
         };
         if key.is_empty() || key.len() > MEMO_KEY {
-            return compute();
+            return p.field_for_name(key);
         }
         // FNV-1a over the (short) key; its top bits pick the slot
         let h = key
             .iter()
             .fold(0x811C_9DC5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
         let Some(slot) = self.slots.get_mut((h >> (32 - MEMO_SLOTS.trailing_zeros())) as usize) else {
-            return compute();
+            return p.field_for_name(key);
         };
         if slot.len == len && slot.key[..key.len()] == *key {
-            return (slot.by_key, slot.secret);
+            return slot.field;
         }
-        let (by_key, secret) = compute();
+        let field = p.field_for_name(key);
         slot.len = len;
         slot.key[..key.len()].copy_from_slice(key);
-        slot.by_key = by_key;
-        slot.secret = secret;
-        (by_key, secret)
+        slot.field = field;
+        field
     }
 }
