@@ -982,3 +982,22 @@ fn host_calls_per_request_stay_few_and_route_headers_are_read_only_for_routes() 
         assert_eq!(&out.headers_read[..3], [":authority", ":path", ":method"], "{kind:?}");
     }
 }
+
+#[test]
+fn a_query_rule_without_routes_still_masks_the_path() {
+    // the path is read only for a query rule here (no route needs it): it must still be masked
+    let policy = POLICY.replacen('{', r#"{"query": {"params": ["token"]},"#, 1);
+    for kind in BOTH {
+        let (sh, names) = shared(kind, &policy);
+        let ex = Exchange {
+            req_headers: vec![(":path", "/s?card=4111111111111111&token=abc&q=x".to_string())],
+            ..Exchange::default()
+        };
+        let out = run(kind, &sh, &names, ex);
+        assert_eq!(
+            out.req_headers[":path"], "/s?card=411111******1111&token=%5BREDACTED%5D&q=x",
+            "{kind:?}"
+        );
+        assert!(!out.headers_read.iter().any(|h| h == ":authority"), "{kind:?}");
+    }
+}
