@@ -338,6 +338,14 @@ impl Ruleset {
             fields: p.fields,
             secret_field: p.secret_field,
             secret_terms: detect::secret_keys::KeyTerms::new(&p.secret_terms),
+            name_pairs: {
+                let mut pairs = detect::secret_keys::Pairs::default();
+                if p.secret_field.is_some() {
+                    p.secret_terms.iter().for_each(|t| pairs.add(t));
+                }
+                p.field_keys.iter().for_each(|(k, _)| pairs.add(k));
+                pairs
+            },
             field_keys: p.field_keys,
             field_paths: p.field_paths,
             lookbehind,

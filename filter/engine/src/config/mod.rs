@@ -104,6 +104,9 @@ pub struct Ruleset {
     pub(crate) secret_field: Option<usize>,
     pub(crate) secret_terms: crate::detect::secret_keys::KeyTerms,
     pub(crate) field_keys: Vec<(Box<[u8]>, usize)>,
+    /// The last two letters of every key name `field_for_name` can select (the field keys and,
+    /// when `secret_field` is on, the secret terms): most keys are answered by one lookup.
+    pub(crate) name_pairs: crate::detect::secret_keys::Pairs,
     pub(crate) field_paths: Vec<(Vec<PathSeg>, usize)>,
     /// Bytes of context the scanner keeps before a possible match.
     pub(crate) lookbehind: usize,
@@ -253,6 +256,12 @@ impl Ruleset {
     /// The field rule for a value under `name` (a form field, a multipart part): a field rule
     /// listing the name among its `keys`, else the secrets-by-key rule when the name is one.
     pub(crate) fn field_for_name(&self, name: &[u8]) -> Option<usize> {
+        if !self
+            .name_pairs
+            .may_end(name, crate::detect::secret_keys::trimmed_end(name))
+        {
+            return None;
+        }
         if let Some((_, fi)) = self.field_keys.iter().find(|(k, _)| &**k == name) {
             return Some(*fi);
         }

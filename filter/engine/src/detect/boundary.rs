@@ -114,6 +114,10 @@ pub(crate) fn glued_after(hay: &[u8], e: usize) -> bool {
 /// made of digits only: a UUID is an identifier, never a card or a phone number.
 pub(crate) fn in_uuid(hay: &[u8], s: usize, e: usize) -> bool {
     let hexish = |b: u8| b.is_ascii_hexdigit() || b == b'-';
+    // a UUID holds only hex digits and dashes
+    if hay.get(s..e).is_none_or(|v| !v.iter().all(|&c| hexish(c))) {
+        return false;
+    }
     let lo = s.saturating_sub(36);
     let mut a = s;
     while a > lo && hexish(hay[a - 1]) {
@@ -123,6 +127,9 @@ pub(crate) fn in_uuid(hay: &[u8], s: usize, e: usize) -> bool {
     let mut b = e;
     while b < hi && hexish(hay[b]) {
         b += 1;
+    }
+    if b - a < 36 {
+        return false;
     }
     // The token may hold more than one UUID-shaped window (dashes around it): try each start.
     let tok = &hay[a..b];

@@ -78,18 +78,18 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     let mut digits = [0u8; 19];
     let start_ok = |i: usize| !boundary::glued_before(hay, gs.get(i).start);
     groups::first_span(&gs, starts, resume, e, MAX_READ, start_ok, |i, j| {
-        let mut n = 0;
+        // the grouping and the digit count first: they need no digits copied
+        let n: usize = gs.range(i, j).map(|g| g.digits()).sum();
+        if !(12..=digits.len()).contains(&n) || !printed_grouping(&gs, i, j) {
+            return false;
+        }
+        let mut k = 0;
         for g in gs.range(i, j) {
-            if n + g.digits() > digits.len() {
-                return false;
-            }
-            digits[n..n + g.digits()].copy_from_slice(&hay[g.start..g.end]);
-            n += g.digits();
+            digits[k..k + g.digits()].copy_from_slice(&hay[g.start..g.end]);
+            k += g.digits();
         }
         let (a, b) = (gs.get(i).start, gs.get(j).end);
-        printed_grouping(&gs, i, j)
-            && n >= 12
-            && issuer_ok(&digits[..n])
+        issuer_ok(&digits[..n])
             && luhn::valid(&digits[..n])
             && !boundary::glued_after(hay, b)
             && !boundary::in_uuid(hay, a, b)

@@ -182,10 +182,12 @@ pub(crate) fn first_span(
     mut accept: impl FnMut(usize, usize) -> bool,
 ) -> Verdict {
     let mut span: Option<(usize, usize)> = None;
+    // where the last group ends: once a span reaches it, no later reading can grow the span
+    let end_of_last = gs.n.checked_sub(1).map_or(0, |k| gs.get(k).trail);
     for i in 0..starts {
         let lead = gs.get(i).lead;
         if let Some((_, b)) = span {
-            if lead >= b {
+            if lead >= b || b >= end_of_last {
                 break;
             }
         }

@@ -289,9 +289,9 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
         let resume = if cut { first_ok.map_or(e, |k| gs.get(k).lead) } else { e };
         return Verdict::Reject { resume };
     }
-    // the regex's candidates hold at most 9 digit groups (the country code's and 8 more), so 30
+    // the regex's candidates hold at most 9 digit groups (the country code's and 8 more), so 12
     // is room to spare
-    let mut all = [Group::default(); 30];
+    let mut all = [Group::default(); 12];
     let n = gs.n.min(all.len());
     for (k, g) in all.iter_mut().enumerate().take(n) {
         *g = gs.get(k);
@@ -308,7 +308,12 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
         if !(7..=17).contains(&digits) || b - a > MAX_READ {
             return false;
         }
-        let form = international(hay, all, &gs, i, j) || nanp(hay, all, &gs, i, j) || trunk(hay, all, &gs, i, j);
+        // each form only where its first group allows it: `+` or `00` (international), three
+        // groups or a `1` and three (North American), a leading `0` (trunk)
+        let first = &hay[all[i].start..all[i].end];
+        let form = ((all[i].plus || first.starts_with(b"00")) && international(hay, all, &gs, i, j))
+            || (matches!(j - i, 2 | 3) && nanp(hay, all, &gs, i, j))
+            || (first.first() == Some(&b'0') && trunk(hay, all, &gs, i, j));
         form && !boundary::glued_after(hay, b) && !boundary::in_uuid(hay, a, b)
     })
 }

@@ -104,9 +104,80 @@ pub(crate) struct KeyTerms {
     rev: Vec<Vec<u8>>,
     /// `rev[start[b]..start[b + 1]]` are the terms that end with byte `b`.
     start: Box<[u16; 257]>,
-    /// Bit `last * 256 + second_last` is set when a term ends with those two bytes, or is the
-    /// one byte `last` (then every bit of `last` is set): most keys are refused by one lookup.
-    pairs: Box<[u64; 1024]>,
+    /// The last two bytes of the terms: most keys are refused by one lookup.
+    pairs: Pairs,
+}
+
+/// The last two bytes of a set of normalised names: bit `last * 256 + second_last` is set when a
+/// name ends with those two bytes, or is the one byte `last` (then every bit of `last` is set).
+/// A key whose last two letters (lower case, separators skipped, as [`KeyTerms::ends_at`] reads
+/// them) have no bit can end with none of the names, and so cannot equal one either.
+#[derive(Debug, Clone)]
+pub(crate) struct Pairs {
+    bits: Box<[u64; 1024]>,
+    /// A name with no letters was added: every key may match.
+    all: bool,
+}
+
+impl Default for Pairs {
+    fn default() -> Pairs {
+        Pairs {
+            bits: Box::new([0; 1024]),
+            all: false,
+        }
+    }
+}
+
+impl Pairs {
+    /// Adds a name, as written (it is normalised here; one too long to normalise lets every key
+    /// through).
+    pub(crate) fn add(&mut self, name: &[u8]) {
+        let mut buf = [0u8; MAX_KEY];
+        let Some(n) = normalize(name, &mut buf) else {
+            self.all = true;
+            return;
+        };
+        let Some(&last) = n.last() else {
+            self.all = true;
+            return;
+        };
+        let hi = usize::from(last) * 256;
+        match n.len().checked_sub(2).and_then(|k| n.get(k)) {
+            Some(&b) => self.bits[(hi + usize::from(b)) / 64] |= 1 << ((hi + usize::from(b)) % 64),
+            None => self.bits[hi / 64..(hi + 256) / 64].fill(u64::MAX),
+        }
+    }
+
+    /// Whether `buf[..i]` may end with one of the names (see [`Pairs`]).
+    #[inline]
+    pub(crate) fn may_end(&self, buf: &[u8], i: usize) -> bool {
+        if self.all {
+            return true;
+        }
+        let Some(&last) = i.checked_sub(1).and_then(|j| buf.get(j)) else {
+            return false;
+        };
+        let b = usize::from(last.to_ascii_lowercase());
+        let mut j = i - 1;
+        while j > 0 && is_sep(buf[j - 1]) {
+            j -= 1;
+        }
+        let b2 = j.checked_sub(1).map_or(0, |k| usize::from(buf[k].to_ascii_lowercase()));
+        let bit = b * 256 + b2;
+        self.bits[bit / 64] & (1 << (bit % 64)) != 0
+    }
+}
+
+/// A separator inside a key name (dropped when names are compared).
+#[inline]
+fn is_sep(b: u8) -> bool {
+    matches!(b, b'_' | b'-' | b'.' | b' ')
+}
+
+/// Where `key` ends once trailing separators are dropped.
+#[inline]
+pub(crate) fn trimmed_end(key: &[u8]) -> usize {
+    key.iter().rposition(|&b| !is_sep(b)).map_or(0, |p| p + 1)
 }
 
 impl Default for KeyTerms {
@@ -130,12 +201,10 @@ impl KeyTerms {
             let n = rev.partition_point(|t| usize::from(t[0]) < b);
             *slot = u16::try_from(n).unwrap_or(u16::MAX);
         }
-        let mut pairs = Box::new([0u64; 1024]);
-        for t in &rev {
-            let last = usize::from(t[0]) * 256;
-            match t.get(1) {
-                Some(&b) => pairs[(last + usize::from(b)) / 64] |= 1 << ((last + usize::from(b)) % 64),
-                None => pairs[last / 64..(last + 256) / 64].fill(u64::MAX),
+        let mut pairs = Pairs::default();
+        for t in terms {
+            if !t.is_empty() {
+                pairs.add(t);
             }
         }
         KeyTerms { rev, start, pairs }
@@ -143,12 +212,10 @@ impl KeyTerms {
 
     /// Whether `key` names a secret: its normalised form ends with one of the terms.
     pub(crate) fn matches(&self, key: &[u8]) -> bool {
-        let sep = |b: &u8| matches!(b, b'_' | b'-' | b'.' | b' ');
-        if key.len() > MAX_KEY && key.iter().filter(|b| !sep(b)).count() > MAX_KEY {
+        if key.len() > MAX_KEY && key.iter().filter(|&&b| !is_sep(b)).count() > MAX_KEY {
             return false;
         }
-        let end = key.iter().rposition(|b| !sep(b)).map_or(0, |p| p + 1);
-        self.ends_at(key, end)
+        self.ends_at(key, trimmed_end(key))
     }
 
     /// Whether `buf[..i]` ends with a term: its last byte is a letter or digit and, comparing in
@@ -157,16 +224,10 @@ impl KeyTerms {
         let Some(&last) = i.checked_sub(1).and_then(|j| buf.get(j)) else {
             return false;
         };
-        let b = usize::from(last.to_ascii_lowercase());
-        let mut j = i - 1;
-        while j > 0 && matches!(buf[j - 1], b'_' | b'-' | b'.' | b' ') {
-            j -= 1;
-        }
-        let b2 = j.checked_sub(1).map_or(0, |k| usize::from(buf[k].to_ascii_lowercase()));
-        let bit = b * 256 + b2;
-        if self.pairs[bit / 64] & (1 << (bit % 64)) == 0 {
+        if !self.pairs.may_end(buf, i) {
             return false;
         }
+        let b = usize::from(last.to_ascii_lowercase());
         let (lo, hi) = (usize::from(self.start[b]), usize::from(self.start[b + 1]));
         self.rev
             .get(lo..hi)
@@ -313,6 +374,29 @@ impl ValueEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The two-letter filter never refuses a key that equals one of its names or ends with
+        /// one of its terms (so the shortcut in `field_for_name` changes no answer).
+        #[test]
+        fn pairs_never_refuse_a_key_that_matches(
+            names in proptest::collection::vec("[a-zA-Z0-9_. -]{0,12}", 1..6),
+            keys in proptest::collection::vec("[a-zA-Z0-9_. -]{0,16}", 1..20),
+        ) {
+            let mut pairs = Pairs::default();
+            names.iter().for_each(|n| pairs.add(n.as_bytes()));
+            let terms = KeyTerms::new(&names.iter().map(|n| normalized_term(n)).collect::<Vec<_>>());
+            // keys built from the names too: equal, with a prefix, with separators after
+            let derived = names.iter().flat_map(|n| [n.clone(), format!("x_{n}"), format!("{n}__"), n.to_uppercase()]);
+            for k in keys.iter().cloned().chain(derived) {
+                let k = k.as_bytes();
+                if names.iter().any(|n| n.as_bytes() == k) || terms.matches(k) {
+                    prop_assert!(pairs.may_end(k, trimmed_end(k)), "refused {:?}", String::from_utf8_lossy(k));
+                }
+            }
+        }
+    }
 
     fn terms() -> KeyTerms {
         KeyTerms::new(&SECRET_KEYS.iter().map(|t| normalized_term(t)).collect::<Vec<_>>())

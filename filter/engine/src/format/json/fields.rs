@@ -29,12 +29,29 @@ impl JsonMasker {
                 return Some(f);
             }
         }
-        // what the key names: the user's field by key, else the secret-key field
-        let named = if top.obj && top.key_ok {
-            self.memo
-                .lookup(p, &self.keys[top.key_start..top.key_start + top.key_len])
-        } else {
-            None
+        // what the key names: the user's field by key, else the secret-key field (most keys are
+        // refused by their last two letters, without a lookup)
+        let key = match self.keys.get(top.key_start..top.key_start + top.key_len) {
+            Some(k) if top.obj && top.key_ok => Some(k),
+            _ => None,
+        };
+        let may_name = key.is_some_and(|k| p.name_pairs.may_end(k, crate::detect::secret_keys::trimmed_end(k)));
+        if !may_name && inherited.is_none() && p.field_paths.is_empty() {
+            return None;
+        }
+        self.field_for_key(p, may_name, inherited)
+    }
+
+    /// [`field_for_value`](Self::field_for_value) past its shortcuts: the key looked up (when its
+    /// last letters allow a match), then the paths.
+    #[inline(never)]
+    fn field_for_key(&mut self, p: &Ruleset, may_name: bool, inherited: Option<usize>) -> Option<usize> {
+        let named = match self.stack.last() {
+            Some(top) if may_name => self
+                .keys
+                .get(top.key_start..top.key_start + top.key_len)
+                .and_then(|key| self.memo.lookup(p, key)),
+            _ => None,
         };
         let by_key = named.filter(|&f| Some(f) != p.secret_field);
         if let Some(f) = by_key.or_else(|| self.field_by_path(p)) {
@@ -120,33 +137,76 @@ impl JsonMasker {
 /// Keys up to this long are remembered by [`KeyMemo`].
 const MEMO_KEY: usize = 24;
 /// Slots of [`KeyMemo`] (a power of two).
-const MEMO_SLOTS: usize = 32;
+const MEMO_SLOTS: usize = 64;
 
 /// What a key name selects ([`Ruleset::field_for_name`]), for the key names seen last. API bodies
-/// repeat a handful of keys, so most values cost one hash and one compare instead of a pass over
-/// the field keys and the secret terms. Direct-mapped: a slot holds one key, compared whole, so a
-/// collision only costs a recompute.
+/// repeat a handful of keys, so most values cost a few word loads and compares instead of a pass
+/// over the field keys and the secret terms. Each key has two candidate slots (two hashes), so a
+/// dozen keys rarely evict each other; a slot holds one key, compared whole, so a collision only
+/// costs a recompute.
 pub(super) struct KeyMemo {
     slots: Box<[MemoSlot; MEMO_SLOTS]>,
 }
 
-#[derive(Clone, Copy)]
+/// A key of at most [`MEMO_KEY`] bytes as three words: its first eight bytes, its last eight and
+/// bytes 8..16 (zero-padded below eight bytes; overlapping words are fine, the length is kept). Two
+/// keys of the same length are equal exactly when their words are.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+struct KeyWords {
+    len: usize,
+    w: [u64; 3],
+}
+
+impl KeyWords {
+    /// `None` for the empty key and keys longer than [`MEMO_KEY`].
+    #[inline]
+    fn of(key: &[u8]) -> Option<KeyWords> {
+        let len = key.len();
+        let word = |at: usize| -> u64 {
+            key.get(at..at + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_le_bytes)
+        };
+        let byte = |at: usize| u64::from(key.get(at).copied().unwrap_or(0));
+        let half = |at: usize| -> u64 {
+            key.get(at..at + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+        };
+        // fixed loads only (no loop over the bytes): short keys are covered by overlapping reads
+        let w = match len {
+            0 => return None,
+            1..=3 => [byte(0) | byte(len / 2) << 8 | byte(len - 1) << 16, 0, 0],
+            4..=7 => [half(0) | half(len - 4) << 32, 0, 0],
+            8..=16 => [word(0), word(len - 8), 0],
+            17..=MEMO_KEY => [word(0), word(len - 8), word(8)],
+            _ => return None,
+        };
+        Some(KeyWords { len, w })
+    }
+
+    /// The two slots for these words.
+    #[inline]
+    fn slots(&self) -> (usize, usize) {
+        let h = (self.w[0] ^ self.w[1].rotate_left(29) ^ self.w[2].rotate_left(43) ^ self.len as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let bits = MEMO_SLOTS.trailing_zeros();
+        let mask = MEMO_SLOTS - 1;
+        ((h >> (64 - bits)) as usize, (h >> (64 - 2 * bits)) as usize & mask)
+    }
+}
+
+#[derive(Clone, Copy, Default)]
 struct MemoSlot {
-    /// 0: empty.
-    len: u8,
-    key: [u8; MEMO_KEY],
-    field: Option<usize>,
+    /// `len` 0: empty.
+    key: KeyWords,
+    field: Option<u32>,
 }
 
 impl Default for KeyMemo {
     fn default() -> KeyMemo {
-        let empty = MemoSlot {
-            len: 0,
-            key: [0; MEMO_KEY],
-            field: None,
-        };
         KeyMemo {
-            slots: Box::new([empty; MEMO_SLOTS]),
+            slots: Box::new([MemoSlot::default(); MEMO_SLOTS]),
         }
     }
 }
@@ -154,26 +214,68 @@ impl Default for KeyMemo {
 impl KeyMemo {
     /// [`Ruleset::field_for_name`] of `key`, remembered.
     pub(super) fn lookup(&mut self, p: &Ruleset, key: &[u8]) -> Option<usize> {
-        let Ok(len) = u8::try_from(key.len()) else {
+        let Some(words) = KeyWords::of(key) else {
             return p.field_for_name(key);
         };
-        if key.is_empty() || key.len() > MEMO_KEY {
-            return p.field_for_name(key);
+        let (a, b) = words.slots();
+        for k in [a, b] {
+            if let Some(slot) = self.slots.get(k).filter(|s| s.key == words) {
+                return slot.field.map(|f| f as usize);
+            }
         }
-        // FNV-1a over the (short) key; its top bits pick the slot
-        let h = key
-            .iter()
-            .fold(0x811C_9DC5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-        let Some(slot) = self.slots.get_mut((h >> (32 - MEMO_SLOTS.trailing_zeros())) as usize) else {
-            return p.field_for_name(key);
-        };
-        if slot.len == len && slot.key[..key.len()] == *key {
-            return slot.field;
-        }
+        self.miss(p, key, words, a, b)
+    }
+
+    /// Looks `key` up in the policy and remembers it (out of line: the hit path stays small).
+    #[cold]
+    #[inline(never)]
+    fn miss(&mut self, p: &Ruleset, key: &[u8], words: KeyWords, a: usize, b: usize) -> Option<usize> {
         let field = p.field_for_name(key);
-        slot.len = len;
-        slot.key[..key.len()].copy_from_slice(key);
-        slot.field = field;
+        // remembered unless the field index does not fit (never, for a policy that compiles)
+        let Ok(stored) = field.map(u32::try_from).transpose() else {
+            return field;
+        };
+        // into the first slot when it is empty or the second is taken, else the second
+        let k =
+            if self.slots.get(a).is_some_and(|s| s.key.len == 0) || self.slots.get(b).is_some_and(|s| s.key.len != 0) {
+                a
+            } else {
+                b
+            };
+        if let Some(slot) = self.slots.get_mut(k) {
+            *slot = MemoSlot {
+                key: words,
+                field: stored,
+            };
+        }
         field
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyWords;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The memo's words tell keys apart exactly as a byte comparison does.
+        #[test]
+        fn key_words_are_equal_exactly_when_keys_are(a in proptest::collection::vec(any::<u8>(), 0..30),
+                                                   b in proptest::collection::vec(any::<u8>(), 0..30),
+                                                   flip in any::<usize>()) {
+            // also a near miss of `a`: one byte changed
+            let mut c = a.clone();
+            if !c.is_empty() {
+                let k = flip % c.len();
+                c[k] ^= 1 << (flip % 8);
+            }
+            for other in [&b, &c, &a] {
+                if let (Some(x), Some(y)) = (KeyWords::of(&a), KeyWords::of(other)) {
+                    prop_assert_eq!(x == y, a == *other);
+                } else {
+                    prop_assert!(a.is_empty() || a.len() > super::MEMO_KEY || other.is_empty() || other.len() > super::MEMO_KEY);
+                }
+            }
+        }
     }
 }
