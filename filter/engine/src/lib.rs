@@ -39,7 +39,7 @@ mod search;
 mod token;
 
 pub use action::Action;
-pub use config::{Label, Labels, Limits, MetaHits, PolicyError, PolicyErrors, Ruleset};
+pub use config::{Budget, Label, Labels, Limits, MetaHits, PolicyError, PolicyErrors, Ruleset};
 pub use format::sniff::sniff_format;
 pub use format::{parse_media_type, Format, FormatRouter, Route};
 pub use masker::{mask_all, Masker};

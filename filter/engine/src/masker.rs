@@ -175,8 +175,8 @@ impl Masker {
     }
 
     /// What was found so far (per label: a field rule's text form counts for the field).
-    pub fn stats(&self) -> Stats {
-        self.stats.clone()
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// Bytes pushed so far.
@@ -231,6 +231,6 @@ pub fn mask_all(policy: &Arc<Ruleset>, format: Format, input: &[u8]) -> (Vec<u8>
     let mut out = Vec::with_capacity(input.len());
     m.push(input, &mut out);
     m.finish(&mut out);
-    let stats = m.stats();
+    let stats = m.stats().clone();
     (out, stats)
 }

@@ -12,6 +12,7 @@
 //! | `streammask.streams_passed_unmasked.reason.X.direction.D` | `streammask_streams_passed_unmasked{reason,direction}` | errors let through because `on_error` is `pass`, or because the stream is in report mode |
 //! | `streammask.json_fallbacks.direction.D` | `streammask_json_fallbacks{direction}` | malformed JSON scanned as text |
 //! | `streammask.streams_decompressed.direction.D` | `streammask_streams_decompressed{direction}` | gzip, deflate, br and zstd bodies decoded for scanning |
+//! | `streammask.bulk_exceeded.policy.P.rule.R.outcome.O.direction.D` | `streammask_bulk_exceeded{policy,rule,outcome,direction}` | bodies that crossed a bulk-exposure guard (`max_values_per_stream`; rule `all` for the body-wide one), by outcome: `blocked`, `reported`, `would_block` (report mode) |
 //! | `streammask.vm_memory_bytes` (gauge) | `streammask_vm_memory_bytes` | the wasm VM's linear memory, written at a body end when it changed (last VM to report) |
 //!
 //! # Invariants
@@ -65,6 +66,8 @@ pub enum Fail {
     ChunkLimit,
     /// The filter's memory in this VM would pass `limits.max_memory_bytes`.
     Memory,
+    /// A bulk-exposure guard with `on_exceed: block` was crossed (`max_values_per_stream`).
+    Bulk,
 }
 
 impl Fail {
@@ -73,7 +76,7 @@ impl Fail {
     pub fn always_blocks(self) -> bool {
         matches!(
             self,
-            Fail::DecodeRatio | Fail::DecodedSize | Fail::DecodeWindow | Fail::ChunkLimit | Fail::Memory
+            Fail::DecodeRatio | Fail::DecodedSize | Fail::DecodeWindow | Fail::ChunkLimit | Fail::Memory | Fail::Bulk
         )
     }
 }
@@ -85,7 +88,7 @@ const SKIPS: [(Skip, &str); 5] = [
     (Skip::Upgrade, "upgrade"),
     (Skip::NothingToFind, "nothing_to_find"),
 ];
-const FAILS: [(Fail, &str); 11] = [
+const FAILS: [(Fail, &str); 12] = [
     (Fail::Encoding, "encoding"),
     (Fail::Decode, "decode_error"),
     (Fail::Unreadable, "unreadable_body"),
@@ -97,13 +100,46 @@ const FAILS: [(Fail, &str); 11] = [
     (Fail::Truncated, "truncated"),
     (Fail::ChunkLimit, "chunk_limit"),
     (Fail::Memory, "memory"),
+    (Fail::Bulk, "bulk_values"),
 ];
+
+/// What crossing a bulk-exposure guard did: the stream was blocked, the crossing was only
+/// reported (`on_exceed: report`), or the stream is in report mode and would have been blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Blocked,
+    Reported,
+    WouldBlock,
+}
+
+const OUTCOMES: [(Outcome, &str); 3] = [
+    (Outcome::Blocked, "blocked"),
+    (Outcome::Reported, "reported"),
+    (Outcome::WouldBlock, "would_block"),
+];
+
+impl Outcome {
+    /// The outcome's name (metric label and log word).
+    pub fn name(self) -> &'static str {
+        OUTCOMES.iter().find(|(o, _)| *o == self).map_or("reported", |(_, n)| n)
+    }
+}
 
 /// Counter ids per label (rule, field, header rule, query rule) of one policy, for one direction.
 #[derive(Debug, Clone, Default)]
 pub struct LabelMetrics {
     pub masked: Vec<Option<u32>>,
     pub reported: Vec<Option<u32>>,
+    /// Per bulk-exposure guard of the policy (`HttpPolicy::budgets` order), per outcome.
+    pub bulk: Vec<[Option<u32>; 3]>,
+}
+
+impl LabelMetrics {
+    /// The counter of guard `b` crossed with `o`.
+    pub fn bulk(&self, b: usize, o: Outcome) -> Option<u32> {
+        let i = OUTCOMES.iter().position(|(k, _)| *k == o)?;
+        self.bulk.get(b).and_then(|ids| ids[i])
+    }
 }
 
 /// Counter ids for one direction.
@@ -114,8 +150,8 @@ pub struct DirMetrics {
     pub json_fallbacks: Option<u32>,
     pub decompressed: Option<u32>,
     skipped: [Option<u32>; 5],
-    blocked: [Option<u32>; 11],
-    passed: [Option<u32>; 11],
+    blocked: [Option<u32>; 12],
+    passed: [Option<u32>; 12],
 }
 
 impl DirMetrics {
@@ -179,6 +215,16 @@ impl Metrics {
                     m.reported.push(def(format!(
                         "streammask.values_reported.policy.{pname}.rule.{r}.direction.{d}"
                     )));
+                }
+                for b in &policy.budgets {
+                    let r = policy.budget_name(b);
+                    let mut ids = [None; 3];
+                    for (id, (_, o)) in ids.iter_mut().zip(OUTCOMES.iter()) {
+                        *id = def(format!(
+                            "streammask.bulk_exceeded.policy.{pname}.rule.{r}.outcome.{o}.direction.{d}"
+                        ));
+                    }
+                    m.bulk.push(ids);
                 }
                 m
             };

@@ -1001,3 +1001,154 @@ fn a_query_rule_without_routes_still_masks_the_path() {
         assert!(!out.headers_read.iter().any(|h| h == ":authority"), "{kind:?}");
     }
 }
+
+/// NDJSON records, each with one card, padded to about `len` bytes.
+fn card_records(n: usize, len: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let pad = "x".repeat(len.saturating_sub(60));
+        out.extend_from_slice(format!("{{\"id\":{i},\"card\":\"4111 1111 1111 1111\",\"note\":\"{pad}\"}}\n").as_bytes());
+    }
+    out
+}
+
+fn ndjson_resp(body: &[u8], n: usize) -> Exchange<'static> {
+    Exchange {
+        resp_headers: vec![("content-type", "application/x-ndjson".into())],
+        resp_chunks: chunks(body, n),
+        ..Exchange::default()
+    }
+}
+
+const BULK_POLICY: &str = r#"{
+    "rules": [
+        {"name": "cards", "detector": "credit_card", "max_values_per_stream": 3, "on_exceed": "block"},
+        {"detector": "email"}
+    ]
+}"#;
+
+const MASKED_CARD: &str = "4111 11** **** 1111";
+
+#[test]
+fn a_body_over_the_bulk_guard_is_cut_where_it_crosses_and_the_stream_stops() {
+    for kind in BOTH {
+        // records longer than the guard's check interval: the cut falls right before the fourth card
+        for (records, chunk) in [(2000, 64), (2000, 4096), (2000, 100_000)] {
+            let (sh, names) = shared(kind, BULK_POLICY);
+            let out = run(kind, &sh, &names, ndjson_resp(&card_records(10, records), chunk));
+            let body = String::from_utf8_lossy(&out.client_body);
+            assert!(!body.contains("4111 1111 1111 1111"), "{kind:?}: a card left unmasked");
+            let left = body.matches(MASKED_CARD).count();
+            match kind {
+                // NGINX: what was decided before the fourth card leaves, then the marker
+                Kind::Ngx => assert_eq!(left, 3, "chunk {chunk}"),
+                // Envoy resets the stream: what it already forwarded is all the client gets
+                Kind::Envoy => assert!(left <= 3, "chunk {chunk}: {left}"),
+            }
+            assert_eq!(
+                out.counters["streammask.bulk_exceeded.policy.default.rule.cards.outcome.blocked.direction.response"],
+                1,
+                "{kind:?}"
+            );
+            assert_eq!(out.counters["streammask.streams_blocked.reason.bulk_values.direction.response"], 1);
+            match kind {
+                Kind::Envoy => assert!(out.reset, "Envoy: the stream is reset"),
+                Kind::Ngx => assert!(out.client_body.ends_with(streammask_proxy::stream::BLOCKED_MARKER)),
+            }
+            assert!(
+                out.logs.iter().any(|(_, l)| l.contains("bulk guard") && l.contains("cards") && l.contains("blocked")),
+                "{:?}",
+                out.logs
+            );
+        }
+        // short records: never more than the limit leaves
+        let (sh, names) = shared(kind, BULK_POLICY);
+        let out = run(kind, &sh, &names, ndjson_resp(&card_records(500, 60), 512));
+        assert!(String::from_utf8_lossy(&out.client_body).matches(MASKED_CARD).count() <= 3);
+        assert!(!String::from_utf8_lossy(&out.client_body).contains("4111 1111 1111 1111"));
+    }
+}
+
+#[test]
+fn a_body_within_the_bulk_guard_is_masked_and_untouched_otherwise() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, BULK_POLICY);
+        let body = card_records(3, 200);
+        let out = run(kind, &sh, &names, ndjson_resp(&body, 50));
+        let expected = String::from_utf8_lossy(&body).replace("4111 1111 1111 1111", MASKED_CARD);
+        assert_eq!(String::from_utf8_lossy(&out.client_body), expected, "{kind:?}");
+        assert!(!out.reset);
+        assert!(!out.counters.keys().any(|k| k.starts_with("streammask.bulk_exceeded") && out.counters[k] > 0));
+    }
+}
+
+#[test]
+fn report_and_report_mode_count_the_crossing_and_let_the_body_through() {
+    for kind in BOTH {
+        // on_exceed report: masked in full, counted and logged
+        let report = BULK_POLICY.replace(r#""on_exceed": "block""#, r#""on_exceed": "report""#);
+        let (sh, names) = shared(kind, &report);
+        let body = card_records(10, 100);
+        let out = run(kind, &sh, &names, ndjson_resp(&body, 64));
+        assert_eq!(String::from_utf8_lossy(&out.client_body).matches(MASKED_CARD).count(), 10, "{kind:?}");
+        assert_eq!(
+            out.counters["streammask.bulk_exceeded.policy.default.rule.cards.outcome.reported.direction.response"],
+            1
+        );
+        assert!(!out.reset);
+        assert!(out.logs.iter().any(|(_, l)| l.contains("bulk guard") && l.contains("reported")));
+        // mode report: nothing changes; what would have been blocked is counted
+        let (sh, names) = shared(kind, &BULK_POLICY.replacen('{', r#"{"mode": "report","#, 1));
+        let out = run(kind, &sh, &names, ndjson_resp(&body, 64));
+        assert_eq!(out.client_body, body, "{kind:?}: report mode changes nothing");
+        assert_eq!(
+            out.counters["streammask.bulk_exceeded.policy.default.rule.cards.outcome.would_block.direction.response"],
+            1
+        );
+        assert!(!out.counters.contains_key("streammask.streams_blocked.reason.bulk_values.direction.response")
+            || out.counters["streammask.streams_blocked.reason.bulk_values.direction.response"] == 0);
+    }
+}
+
+#[test]
+fn the_body_wide_guard_counts_every_rule_and_blocks_requests_with_403() {
+    let policy = r#"{
+        "rules": [{"detector": "credit_card"}, {"detector": "email"}],
+        "limits": {"max_values_per_stream": 4, "on_exceed": "block"}
+    }"#;
+    for kind in BOTH {
+        let (sh, names) = shared(kind, policy);
+        let mut body = Vec::new();
+        for i in 0..6 {
+            body.extend_from_slice(format!("user{i}@example.com 4111111111111111\n").as_bytes());
+        }
+        let ex = Exchange {
+            method: "POST",
+            req_headers: vec![("content-type", "text/plain".into())],
+            req_chunks: vec![body.clone()],
+            ..Exchange::default()
+        };
+        let out = run(kind, &sh, &names, ex);
+        assert_eq!(out.client_status, 403, "{kind:?}");
+        let up = String::from_utf8_lossy(&out.upstream_body);
+        assert!(!up.contains("4111111111111111") && !up.contains("@example.com"), "{kind:?}: {up}");
+        assert_eq!(
+            out.counters["streammask.bulk_exceeded.policy.default.rule.all.outcome.blocked.direction.request"],
+            1
+        );
+        // the same body in the response direction, within a larger limit, passes masked
+        let (sh, names) = shared(kind, &policy.replace("\"max_values_per_stream\": 4", "\"max_values_per_stream\": 12"));
+        let out = run(
+            kind,
+            &sh,
+            &names,
+            Exchange {
+                resp_headers: vec![("content-type", "text/plain".into())],
+                resp_chunks: chunks(&body, 7),
+                ..Exchange::default()
+            },
+        );
+        assert!(!out.reset);
+        assert_eq!(String::from_utf8_lossy(&out.client_body).matches("411111******1111").count(), 6, "{kind:?}");
+    }
+}

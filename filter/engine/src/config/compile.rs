@@ -18,7 +18,7 @@
 
 use super::error::{self, Errors, PolicyErrors};
 use super::wire::{self, ActionWire, RulesetWire};
-use super::{fields, valid_name, Field, Label, Labels, Limits, Rule, Ruleset, SECRET_KEYS_LABEL};
+use super::{fields, valid_name, Budget, Field, Label, Labels, Limits, Rule, Ruleset, SECRET_KEYS_LABEL};
 use crate::action::Action;
 use crate::detect::{self, Normalize};
 use crate::search::pattern;
@@ -40,6 +40,8 @@ struct Parts<'a> {
     field_keys: Vec<(Box<[u8]>, usize)>,
     field_paths: Vec<(Vec<fields::PathSeg>, usize)>,
     host_labels: &'a [(String, String)],
+    /// Bulk-exposure guards per user rule and per field rule, in their order.
+    budgets: (Vec<Option<(u64, bool)>>, Vec<Option<(u64, bool)>>),
     findings_log: bool,
     token_key: Option<Arc<TokenKey>>,
     fingerprint_key: Option<Arc<TokenKey>>,
@@ -89,18 +91,25 @@ impl Ruleset {
                         action: None,
                         near: None,
                         within: None,
+                        max_values_per_stream: None,
+                        on_exceed: None,
                     };
                     (format!("(default rule {})", d.name), r)
                 })
                 .collect(),
         };
+        // bulk-exposure guards, one per compiled rule (then per field rule)
+        let mut rule_budgets: Vec<Option<(u64, bool)>> = Vec::new();
         for (path, r) in wires {
+            let budget = budget_of(&format!("{path}."), r.max_values_per_stream, r.on_exceed.as_deref(), &mut errs);
             if let Some(rule) = compile_rule(&path, r, key.as_ref(), has_key, &mut names, &mut errs) {
                 rules.push(rule);
+                rule_budgets.push(budget);
             }
         }
 
         let mut fields = Vec::new();
+        let mut field_budgets: Vec<Option<(u64, bool)>> = Vec::new();
         let mut field_keys = Vec::new();
         let mut field_paths = Vec::new();
         for (i, f) in w.fields.into_iter().enumerate() {
@@ -137,8 +146,10 @@ impl Ruleset {
                 key.as_ref(),
                 &mut errs,
             );
+            let budget = budget_of(&format!("{path}."), f.max_values_per_stream, f.on_exceed.as_deref(), &mut errs);
             if let Some(action) = action {
                 fields.push(Field { name: f.name, action });
+                field_budgets.push(budget);
             }
         }
 
@@ -259,6 +270,7 @@ impl Ruleset {
             field_keys,
             field_paths,
             host_labels,
+            budgets: (rule_budgets, field_budgets),
             findings_log,
             token_key: key,
             fingerprint_key,
@@ -278,6 +290,7 @@ impl Ruleset {
             field_keys: Vec::new(),
             field_paths: Vec::new(),
             host_labels: &[],
+            budgets: (Vec::new(), Vec::new()),
             findings_log: false,
             token_key: None,
             fingerprint_key: None,
@@ -319,6 +332,12 @@ impl Ruleset {
                 labels.field(rule.label.index())
             };
         }
+        let by_rule = p.budgets.0.iter().enumerate().map(|(r, b)| (labels.rule(r), *b));
+        let by_field = p.budgets.1.iter().enumerate().map(|(f, b)| (labels.field(f), *b));
+        let budgets = by_rule
+            .chain(by_field)
+            .filter_map(|(l, b)| b.map(|(max, block)| Budget { label: Some(l), max, block }))
+            .collect();
         Ruleset {
             labels,
             findings_log: p.findings_log,
@@ -328,6 +347,7 @@ impl Ruleset {
             tokenize_section: p.tokenize_section,
             rules: p.rules,
             user_rules,
+            budgets,
             min_len,
             max_len,
             newline_matches,
@@ -635,6 +655,17 @@ pub(crate) fn compile_action(
 
 /// One detector or pattern rule. `None` whenever any error was pushed for it (its `label` is set
 /// later, by `assemble`).
+/// A rule's or field rule's `max_values_per_stream` / `on_exceed` (`path` ends with a dot).
+fn budget_of(path: &str, max: Option<u64>, on_exceed: Option<&str>, errs: &mut Errors) -> Option<(u64, bool)> {
+    match Budget::from_wire(path, max, on_exceed) {
+        Ok(b) => b,
+        Err((at, message)) => {
+            errs.push(at, message);
+            None
+        }
+    }
+}
+
 fn compile_rule(
     path: &str,
     r: wire::RuleWire,

@@ -80,6 +80,59 @@ pub(crate) struct Field {
     pub(crate) action: Action,
 }
 
+/// A bulk-exposure guard: a cap on the values one body may hold (`max_values_per_stream`), for
+/// one rule or field rule, or for every value of the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// The rule's or field rule's label; `None`: every value of the body.
+    pub label: Option<Label>,
+    /// Values allowed in one body; one more crosses the guard.
+    pub max: u64,
+    /// `on_exceed: "block"` (otherwise `"report"`).
+    pub block: bool,
+}
+
+impl Budget {
+    /// Whether the body counted in `stats` holds more values than allowed.
+    pub fn exceeded(&self, stats: &crate::Stats) -> bool {
+        let n = match self.label {
+            Some(l) => stats.hits_of(l),
+            None => stats.total(),
+        };
+        n > self.max
+    }
+
+    /// Reads `max_values_per_stream` and `on_exceed` as written at `path` (`None` when neither
+    /// is set). `Err` carries the key's path and what is wrong.
+    pub fn from_wire(path: &str, max: Option<u64>, on_exceed: Option<&str>) -> Result<Option<(u64, bool)>, (String, String)> {
+        let block = match on_exceed {
+            None | Some("report") => false,
+            Some("block") => true,
+            Some(other) => {
+                return Err((
+                    format!("{path}on_exceed"),
+                    format!("unknown value {other:?}; use \"report\" or \"block\""),
+                ))
+            }
+        };
+        match max {
+            Some(m) if m > MAX_BUDGET => Err((
+                format!("{path}max_values_per_stream"),
+                format!("use 0-{MAX_BUDGET}"),
+            )),
+            Some(m) => Ok(Some((m, block))),
+            None if on_exceed.is_some() => Err((
+                format!("{path}on_exceed"),
+                "has no effect without \"max_values_per_stream\"".to_string(),
+            )),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The largest `max_values_per_stream` accepted.
+pub const MAX_BUDGET: u64 = 1 << 40;
+
 /// A compiled rule set, shared by every stream of a proxy VM.
 pub struct Ruleset {
     /// Whether findings (label, offset, keyed fingerprint) are recorded per stream (opt-in).
@@ -95,6 +148,8 @@ pub struct Ruleset {
     pub(crate) labels: Labels,
     /// How many of `rules` are the user's (the rest are derived from fields).
     pub(crate) user_rules: usize,
+    /// The rules' and field rules' bulk-exposure guards (the proxy adds the body-wide one).
+    pub(crate) budgets: Vec<Budget>,
     /// Shortest match of any rule (a shorter value cannot match anything).
     pub(crate) min_len: usize,
     /// Longest match of any rule.
@@ -169,6 +224,11 @@ impl Ruleset {
         self.prefilter = false;
         self.clusters = None;
         self
+    }
+
+    /// The rules' and field rules' bulk-exposure guards (`max_values_per_stream`), in label order.
+    pub fn budgets(&self) -> &[Budget] {
+        &self.budgets
     }
 
     /// The rule set's metric labels (its rules, field rules, and the host labels it was compiled with).

@@ -44,6 +44,10 @@ pub struct RuleWire {
     pub action: Option<ActionWire>,
     pub near: Option<Vec<String>>,
     pub within: Option<usize>,
+    /// Bulk-exposure guard for this rule alone: more values than this in one body crosses it.
+    pub max_values_per_stream: Option<u64>,
+    /// What crossing `max_values_per_stream` does: `"report"` (default) or `"block"`.
+    pub on_exceed: Option<String>,
 }
 
 /// Secrets by key name (see `detect::secret_keys`).
@@ -69,6 +73,10 @@ pub struct FieldWire {
     #[serde(default)]
     pub paths: Vec<String>,
     pub action: Option<ActionWire>,
+    /// Bulk-exposure guard for this field rule alone (see [`RuleWire::max_values_per_stream`]).
+    pub max_values_per_stream: Option<u64>,
+    /// `"report"` (default) or `"block"`.
+    pub on_exceed: Option<String>,
 }
 
 /// What happens to a matched value.

@@ -20,7 +20,9 @@ pub use set::PolicySet;
 
 use std::sync::Arc;
 use streammask_engine::config::parse_json;
-use streammask_engine::{parse_media_type, Format, FormatRouter, MetaHits, PolicyError, PolicyErrors, Route, Ruleset};
+use streammask_engine::{
+    parse_media_type, Budget, Format, FormatRouter, MetaHits, PolicyError, PolicyErrors, Route, Ruleset,
+};
 use wire::PolicyWire;
 
 /// Whether matches are replaced or only counted.
@@ -129,6 +131,9 @@ pub struct HttpPolicy {
     pub strip_accept_encoding: bool,
     /// Write the per-stream debug lines (formatted only when on).
     pub debug_log: bool,
+    /// Bulk-exposure guards: the rule set's (per rule and field rule), then the body-wide one
+    /// (`limits.max_values_per_stream`, label `None`).
+    pub budgets: Vec<Budget>,
     header_rules: Vec<meta::HeaderRule>,
     query: Option<meta::QueryRule>,
 }
@@ -184,6 +189,7 @@ impl HttpPolicy {
             file_parts: FileParts::Text,
             strip_accept_encoding: true,
             debug_log: false,
+            budgets: Vec::new(),
             header_rules: Vec::new(),
             query: None,
         }
@@ -300,6 +306,16 @@ impl HttpPolicy {
             }
         };
         self.limits = limits(&w.limits, errs);
+        self.budgets = self.ruleset.budgets().to_vec();
+        match Budget::from_wire("limits.", w.limits.max_values_per_stream, w.limits.on_exceed.as_deref()) {
+            Ok(Some(_)) if self.ruleset.labels().iter().any(|(_, n)| n == "all") => errs.push(
+                "limits.max_values_per_stream",
+                "the body-wide guard counts under the name \"all\", which a rule or field already has; rename that one",
+            ),
+            Ok(Some((max, block))) => self.budgets.push(Budget { label: None, max, block }),
+            Ok(None) => {}
+            Err((path, message)) => errs.push(path, message),
+        }
         self.scan_missing_content_type = w.scan_missing_content_type.unwrap_or(self.scan_missing_content_type);
         self.debug_log = w.debug_log.unwrap_or(self.debug_log);
         self.sniff = w.sniff.unwrap_or(self.sniff);
@@ -325,6 +341,17 @@ impl HttpPolicy {
     /// Metric label names, in label order (the rule set's, then header rules, then the query rule).
     pub fn label_names(&self) -> impl Iterator<Item = &str> {
         self.ruleset.labels().iter().map(|(_, n)| n)
+    }
+}
+
+impl HttpPolicy {
+    /// The name a bulk-exposure guard is reported under: its rule's or field rule's, or `all`
+    /// for the body-wide one.
+    pub fn budget_name(&self, b: &Budget) -> &str {
+        match b.label {
+            Some(l) => self.ruleset.labels().name(l),
+            None => "all",
+        }
     }
 }
 

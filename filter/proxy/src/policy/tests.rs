@@ -218,3 +218,34 @@ fn content_types_choose_formats() {
     assert_eq!(off.route(Some("application/octet-stream"), false), Route::Pass);
     assert_eq!(off.route(None, false), Route::Scan(Format::Text));
 }
+
+#[test]
+fn bulk_guards_are_checked_and_named() {
+    let s = set(
+        r#"{"rules": [{"name": "cards", "detector": "credit_card", "max_values_per_stream": 5, "on_exceed": "block"}, {"detector": "email"}],
+            "fields": [{"name": "ids", "keys": ["id"], "max_values_per_stream": 0}],
+            "limits": {"max_values_per_stream": 100}}"#,
+    );
+    let p = s.get(0).unwrap();
+    let guards: Vec<(&str, u64, bool)> = p.budgets.iter().map(|b| (p.budget_name(b), b.max, b.block)).collect();
+    assert_eq!(guards, [("cards", 5, true), ("ids", 0, false), ("all", 100, false)]);
+    let e = PolicySet::from_json(
+        r#"{"rules": [{"detector": "email", "on_exceed": "block"}, {"name": "all", "detector": "credit_card", "max_values_per_stream": 2, "on_exceed": "drop"}],
+            "limits": {"max_values_per_stream": 3, "on_exceed": "stop"},
+            "policies": {"p": {"fields": [{"name": "f", "keys": ["k"], "max_values_per_stream": 1099511627777}]}}}"#,
+        &|_| None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("rules[0].on_exceed: has no effect without \"max_values_per_stream\""), "{e}");
+    assert!(e.contains("rules[1].on_exceed: unknown value \"drop\""), "{e}");
+    assert!(e.contains("limits.on_exceed: unknown value \"stop\""), "{e}");
+    assert!(e.contains("policies.p.fields[0].max_values_per_stream: use 0-1099511627776"), "{e}");
+    let e = PolicySet::from_json(
+        r#"{"rules": [{"name": "all", "detector": "credit_card"}], "limits": {"max_values_per_stream": 3}}"#,
+        &|_| None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("limits.max_values_per_stream: the body-wide guard counts under the name \"all\""), "{e}");
+}

@@ -122,6 +122,10 @@ pub struct LimitsWire {
     pub max_decode_window_bytes: Option<u64>,
     /// Memory the filter may hold in one VM (all streams); a stream that would pass it is blocked.
     pub max_memory_bytes: Option<u64>,
+    /// Bulk-exposure guard: more values than this in one body (any rule) crosses it.
+    pub max_values_per_stream: Option<u64>,
+    /// What crossing `max_values_per_stream` does: `"report"` (default) or `"block"`.
+    pub on_exceed: Option<String>,
 }
 
 /// A header rule: the listed headers' values go through the detectors, or are masked whole.

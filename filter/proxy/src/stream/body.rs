@@ -18,8 +18,67 @@ use super::findings::findings_line;
 use super::{count, Body, Next, StreamFilter, BLOCKED_MARKER};
 use crate::decode::DecodeError;
 use crate::host::{Dir, Host};
-use crate::metrics::Fail;
+use crate::metrics::{Fail, Outcome};
 use crate::policy::OnError;
+use streammask_engine::{Budget, Masker};
+
+/// Bytes given to the masker between two checks of the bulk-exposure guards (only when the policy
+/// has one): a guard that blocks cuts the output where the piece that crossed it starts.
+const GUARD_SLICE: usize = 1024;
+
+/// The bulk-exposure guards of one body while a chunk is masked.
+struct Guard<'a> {
+    budgets: &'a [Budget],
+    crossed: &'a mut [bool],
+    enforce: bool,
+    /// Guards crossed for the first time in this chunk.
+    newly: Vec<usize>,
+    /// Where the output is cut: its length before the piece that crossed a blocking guard.
+    cut: Option<usize>,
+}
+
+impl Guard<'_> {
+    /// Checks the guards after output grew from `before` bytes; true when a blocking guard cut it.
+    fn check(&mut self, masker: &Masker, before: usize) -> bool {
+        for (i, b) in self.budgets.iter().enumerate() {
+            let Some(seen) = self.crossed.get_mut(i) else { continue };
+            if !*seen && b.exceeded(masker.stats()) {
+                *seen = true;
+                self.newly.push(i);
+                if b.block && self.enforce && self.cut.is_none() {
+                    self.cut = Some(before);
+                }
+            }
+        }
+        self.cut.is_some()
+    }
+
+    /// Masks `input` into `out`: whole without guards, else piece by piece with a check after
+    /// each. False when a blocking guard was crossed (the rest of `input` is not masked).
+    fn push(&mut self, masker: &mut Masker, input: &[u8], out: &mut Vec<u8>) -> bool {
+        if self.budgets.is_empty() {
+            masker.push(input, out);
+            return true;
+        }
+        for piece in input.chunks(GUARD_SLICE) {
+            let before = out.len();
+            masker.push(piece, out);
+            if self.check(masker, before) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Ends the body's masking into `out`, then checks the guards.
+    fn finish(&mut self, masker: &mut Masker, out: &mut Vec<u8>) {
+        let before = out.len();
+        masker.finish(out);
+        if !self.budgets.is_empty() {
+            self.check(masker, before);
+        }
+    }
+}
 
 /// The blocking reason for a decoder error.
 fn decode_fail(e: DecodeError) -> Fail {
@@ -52,6 +111,7 @@ impl StreamFilter {
         let caps = self.shared.caps;
         let max_paused = self.policy.limits.max_paused_bytes;
         let limits = self.policy.limits;
+        let policy = self.policy.clone();
         let Body::Scan(scan) = self.body_mut(d) else {
             return Ok(Next::Continue);
         };
@@ -69,6 +129,13 @@ impl StreamFilter {
         scan.seen += new.len() as u64;
         let end = eos || scan.declared.is_some_and(|n| scan.seen >= n);
         scan.out.clear();
+        let mut guard = Guard {
+            budgets: &policy.budgets,
+            crossed: &mut scan.crossed,
+            enforce: scan.enforce,
+            newly: Vec::new(),
+            cut: None,
+        };
         let h: &dyn Host = &*host;
         let over_budget = || h.memory_in_use() > limits.max_memory_bytes;
         if let Some(dec) = scan.decoder.as_mut() {
@@ -83,8 +150,12 @@ impl StreamFilter {
                     stop = Some(Fail::ChunkLimit);
                     return false;
                 }
-                masker.push(w, out);
+                let whole = guard.push(masker, w, out);
                 *scanned += w.len() as u64;
+                if !whole {
+                    stop = Some(Fail::Bulk);
+                    return false;
+                }
                 if over_budget() {
                     stop = Some(Fail::Memory);
                     return false;
@@ -95,18 +166,31 @@ impl StreamFilter {
                 .push(new, &mut emit)
                 .and_then(|()| if end { dec.finish(&mut emit) } else { Ok(()) });
             if let Err(e) = r {
-                return Err(stop.unwrap_or_else(|| decode_fail(e)));
+                let why = stop.unwrap_or_else(|| decode_fail(e));
+                if why != Fail::Bulk {
+                    return Err(why);
+                }
             }
         } else {
-            scan.masker.push(new, &mut scan.out);
+            guard.push(&mut scan.masker, new, &mut scan.out);
             scan.scanned += new.len() as u64;
             if over_budget() {
                 return Err(Fail::Memory);
             }
         }
-        if end {
-            scan.masker.finish(&mut scan.out);
+        if end && guard.cut.is_none() {
+            guard.finish(&mut scan.masker, &mut scan.out);
         }
+        let (newly, cut) = (std::mem::take(&mut guard.newly), guard.cut);
+        if !newly.is_empty() {
+            self.bulk_crossed(host, d, &newly);
+        }
+        if let Some(cut) = cut {
+            return Err(self.cut_body(host, d, cut, eos));
+        }
+        let Body::Scan(scan) = self.body_mut(d) else {
+            return Ok(Next::Continue);
+        };
         if !scan.enforce {
             // Report mode: count, change nothing.
             if end {
@@ -148,22 +232,86 @@ impl StreamFilter {
         Ok(next)
     }
 
+    /// Counts and logs the bulk-exposure guards crossed for the first time (indexes into the
+    /// policy's `budgets`): blocked, reported, or (report mode) would have blocked.
+    fn bulk_crossed(&mut self, host: &mut dyn Host, d: Dir, newly: &[usize]) {
+        let empty = crate::metrics::LabelMetrics::default();
+        let labels = self.shared.metrics.labels(self.pidx, d).unwrap_or(&empty);
+        for &i in newly {
+            let Some(b) = self.policy.budgets.get(i) else { continue };
+            let outcome = match (b.block, self.enforce) {
+                (true, true) => Outcome::Blocked,
+                (true, false) => Outcome::WouldBlock,
+                (false, _) => Outcome::Reported,
+            };
+            count(host, labels.bulk(i, outcome), 1);
+            log::warn!(
+                "streammask: bulk guard: {} body of policy {} holds more than {} values of {} ({})",
+                d.name(),
+                self.shared.set.names().nth(self.pidx).unwrap_or("default"),
+                b.max,
+                self.policy.budget_name(b),
+                outcome.name()
+            );
+        }
+    }
+
+    /// A blocking bulk-exposure guard was crossed: what was decided before the piece that crossed
+    /// it leaves (masked), nothing after it does. Returns the failure that stops the stream.
+    fn cut_body(&mut self, host: &mut dyn Host, d: Dir, cut: usize, eos: bool) -> Fail {
+        let Body::Scan(scan) = self.body_mut(d) else {
+            return Fail::Bulk;
+        };
+        scan.out.truncate(cut);
+        let mut data = std::mem::take(&mut scan.paused_out);
+        data.extend_from_slice(&scan.out);
+        if eos {
+            // never an eos call without its end: the client sees the body was stopped
+            data.extend_from_slice(BLOCKED_MARKER);
+        }
+        if let Err(e) = host.set_body(d, &data) {
+            log::error!("streammask: cannot write the body cut by the bulk guard: {e}");
+            // fall back to dropping the whole chunk
+            let _ = host.set_body(d, if eos { BLOCKED_MARKER } else { b"" });
+        }
+        Fail::Bulk
+    }
+
     pub(super) fn on_trailers(&mut self, host: &mut dyn Host, d: Dir) -> Next {
+        let policy = self.policy.clone();
         let Body::Scan(scan) = self.body_mut(d) else {
             return Next::Continue;
         };
         scan.out.clear();
         let mut failed = None;
+        let mut guard = Guard {
+            budgets: &policy.budgets,
+            crossed: &mut scan.crossed,
+            enforce: scan.enforce,
+            newly: Vec::new(),
+            cut: None,
+        };
         if let Some(dec) = scan.decoder.as_mut() {
             let (masker, out) = (&mut scan.masker, &mut scan.out);
-            if let Err(e) = dec.finish(&mut |w: &[u8]| {
-                masker.push(w, out);
-                true
-            }) {
+            if let Err(e) = dec.finish(&mut |w: &[u8]| guard.push(masker, w, out)) {
                 failed = Some(decode_fail(e));
             }
         }
-        scan.masker.finish(&mut scan.out);
+        if guard.cut.is_none() {
+            guard.finish(&mut scan.masker, &mut scan.out);
+        }
+        if let Some(cut) = guard.cut {
+            // the tail from the crossing on never leaves
+            scan.out.truncate(cut);
+            failed = Some(Fail::Bulk);
+        }
+        let newly = std::mem::take(&mut guard.newly);
+        if !newly.is_empty() {
+            self.bulk_crossed(host, d, &newly);
+        }
+        let Body::Scan(scan) = self.body_mut(d) else {
+            return Next::Continue;
+        };
         if scan.enforce && failed.is_none() {
             scan.paused_out.extend_from_slice(&scan.out);
             if scan.paused {
@@ -183,10 +331,14 @@ impl StreamFilter {
             Some(why) => {
                 let id = self.shared.metrics.dir(d).blocked(why);
                 count(host, id, 1);
-                log::error!(
-                    "streammask: {} body tail could not be written before trailers; the body is incomplete",
-                    d.name()
-                );
+                if why == Fail::Bulk {
+                    log::error!("streammask: {} body tail withheld by the bulk guard", d.name());
+                } else {
+                    log::error!(
+                        "streammask: {} body tail could not be written before trailers; the body is incomplete",
+                        d.name()
+                    );
+                }
                 *self.body_mut(d) = Body::Dropping;
                 Next::Continue
             }
@@ -266,13 +418,21 @@ impl StreamFilter {
         log::error!("streammask: {} body blocked mid-stream ({why:?})", d.name());
         *self.body_mut(d) = Body::Dropping;
         if d == Dir::Request || self.shared.caps.local_reply_resets_stream {
-            let status = if why == Fail::Unreadable { 413 } else { 502 };
+            let status = match why {
+                Fail::Unreadable => 413,
+                Fail::Bulk if d == Dir::Request => 403,
+                _ => 502,
+            };
             if host
                 .send_response(status, &[("content-type", "text/plain")], b"streammask: body blocked\n")
                 .is_ok()
             {
                 return Next::Pause;
             }
+        }
+        if why == Fail::Bulk {
+            // this chunk already holds what leaves (`cut_body`); later chunks are dropped
+            return Next::Continue;
         }
         self.drop_chunk(host, d, size, eos)
     }

@@ -300,6 +300,7 @@ impl StreamFilter {
             paused: false,
             paused_out: Vec::new(),
             out: Vec::new(),
+            crossed: vec![false; self.policy.budgets.len()],
         }));
         if self.policy.debug_log {
             log::debug!(

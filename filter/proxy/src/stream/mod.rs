@@ -77,6 +77,8 @@ struct Scan {
     /// Masked output kept in the host's buffer under a Pause.
     paused_out: Vec<u8>,
     out: Vec<u8>,
+    /// Per bulk-exposure guard of the policy: crossed already in this body (counted once).
+    crossed: Vec<bool>,
 }
 
 enum Body {
