@@ -713,7 +713,12 @@ fn prometheus_scrapes_envoy_and_every_dashboard_and_alert_query_has_series() {
         String::from_utf8_lossy(&check.stdout)
     );
 
-    let e = start_envoy(EnvoyOpts::default());
+    // the example policy with a body-wide bulk guard in report mode, so its series exist too
+    let policy = example_policy_with(serde_json::json!({"limits": {"max_values_per_stream": 3, "on_exceed": "report"}}));
+    let e = start_envoy(EnvoyOpts {
+        policy: Some(&policy),
+        ..EnvoyOpts::default()
+    });
     for p in ["/api/users", "/text", "/gzip", "/compress", "/empty", "/gzip-corrupt"] {
         let _ = std::process::Command::new("curl")
             .args(["-s", "-o", "/dev/null", &e.url(p)])
@@ -817,7 +822,7 @@ fn prometheus_scrapes_envoy_and_every_dashboard_and_alert_query_has_series() {
             }
         }
     }
-    assert_eq!(alerts_seen, 4);
+    assert_eq!(alerts_seen, 5);
     println!("{n} dashboard queries and {alerts_seen} alert rules checked against a real Prometheus");
 }
 
@@ -1009,6 +1014,86 @@ fn a_stream_past_the_memory_budget_is_blocked_and_the_vm_stays() {
     let blocked = e.prom("streammask_streams_blocked{reason=\"memory\",direction=\"response\"}");
     assert!(blocked >= 3, "memory blocks: {blocked}\n{}", e.log());
     let log = e.log();
+    for crash in ["Uncaught", "RuntimeError", "panicked", "wasm_fail_stream"] {
+        assert!(!log.contains(crash), "{crash} in the log");
+    }
+}
+
+#[test]
+fn a_body_over_the_bulk_guard_is_stopped_and_bodies_within_it_pass() {
+    let policy = r#"{
+  "rules": [
+    {"name": "cards", "detector": "credit_card", "max_values_per_stream": 3, "on_exceed": "block"},
+    {"detector": "email", "action": {"type": "redact"}}
+  ],
+  "limits": {"max_values_per_stream": 1, "on_exceed": "report"}
+}"#;
+    let e = start_envoy(EnvoyOpts {
+        policy: Some(policy),
+        concurrency: 1,
+        log_level: "wasm:info",
+        ..EnvoyOpts::default()
+    });
+    // ~48 cards in one JSON response: the stream stops at the fourth (curl sees a reset)
+    let r = std::process::Command::new("curl")
+        .args(["-s", &e.url("/sized?bytes=200000")])
+        .output()
+        .unwrap();
+    assert!(!r.status.success(), "the response should be cut, not completed");
+    let got = String::from_utf8_lossy(&r.stdout);
+    assert_no_raw("a response over the bulk guard", &r.stdout);
+    assert!(got.len() < 200_000, "{} bytes came through", got.len());
+    assert!(got.matches("4111 11** **** 1111").count() <= 3, "{got}");
+    // two cards: within the guard, complete and masked
+    let (status, _, body) = get(&e.url("/sized?bytes=8192"), &[]);
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_slice(&body).expect("a complete JSON body");
+    assert!(v.as_array().is_some_and(|a| a.len() > 10));
+    let s = String::from_utf8_lossy(&body);
+    assert_eq!(s.matches("4111 11** **** 1111").count(), 2, "{s}");
+    assert_no_raw("a response within the bulk guard", &body);
+    // a request body with six cards never reaches the upstream
+    let id = format!("bulk-{}", rand_suffix());
+    let upload: String = (0..6).map(|i| format!("row {i}: 4111111111111111\n")).collect();
+    let r = curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "POST",
+        "-H",
+        "content-type: text/plain",
+        "--data-binary",
+        &upload,
+        &e.url(&format!("/record/{id}")),
+    ]);
+    assert_eq!(r.body_string(), "403");
+    assert_no_raw("the upstream after a blocked upload", &direct(&format!("/record/{id}")));
+    assert!(!String::from_utf8_lossy(&direct(&format!("/record/{id}"))).contains("row 0"));
+    let prom = |s: &str| e.prom(s);
+    assert!(
+        prom(r#"streammask_bulk_exceeded{policy="default",rule="cards",outcome="blocked",direction="response"}"#) >= 1,
+        "{}",
+        e.log()
+    );
+    assert_eq!(
+        prom(r#"streammask_bulk_exceeded{policy="default",rule="cards",outcome="blocked",direction="request"}"#),
+        1
+    );
+    assert!(
+        prom(r#"streammask_bulk_exceeded{policy="default",rule="all",outcome="reported",direction="response"}"#) >= 2
+    );
+    assert!(prom(r#"streammask_streams_blocked{reason="bulk_values",direction="response"}"#) >= 1);
+    let log = e.log();
+    assert!(
+        log.contains(
+            "streammask: bulk guard: response body of policy default holds more than 3 values of cards (blocked)"
+        ),
+        "{log}"
+    );
+    assert_no_raw("the proxy log", log.as_bytes());
     for crash in ["Uncaught", "RuntimeError", "panicked", "wasm_fail_stream"] {
         assert!(!log.contains(crash), "{crash} in the log");
     }

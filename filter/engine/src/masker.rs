@@ -136,6 +136,10 @@ pub struct Masker {
     inner: BodyMasker,
     stats: Stats,
     bytes_in: u64,
+    /// Bytes appended to the outputs so far.
+    bytes_out: u64,
+    /// Where the value that crossed a watched guard starts, as an offset in the whole output.
+    cut: Option<u64>,
 }
 
 impl Masker {
@@ -160,18 +164,52 @@ impl Masker {
             inner,
             stats,
             bytes_in: 0,
+            bytes_out: 0,
+            cut: None,
         }
     }
 
     /// Masks the next chunk, appending whatever is decided to `out`.
     pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
         self.bytes_in += input.len() as u64;
+        let start = out.len();
         self.inner.push(&self.policy, input, &mut self.stats, out);
+        self.after(start, out.len());
     }
 
     /// Ends the stream: everything still held back is decided and appended to `out`.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let start = out.len();
         self.inner.finish(&self.policy, &mut self.stats, out);
+        self.after(start, out.len());
+    }
+
+    /// Counts the output of a call that appended `out[start..end]`, and turns a cut recorded in
+    /// it (an index into that output vector) into an offset in the whole output.
+    fn after(&mut self, start: usize, end: usize) {
+        if self.cut.is_none() {
+            if let Some(c) = self.stats.cut() {
+                self.cut = Some(self.bytes_out + c.saturating_sub(start) as u64);
+            }
+        }
+        self.bytes_out += end.saturating_sub(start) as u64;
+    }
+
+    /// Bytes appended to the outputs of `push` and `finish` so far.
+    pub fn bytes_out(&self) -> u64 {
+        self.bytes_out
+    }
+
+    /// Where the value that crossed a guard given to [`Masker::watch`] starts, as an offset in the
+    /// whole output (everything before it is what the body may show); `None` while none was crossed.
+    pub fn cut(&self) -> Option<u64> {
+        self.cut
+    }
+
+    /// Records where in the output the value that crosses one of these bulk-exposure guards
+    /// starts ([`Stats::cut`]), so a host can stop the body right there.
+    pub fn watch(&mut self, budgets: &[crate::config::Budget]) {
+        self.stats.watch(budgets.iter().map(|b| (b.label, b.max)).collect());
     }
 
     /// What was found so far (per label: a field rule's text form counts for the field).

@@ -1007,7 +1007,9 @@ fn card_records(n: usize, len: usize) -> Vec<u8> {
     let mut out = Vec::new();
     for i in 0..n {
         let pad = "x".repeat(len.saturating_sub(60));
-        out.extend_from_slice(format!("{{\"id\":{i},\"card\":\"4111 1111 1111 1111\",\"note\":\"{pad}\"}}\n").as_bytes());
+        out.extend_from_slice(
+            format!("{{\"id\":{i},\"card\":\"4111 1111 1111 1111\",\"note\":\"{pad}\"}}\n").as_bytes(),
+        );
     }
     out
 }
@@ -1050,22 +1052,40 @@ fn a_body_over_the_bulk_guard_is_cut_where_it_crosses_and_the_stream_stops() {
                 1,
                 "{kind:?}"
             );
-            assert_eq!(out.counters["streammask.streams_blocked.reason.bulk_values.direction.response"], 1);
+            assert_eq!(
+                out.counters["streammask.streams_blocked.reason.bulk_values.direction.response"],
+                1
+            );
             match kind {
                 Kind::Envoy => assert!(out.reset, "Envoy: the stream is reset"),
                 Kind::Ngx => assert!(out.client_body.ends_with(streammask_proxy::stream::BLOCKED_MARKER)),
             }
             assert!(
-                out.logs.iter().any(|(_, l)| l.contains("bulk guard") && l.contains("cards") && l.contains("blocked")),
+                out.logs
+                    .iter()
+                    .any(|(_, l)| l.contains("bulk guard") && l.contains("cards") && l.contains("blocked")),
                 "{:?}",
                 out.logs
             );
         }
-        // short records: never more than the limit leaves
-        let (sh, names) = shared(kind, BULK_POLICY);
-        let out = run(kind, &sh, &names, ndjson_resp(&card_records(500, 60), 512));
-        assert!(String::from_utf8_lossy(&out.client_body).matches(MASKED_CARD).count() <= 3);
-        assert!(!String::from_utf8_lossy(&out.client_body).contains("4111 1111 1111 1111"));
+        // short records, many in one chunk: the cut is where the fourth card starts
+        for chunk in [7, 512, 65536] {
+            let (sh, names) = shared(kind, BULK_POLICY);
+            let out = run(kind, &sh, &names, ndjson_resp(&card_records(500, 60), chunk));
+            let body = String::from_utf8_lossy(&out.client_body);
+            assert!(!body.contains("4111 1111 1111 1111"));
+            match kind {
+                Kind::Ngx => {
+                    let kept =
+                        body.strip_suffix(std::str::from_utf8(streammask_proxy::stream::BLOCKED_MARKER).unwrap());
+                    let kept = kept.unwrap_or_else(|| panic!("no marker: {body}"));
+                    assert_eq!(kept.matches(MASKED_CARD).count(), 3, "chunk {chunk}");
+                    // everything up to the fourth card's value, nothing of it
+                    assert!(kept.ends_with("{\"id\":3,\"card\":\""), "chunk {chunk}: {kept}");
+                }
+                Kind::Envoy => assert!(body.matches(MASKED_CARD).count() <= 3),
+            }
+        }
     }
 }
 
@@ -1078,7 +1098,10 @@ fn a_body_within_the_bulk_guard_is_masked_and_untouched_otherwise() {
         let expected = String::from_utf8_lossy(&body).replace("4111 1111 1111 1111", MASKED_CARD);
         assert_eq!(String::from_utf8_lossy(&out.client_body), expected, "{kind:?}");
         assert!(!out.reset);
-        assert!(!out.counters.keys().any(|k| k.starts_with("streammask.bulk_exceeded") && out.counters[k] > 0));
+        assert!(!out
+            .counters
+            .keys()
+            .any(|k| k.starts_with("streammask.bulk_exceeded") && out.counters[k] > 0));
     }
 }
 
@@ -1090,13 +1113,20 @@ fn report_and_report_mode_count_the_crossing_and_let_the_body_through() {
         let (sh, names) = shared(kind, &report);
         let body = card_records(10, 100);
         let out = run(kind, &sh, &names, ndjson_resp(&body, 64));
-        assert_eq!(String::from_utf8_lossy(&out.client_body).matches(MASKED_CARD).count(), 10, "{kind:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.client_body).matches(MASKED_CARD).count(),
+            10,
+            "{kind:?}"
+        );
         assert_eq!(
             out.counters["streammask.bulk_exceeded.policy.default.rule.cards.outcome.reported.direction.response"],
             1
         );
         assert!(!out.reset);
-        assert!(out.logs.iter().any(|(_, l)| l.contains("bulk guard") && l.contains("reported")));
+        assert!(out
+            .logs
+            .iter()
+            .any(|(_, l)| l.contains("bulk guard") && l.contains("reported")));
         // mode report: nothing changes; what would have been blocked is counted
         let (sh, names) = shared(kind, &BULK_POLICY.replacen('{', r#"{"mode": "report","#, 1));
         let out = run(kind, &sh, &names, ndjson_resp(&body, 64));
@@ -1105,8 +1135,11 @@ fn report_and_report_mode_count_the_crossing_and_let_the_body_through() {
             out.counters["streammask.bulk_exceeded.policy.default.rule.cards.outcome.would_block.direction.response"],
             1
         );
-        assert!(!out.counters.contains_key("streammask.streams_blocked.reason.bulk_values.direction.response")
-            || out.counters["streammask.streams_blocked.reason.bulk_values.direction.response"] == 0);
+        assert!(
+            !out.counters
+                .contains_key("streammask.streams_blocked.reason.bulk_values.direction.response")
+                || out.counters["streammask.streams_blocked.reason.bulk_values.direction.response"] == 0
+        );
     }
 }
 
@@ -1131,13 +1164,19 @@ fn the_body_wide_guard_counts_every_rule_and_blocks_requests_with_403() {
         let out = run(kind, &sh, &names, ex);
         assert_eq!(out.client_status, 403, "{kind:?}");
         let up = String::from_utf8_lossy(&out.upstream_body);
-        assert!(!up.contains("4111111111111111") && !up.contains("@example.com"), "{kind:?}: {up}");
+        assert!(
+            !up.contains("4111111111111111") && !up.contains("@example.com"),
+            "{kind:?}: {up}"
+        );
         assert_eq!(
             out.counters["streammask.bulk_exceeded.policy.default.rule.all.outcome.blocked.direction.request"],
             1
         );
         // the same body in the response direction, within a larger limit, passes masked
-        let (sh, names) = shared(kind, &policy.replace("\"max_values_per_stream\": 4", "\"max_values_per_stream\": 12"));
+        let (sh, names) = shared(
+            kind,
+            &policy.replace("\"max_values_per_stream\": 4", "\"max_values_per_stream\": 12"),
+        );
         let out = run(
             kind,
             &sh,
@@ -1149,6 +1188,12 @@ fn the_body_wide_guard_counts_every_rule_and_blocks_requests_with_403() {
             },
         );
         assert!(!out.reset);
-        assert_eq!(String::from_utf8_lossy(&out.client_body).matches("411111******1111").count(), 6, "{kind:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.client_body)
+                .matches("411111******1111")
+                .count(),
+            6,
+            "{kind:?}"
+        );
     }
 }

@@ -28,6 +28,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 const DEFAULT_WITHIN: usize = 32;
+
+/// A guard as written on a rule: `max_values_per_stream` and whether it blocks.
+type Guard = (u64, bool);
 const MAX_WITHIN: usize = 1024;
 
 /// What `compile` found valid, before the scanner's tables are derived from it.
@@ -41,7 +44,7 @@ struct Parts<'a> {
     field_paths: Vec<(Vec<fields::PathSeg>, usize)>,
     host_labels: &'a [(String, String)],
     /// Bulk-exposure guards per user rule and per field rule, in their order.
-    budgets: (Vec<Option<(u64, bool)>>, Vec<Option<(u64, bool)>>),
+    budgets: (Vec<Option<Guard>>, Vec<Option<Guard>>),
     findings_log: bool,
     token_key: Option<Arc<TokenKey>>,
     fingerprint_key: Option<Arc<TokenKey>>,
@@ -99,9 +102,14 @@ impl Ruleset {
                 .collect(),
         };
         // bulk-exposure guards, one per compiled rule (then per field rule)
-        let mut rule_budgets: Vec<Option<(u64, bool)>> = Vec::new();
+        let mut rule_budgets: Vec<Option<Guard>> = Vec::new();
         for (path, r) in wires {
-            let budget = budget_of(&format!("{path}."), r.max_values_per_stream, r.on_exceed.as_deref(), &mut errs);
+            let budget = budget_of(
+                &format!("{path}."),
+                r.max_values_per_stream,
+                r.on_exceed.as_deref(),
+                &mut errs,
+            );
             if let Some(rule) = compile_rule(&path, r, key.as_ref(), has_key, &mut names, &mut errs) {
                 rules.push(rule);
                 rule_budgets.push(budget);
@@ -109,7 +117,7 @@ impl Ruleset {
         }
 
         let mut fields = Vec::new();
-        let mut field_budgets: Vec<Option<(u64, bool)>> = Vec::new();
+        let mut field_budgets: Vec<Option<Guard>> = Vec::new();
         let mut field_keys = Vec::new();
         let mut field_paths = Vec::new();
         for (i, f) in w.fields.into_iter().enumerate() {
@@ -146,7 +154,12 @@ impl Ruleset {
                 key.as_ref(),
                 &mut errs,
             );
-            let budget = budget_of(&format!("{path}."), f.max_values_per_stream, f.on_exceed.as_deref(), &mut errs);
+            let budget = budget_of(
+                &format!("{path}."),
+                f.max_values_per_stream,
+                f.on_exceed.as_deref(),
+                &mut errs,
+            );
             if let Some(action) = action {
                 fields.push(Field { name: f.name, action });
                 field_budgets.push(budget);
@@ -336,7 +349,13 @@ impl Ruleset {
         let by_field = p.budgets.1.iter().enumerate().map(|(f, b)| (labels.field(f), *b));
         let budgets = by_rule
             .chain(by_field)
-            .filter_map(|(l, b)| b.map(|(max, block)| Budget { label: Some(l), max, block }))
+            .filter_map(|(l, b)| {
+                b.map(|(max, block)| Budget {
+                    label: Some(l),
+                    max,
+                    block,
+                })
+            })
             .collect();
         Ruleset {
             labels,
@@ -656,7 +675,7 @@ pub(crate) fn compile_action(
 /// One detector or pattern rule. `None` whenever any error was pushed for it (its `label` is set
 /// later, by `assemble`).
 /// A rule's or field rule's `max_values_per_stream` / `on_exceed` (`path` ends with a dot).
-fn budget_of(path: &str, max: Option<u64>, on_exceed: Option<&str>, errs: &mut Errors) -> Option<(u64, bool)> {
+fn budget_of(path: &str, max: Option<u64>, on_exceed: Option<&str>, errs: &mut Errors) -> Option<Guard> {
     match Budget::from_wire(path, max, on_exceed) {
         Ok(b) => b,
         Err((at, message)) => {

@@ -93,18 +93,13 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// Whether the body counted in `stats` holds more values than allowed.
-    pub fn exceeded(&self, stats: &crate::Stats) -> bool {
-        let n = match self.label {
-            Some(l) => stats.hits_of(l),
-            None => stats.total(),
-        };
-        n > self.max
-    }
-
     /// Reads `max_values_per_stream` and `on_exceed` as written at `path` (`None` when neither
     /// is set). `Err` carries the key's path and what is wrong.
-    pub fn from_wire(path: &str, max: Option<u64>, on_exceed: Option<&str>) -> Result<Option<(u64, bool)>, (String, String)> {
+    pub fn from_wire(
+        path: &str,
+        max: Option<u64>,
+        on_exceed: Option<&str>,
+    ) -> Result<Option<(u64, bool)>, (String, String)> {
         let block = match on_exceed {
             None | Some("report") => false,
             Some("block") => true,
@@ -116,10 +111,7 @@ impl Budget {
             }
         };
         match max {
-            Some(m) if m > MAX_BUDGET => Err((
-                format!("{path}max_values_per_stream"),
-                format!("use 0-{MAX_BUDGET}"),
-            )),
+            Some(m) if m > MAX_BUDGET => Err((format!("{path}max_values_per_stream"), format!("use 0-{MAX_BUDGET}"))),
             Some(m) => Ok(Some((m, block))),
             None if on_exceed.is_some() => Err((
                 format!("{path}on_exceed"),

@@ -99,6 +99,9 @@ impl Sink for FormSink<'_> {
         self.map.consume(original.len(), false, self.out);
         form_encode(replacement, self.out);
     }
+    fn written(&self) -> usize {
+        self.out.len()
+    }
 }
 
 impl FormMasker {
@@ -235,6 +238,7 @@ impl FormMasker {
         self.capture.extend_from_slice(bytes);
         if self.capture.len() > p.limits.max_field_value_bytes {
             stats.hit_field(p, fi, self.at, &[]);
+            stats.mark(out.len());
             let repl: &[u8] = match p.fields.get(fi).map(|f| &f.action) {
                 Some(crate::action::Action::Redact { replacement }) => replacement,
                 _ => b"[REDACTED]",
@@ -292,6 +296,7 @@ impl FormMasker {
                     f.action.apply(&self.capture, &mut repl);
                 }
                 stats.hit_field(p, fi, self.at, &self.capture);
+                stats.mark(out.len());
                 form_encode(&repl, out);
                 self.capture.clear();
             }

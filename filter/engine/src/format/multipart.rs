@@ -305,6 +305,7 @@ impl MultipartMasker {
                 capture.extend_from_slice(bytes);
                 if capture.len() > p.limits.max_field_value_bytes {
                     stats.hit_field(p, *fi, 0, &[]);
+                    stats.mark(out.len());
                     let repl: &[u8] = match p.fields.get(*fi).map(|f| &f.action) {
                         Some(crate::action::Action::Redact { replacement }) => replacement,
                         _ => b"[REDACTED]",
@@ -327,10 +328,11 @@ impl MultipartMasker {
             PartMode::Masker(mut m) => m.finish(p, stats, out),
             PartMode::Field { fi, capture, over } => {
                 if !over {
+                    stats.hit_field(p, fi, 0, &capture);
+                    stats.mark(out.len());
                     if let Some(f) = p.fields.get(fi) {
                         f.action.apply(&capture, out);
                     }
-                    stats.hit_field(p, fi, 0, &capture);
                 }
             }
         }

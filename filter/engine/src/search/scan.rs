@@ -61,6 +61,8 @@ pub(crate) trait Sink {
     fn keep(&mut self, bytes: &[u8]);
     /// A replaced value: `original` is what matched, `replacement` what takes its place.
     fn replace(&mut self, original: &[u8], replacement: &[u8]);
+    /// Bytes written so far to the output this sink appends to (where the next byte goes).
+    fn written(&self) -> usize;
 }
 
 /// A sink that appends to a vector.
@@ -72,6 +74,9 @@ impl Sink for VecSink<'_> {
     }
     fn replace(&mut self, _original: &[u8], replacement: &[u8]) {
         self.0.extend_from_slice(replacement);
+    }
+    fn written(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -104,6 +109,13 @@ pub struct Stats {
     pub findings_dropped: u64,
     /// The format a sniffed body was found to have (`None`: not sniffed, or binary).
     pub sniffed: Option<crate::format::Format>,
+    /// Thresholds to watch (a label, or every value with `None`; values allowed): the output
+    /// position of the value that crosses one is recorded (see [`Stats::cut`]).
+    watch: Vec<(Option<Label>, u64)>,
+    /// A watched threshold was crossed and its output position is not recorded yet.
+    armed: bool,
+    /// Where in the output the value that crossed a watched threshold starts.
+    cut: Option<usize>,
 }
 
 /// At most this many findings are kept per stream.
@@ -132,6 +144,31 @@ impl Stats {
             findings: Vec::new(),
             findings_dropped: 0,
             sniffed: None,
+            watch: Vec::new(),
+            armed: false,
+            cut: None,
+        }
+    }
+
+    /// Watches these thresholds (label or every value, values allowed).
+    pub(crate) fn watch(&mut self, thresholds: Vec<(Option<Label>, u64)>) {
+        self.watch = thresholds;
+    }
+
+    /// Where the value that crossed a watched threshold starts, as an index into the output
+    /// vector of the call that crossed it; `None` while none was crossed (see [`crate::Masker::cut`]
+    /// for the offset in the whole output).
+    pub(crate) fn cut(&self) -> Option<usize> {
+        self.cut
+    }
+
+    /// Records `at` (the output length before the value just counted is written) as the cut, when
+    /// the value crossed a watched threshold.
+    #[inline]
+    pub(crate) fn mark(&mut self, at: usize) {
+        if self.armed {
+            self.armed = false;
+            self.cut = Some(at);
         }
     }
 
@@ -163,6 +200,13 @@ impl Stats {
     fn add(&mut self, l: Label, n: u64) {
         if let Some(h) = self.hits.get_mut(l.index()) {
             *h += n;
+        }
+        if !self.watch.is_empty() && self.cut.is_none() && !self.armed {
+            let total = self.total();
+            self.armed = self.watch.iter().any(|&(w, max)| match w {
+                Some(w) => self.hits_of(w) > max,
+                None => total > max,
+            });
         }
     }
 
@@ -211,6 +255,15 @@ impl Stats {
     /// Total values found.
     pub fn total(&self) -> u64 {
         self.hits.iter().sum()
+    }
+
+    /// Whether this body holds more values than the bulk-exposure guard `b` allows.
+    pub fn exceeds(&self, b: &crate::config::Budget) -> bool {
+        let n = match b.label {
+            Some(l) => self.hits_of(l),
+            None => self.total(),
+        };
+        n > b.max
     }
 }
 
@@ -503,7 +556,7 @@ impl Scanner {
                 if self.states.iter().any(|st| st.cand.is_none() && st.frontier < span.end) {
                     break;
                 }
-                self.close_span(policy, span, sink);
+                self.close_span(policy, span, stats, sink);
                 continue;
             }
             // Leftmost start wins; at the same start the longer value, then the earlier rule.
@@ -705,6 +758,7 @@ impl Scanner {
         // a secret value is not whole yet: it is counted, never fingerprinted
         let value = if rule.value_region { &[][..] } else { &self.buf[b..c] };
         stats.hit_rule(policy, r, offset, value);
+        stats.mark(sink.written());
         let st = &mut self.states[r];
         st.cand = None;
         st.next = st.resume;
@@ -758,7 +812,7 @@ impl Scanner {
     }
 
     /// Replaces the span with its first rule's action.
-    fn close_span(&mut self, policy: &Ruleset, span: Span, sink: &mut dyn Sink) {
+    fn close_span(&mut self, policy: &Ruleset, span: Span, stats: &mut Stats, sink: &mut dyn Sink) {
         self.span = None;
         let Some(rule) = policy.rules.get(span.rule) else {
             return;
@@ -766,6 +820,8 @@ impl Scanner {
         let (b, c) = (self.rel(span.start.max(self.emit)), self.rel(span.end));
         self.scratch.clear();
         rule.action.apply(&self.buf[b..c], &mut self.scratch);
+        // a value that joined the span (`absorb`) and crossed a watched threshold cuts here
+        stats.mark(sink.written());
         sink.replace(&self.buf[b..c], &self.scratch);
         self.emit = span.end;
         self.trim_candidates();

@@ -312,7 +312,11 @@ impl HttpPolicy {
                 "limits.max_values_per_stream",
                 "the body-wide guard counts under the name \"all\", which a rule or field already has; rename that one",
             ),
-            Ok(Some((max, block))) => self.budgets.push(Budget { label: None, max, block }),
+            Ok(Some((max, block))) => self.budgets.push(Budget {
+                label: None,
+                max,
+                block,
+            }),
             Ok(None) => {}
             Err((path, message)) => errs.push(path, message),
         }

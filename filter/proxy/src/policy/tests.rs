@@ -237,15 +237,24 @@ fn bulk_guards_are_checked_and_named() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("rules[0].on_exceed: has no effect without \"max_values_per_stream\""), "{e}");
+    assert!(
+        e.contains("rules[0].on_exceed: has no effect without \"max_values_per_stream\""),
+        "{e}"
+    );
     assert!(e.contains("rules[1].on_exceed: unknown value \"drop\""), "{e}");
     assert!(e.contains("limits.on_exceed: unknown value \"stop\""), "{e}");
-    assert!(e.contains("policies.p.fields[0].max_values_per_stream: use 0-1099511627776"), "{e}");
+    assert!(
+        e.contains("policies.p.fields[0].max_values_per_stream: use 0-1099511627776"),
+        "{e}"
+    );
     let e = PolicySet::from_json(
         r#"{"rules": [{"name": "all", "detector": "credit_card"}], "limits": {"max_values_per_stream": 3}}"#,
         &|_| None,
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("limits.max_values_per_stream: the body-wide guard counts under the name \"all\""), "{e}");
+    assert!(
+        e.contains("limits.max_values_per_stream: the body-wide guard counts under the name \"all\""),
+        "{e}"
+    );
 }

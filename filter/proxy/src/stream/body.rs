@@ -22,10 +22,6 @@ use crate::metrics::{Fail, Outcome};
 use crate::policy::OnError;
 use streammask_engine::{Budget, Masker};
 
-/// Bytes given to the masker between two checks of the bulk-exposure guards (only when the policy
-/// has one): a guard that blocks cuts the output where the piece that crossed it starts.
-const GUARD_SLICE: usize = 1024;
-
 /// The bulk-exposure guards of one body while a chunk is masked.
 struct Guard<'a> {
     budgets: &'a [Budget],
@@ -33,49 +29,47 @@ struct Guard<'a> {
     enforce: bool,
     /// Guards crossed for the first time in this chunk.
     newly: Vec<usize>,
-    /// Where the output is cut: its length before the piece that crossed a blocking guard.
+    /// Where the output is cut: where the value that crossed a blocking guard starts.
     cut: Option<usize>,
 }
 
 impl Guard<'_> {
-    /// Checks the guards after output grew from `before` bytes; true when a blocking guard cut it.
-    fn check(&mut self, masker: &Masker, before: usize) -> bool {
+    /// Checks the guards after output grew from `before` bytes; true when a blocking guard was
+    /// crossed (the cut is where the masker saw the crossing value start, else `before`).
+    /// Checks the guards after a call that appended `out[before..]`, which starts at `offset` in
+    /// the body's whole output; true when a blocking guard was crossed (the cut is where the
+    /// masker saw the crossing value start, within this output; at its start if it cannot tell).
+    fn check(&mut self, masker: &Masker, before: usize, offset: u64, out: &[u8]) -> bool {
         for (i, b) in self.budgets.iter().enumerate() {
             let Some(seen) = self.crossed.get_mut(i) else { continue };
-            if !*seen && b.exceeded(masker.stats()) {
+            if !*seen && masker.stats().exceeds(b) {
                 *seen = true;
                 self.newly.push(i);
                 if b.block && self.enforce && self.cut.is_none() {
-                    self.cut = Some(before);
+                    let within = masker
+                        .cut()
+                        .and_then(|c| c.checked_sub(offset))
+                        .and_then(|c| usize::try_from(c).ok());
+                    self.cut = Some(within.map_or(before, |c| before.saturating_add(c).min(out.len())));
                 }
             }
         }
         self.cut.is_some()
     }
 
-    /// Masks `input` into `out`: whole without guards, else piece by piece with a check after
-    /// each. False when a blocking guard was crossed (the rest of `input` is not masked).
+    /// Masks `input` into `out` and checks the guards. False when a blocking guard was crossed.
     fn push(&mut self, masker: &mut Masker, input: &[u8], out: &mut Vec<u8>) -> bool {
-        if self.budgets.is_empty() {
-            masker.push(input, out);
-            return true;
-        }
-        for piece in input.chunks(GUARD_SLICE) {
-            let before = out.len();
-            masker.push(piece, out);
-            if self.check(masker, before) {
-                return false;
-            }
-        }
-        true
+        let (before, offset) = (out.len(), masker.bytes_out());
+        masker.push(input, out);
+        self.budgets.is_empty() || !self.check(masker, before, offset, out)
     }
 
     /// Ends the body's masking into `out`, then checks the guards.
     fn finish(&mut self, masker: &mut Masker, out: &mut Vec<u8>) {
-        let before = out.len();
+        let (before, offset) = (out.len(), masker.bytes_out());
         masker.finish(out);
         if !self.budgets.is_empty() {
-            self.check(masker, before);
+            self.check(masker, before, offset, out);
         }
     }
 }
@@ -367,7 +361,7 @@ impl StreamFilter {
         if policy.ruleset.findings_log && stats.total() > 0 {
             log::info!(
                 "{}",
-                findings_line(&self.shared.set, self.pidx, &policy, d, scan.enforce, &stats)
+                findings_line(&self.shared.set, self.pidx, &policy, d, scan.enforce, stats)
             );
         }
         count(host, m.bytes_scanned, scan.scanned);

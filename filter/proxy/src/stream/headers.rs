@@ -289,8 +289,16 @@ impl StreamFilter {
         if coding.is_some() {
             count(host, m.decompressed, 1);
         }
+        let mut masker = Masker::for_route(self.policy.ruleset.clone(), &route, self.policy.clone());
+        if enforce {
+            // where a blocking guard is crossed, the body is cut
+            let blocking: Vec<_> = self.policy.budgets.iter().filter(|b| b.block).copied().collect();
+            if !blocking.is_empty() {
+                masker.watch(&blocking);
+            }
+        }
         *self.body_mut(d) = Body::Scan(Box::new(Scan {
-            masker: Masker::for_route(self.policy.ruleset.clone(), &route, self.policy.clone()),
+            masker,
             decoder: coding.map(|c| Decoder::new(c, decode_limits(p))),
             enforce,
             declared,

@@ -103,6 +103,7 @@ impl JsonMasker {
     /// malformed JSON): the redaction text of its action, or `[REDACTED]`.
     pub(super) fn overflow(&mut self, p: &Ruleset, fi: usize, stats: &mut Stats, out: &mut Vec<u8>) {
         stats.hit_field(p, fi, self.tok_start, &self.capture);
+        stats.mark(out.len());
         let repl: &[u8] = match p.fields.get(fi).map(|f| &f.action) {
             Some(crate::action::Action::Redact { replacement }) => replacement,
             _ => b"[REDACTED]",
@@ -129,6 +130,7 @@ impl JsonMasker {
             f.action.apply(value, &mut self.tmp);
         }
         stats.hit_field(p, fi, self.tok_start, value);
+        stats.mark(out.len());
         escape_into(&self.tmp, out);
         self.capture.clear();
     }

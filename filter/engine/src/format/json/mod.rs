@@ -739,6 +739,8 @@ impl JsonMasker {
         let mut sink = NumSink {
             out: &mut self.tmp,
             replaced: false,
+            // the number leaves after what `num_out` holds, once released to `out`
+            at: out.len() + self.num_out.len(),
         };
         self.scanner.poll(p, Poll::End, stats, &mut sink);
         if sink.replaced {

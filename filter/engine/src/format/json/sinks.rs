@@ -22,6 +22,9 @@ impl Sink for StrSink<'_> {
         self.map.consume(original.len(), false, self.out);
         escape_into(replacement, self.out);
     }
+    fn written(&self) -> usize {
+        self.out.len()
+    }
 }
 
 /// A sink for a string value that arrived whole and without escapes: kept bytes are its raw bytes.
@@ -36,12 +39,17 @@ impl Sink for PlainStrSink<'_> {
     fn replace(&mut self, _original: &[u8], replacement: &[u8]) {
         escape_into(replacement, self.out);
     }
+    fn written(&self) -> usize {
+        self.out.len()
+    }
 }
 
-/// A sink that records whether anything was replaced (numbers).
+/// A sink that records whether anything was replaced (numbers). Its output is written to the
+/// body's output later, at `at`.
 pub(super) struct NumSink<'a> {
     pub(super) out: &'a mut Vec<u8>,
     pub(super) replaced: bool,
+    pub(super) at: usize,
 }
 
 impl Sink for NumSink<'_> {
@@ -51,5 +59,9 @@ impl Sink for NumSink<'_> {
     fn replace(&mut self, _original: &[u8], replacement: &[u8]) {
         self.replaced = true;
         self.out.extend_from_slice(replacement);
+    }
+    fn written(&self) -> usize {
+        // a value inside a number starts where the number does
+        self.at
     }
 }
