@@ -714,7 +714,8 @@ fn prometheus_scrapes_envoy_and_every_dashboard_and_alert_query_has_series() {
     );
 
     // the example policy with a body-wide bulk guard in report mode, so its series exist too
-    let policy = example_policy_with(serde_json::json!({"limits": {"max_values_per_stream": 3, "on_exceed": "report"}}));
+    let policy =
+        example_policy_with(serde_json::json!({"limits": {"max_values_per_stream": 3, "on_exceed": "report"}}));
     let e = start_envoy(EnvoyOpts {
         policy: Some(&policy),
         ..EnvoyOpts::default()

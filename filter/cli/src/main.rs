@@ -61,6 +61,22 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         chunk_size: Option<u64>,
     },
+    /// Reverse the `fpe` values in standard input for key holders (the proxy never reverses):
+    /// the policy's fpe rules decrypt, everything else passes as it is.
+    Detokenize {
+        /// The policy file that masked the body (its tokenize key must be in the environment).
+        #[arg(long)]
+        policy: String,
+        /// A named policy of the file instead of the default one.
+        #[arg(long = "use", default_value = "default")]
+        use_name: String,
+        /// Only this fpe rule or field rule (default: every one).
+        #[arg(long)]
+        rule: Option<String>,
+        /// The body format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
     /// List the built-in detectors, each with an example and its masked form.
     Detectors,
     /// Print a shell completion script.
@@ -102,6 +118,12 @@ fn main() -> ExitCode {
             content_type,
             chunk_size,
         } => mask(&policy, &use_name, format.into(), content_type.as_deref(), chunk_size),
+        Command::Detokenize {
+            policy,
+            use_name,
+            rule,
+            format,
+        } => detokenize(&policy, &use_name, rule.as_deref(), format.into()),
         Command::Detectors => detectors(),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -187,6 +209,92 @@ fn check(paths: &[String], require_env: bool) -> ExitCode {
     }
 }
 
+/// Streams standard input through `m` to standard output in chunks of `chunk` bytes.
+fn pump(m: &mut Masker, chunk: Option<u64>) -> Result<(), ExitCode> {
+    let mut stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let size = chunk.map_or(64 << 10, |c| usize::try_from(c).unwrap_or(64 << 10));
+    let mut buf = vec![0u8; size];
+    let mut out = Vec::new();
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                eprintln!("cannot read input: {e}");
+                return Err(ExitCode::from(1));
+            }
+        };
+        out.clear();
+        m.push(&buf[..n], &mut out);
+        stdout.write_all(&out).map_err(|_| ExitCode::from(1))?;
+    }
+    out.clear();
+    m.finish(&mut out);
+    stdout
+        .write_all(&out)
+        .and_then(|_| stdout.flush())
+        .map_err(|_| ExitCode::from(1))
+}
+
+fn detokenize(path: &str, use_name: &str, rule: Option<&str>, format: Format) -> ExitCode {
+    let text = match read_source(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let set = match PolicySet::from_json(&text, &|k| std::env::var(k).ok()) {
+        Ok(s) => s,
+        Err(errs) => {
+            eprintln!("{}", errors_text(path, &errs));
+            return ExitCode::from(1);
+        }
+    };
+    let Some(idx) = set.names().position(|n| n == use_name) else {
+        eprintln!("no policy named {use_name:?} in {path}");
+        return ExitCode::from(2);
+    };
+    let Some(ruleset) = set
+        .into_policy(idx)
+        .and_then(|p| std::sync::Arc::try_unwrap(p.ruleset).ok())
+    else {
+        eprintln!("internal error: the policy is shared");
+        return ExitCode::from(2);
+    };
+    let fpe = ruleset.fpe_rules().into_iter().map(str::to_string).collect::<Vec<_>>();
+    if fpe.is_empty() {
+        eprintln!("{path}: policy {use_name:?} has no rule or field rule with an fpe action: nothing to reverse");
+        return ExitCode::from(2);
+    }
+    if let Some(r) = rule.filter(|r| !fpe.iter().any(|f| f == r)) {
+        eprintln!(
+            "{path}: {r:?} is not an fpe rule of policy {use_name:?}; fpe rules: {}",
+            fpe.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    let rs = std::sync::Arc::new(ruleset.into_detokenizer(rule));
+    let mut m = Masker::new(rs.clone(), format);
+    if let Err(code) = pump(&mut m, None) {
+        return code;
+    }
+    let s = m.stats();
+    let n: u64 = rs
+        .labels()
+        .iter()
+        .filter(|(_, name)| rule.map_or(fpe.iter().any(|f| f == name), |r| r == *name))
+        .map(|(l, _)| s.hits_of(l))
+        .sum();
+    eprintln!(
+        "detokenized: {n} values of {}",
+        rule.map_or(fpe.join(", "), str::to_string)
+    );
+    ExitCode::SUCCESS
+}
+
 fn mask(path: &str, use_name: &str, format: Format, content_type: Option<&str>, chunk: Option<u64>) -> ExitCode {
     let text = match read_source(path) {
         Ok(t) => t,
@@ -218,31 +326,8 @@ fn mask(path: &str, use_name: &str, format: Format, content_type: Option<&str>, 
         }
         None => Masker::new(policy.ruleset.clone(), format),
     };
-    let mut stdin = std::io::stdin().lock();
-    let mut stdout = std::io::stdout().lock();
-    let size = chunk.map_or(64 << 10, |c| usize::try_from(c).unwrap_or(64 << 10));
-    let mut buf = vec![0u8; size];
-    let mut out = Vec::new();
-    loop {
-        let n = match stdin.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                eprintln!("cannot read input: {e}");
-                return ExitCode::from(1);
-            }
-        };
-        out.clear();
-        m.push(&buf[..n], &mut out);
-        if stdout.write_all(&out).is_err() {
-            return ExitCode::from(1);
-        }
-    }
-    out.clear();
-    m.finish(&mut out);
-    if stdout.write_all(&out).and_then(|_| stdout.flush()).is_err() {
-        return ExitCode::from(1);
+    if let Err(code) = pump(&mut m, chunk) {
+        return code;
     }
     let s = m.stats();
     let mut parts: Vec<String> = policy

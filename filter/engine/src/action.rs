@@ -29,6 +29,10 @@ pub enum Action {
     Redact { replacement: Box<[u8]> },
     /// Replace the value with a keyed token.
     Tokenize { normalize: Normalize, key: Arc<TokenKey> },
+    /// Encrypt the digits, format-preserving and reversible (see `fpe`).
+    Fpe(Arc<crate::fpe::Fpe>),
+    /// Leave the value as it is (what `detokenize` does with every other rule).
+    Keep,
 }
 
 /// A maskable unit: a letter or digit (any script), or an invalid UTF-8 byte.
@@ -76,6 +80,8 @@ impl Action {
             }
             Action::Redact { replacement } => out.extend_from_slice(replacement),
             Action::Tokenize { normalize, key } => key.token(*normalize, value, out),
+            Action::Fpe(f) => f.apply(value, out),
+            Action::Keep => out.extend_from_slice(value),
         }
     }
 
@@ -106,11 +112,12 @@ impl Action {
             }
             // Rejected at compile time for region detectors, but a secret value in text
             // (`secret_keys` with a tokenize action) streams too: redact rather than leak.
-            Action::Tokenize { .. } => {
+            Action::Tokenize { .. } | Action::Fpe(_) => {
                 if first {
                     out.extend_from_slice(b"[REDACTED]");
                 }
             }
+            Action::Keep => out.extend_from_slice(piece),
         }
     }
 
@@ -118,8 +125,8 @@ impl Action {
     pub fn streams(&self) -> bool {
         match self {
             Action::Mask { keep_last, .. } => *keep_last == 0,
-            Action::Redact { .. } => true,
-            Action::Tokenize { .. } => false,
+            Action::Redact { .. } | Action::Keep => true,
+            Action::Tokenize { .. } | Action::Fpe(_) => false,
         }
     }
 }

@@ -34,6 +34,7 @@ mod action;
 pub mod config;
 pub mod detect;
 mod format;
+pub mod fpe;
 mod masker;
 mod search;
 mod token;

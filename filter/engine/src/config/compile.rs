@@ -21,6 +21,7 @@ use super::wire::{self, ActionWire, RulesetWire};
 use super::{fields, valid_name, Budget, Field, Label, Labels, Limits, Rule, Ruleset, SECRET_KEYS_LABEL};
 use crate::action::Action;
 use crate::detect::{self, Normalize};
+use crate::fpe::Validity;
 use crate::search::pattern;
 use crate::token::{TokenKey, MIN_SECRET_BYTES};
 use aho_corasick::AhoCorasick;
@@ -147,11 +148,17 @@ impl Ruleset {
                 }
             }
             let action = f.action.unwrap_or(ActionWire::Redact { replacement: None });
-            let action = compile_action(
+            let target = FpeTarget {
+                rule: &f.name,
+                validity: Validity::Any,
+                min_digits: None,
+            };
+            let action = compile_action_for(
                 &format!("{path}.action"),
                 &action,
                 Normalize::None,
                 key.as_ref(),
+                Some(&target),
                 &mut errs,
             );
             let budget = budget_of(
@@ -604,6 +611,34 @@ fn compile_keys(
 
 /// One action, with `normalize` as the tokenize default (the detector's). `None` only after an
 /// error was pushed at `path`.
+/// What an `fpe` action needs to know about the rule it belongs to.
+pub(crate) struct FpeTarget<'a> {
+    pub(crate) rule: &'a str,
+    pub(crate) validity: Validity,
+    /// The fewest digits a value of the rule holds (`None`: no bound, a field rule).
+    pub(crate) min_digits: Option<usize>,
+}
+
+impl<'a> FpeTarget<'a> {
+    /// The `fpe` target of a detector rule: the digit detectors only.
+    fn of_detector(rule: &'a str, d: &detect::Detector) -> Option<FpeTarget<'a>> {
+        let v = d.validate?;
+        let (validity, min_digits) = match d.name {
+            "credit_card" => (Validity::Detector(v), 12),
+            "us_ssn" => (Validity::Detector(v), 9),
+            "phone_number" => (Validity::Detector(v), 7),
+            "iban" => (Validity::Iban(v), 12),
+            _ => return None,
+        };
+        Some(FpeTarget {
+            rule,
+            validity,
+            min_digits: Some(min_digits),
+        })
+    }
+}
+
+/// An action that is not `fpe`'s (or an `fpe` refused: it has no rule to belong to).
 pub(crate) fn compile_action(
     path: &str,
     a: &ActionWire,
@@ -611,7 +646,110 @@ pub(crate) fn compile_action(
     key: Option<&Arc<TokenKey>>,
     errs: &mut Errors,
 ) -> Option<Action> {
+    compile_action_for(path, a, normalize, key, None, errs)
+}
+
+/// The `fpe` action for `target`.
+fn compile_fpe(
+    path: &str,
+    (keep_first, keep_last, fallback): (Option<usize>, Option<usize>, Option<&ActionWire>),
+    normalize: Normalize,
+    key: Option<&Arc<TokenKey>>,
+    target: Option<&FpeTarget<'_>>,
+    errs: &mut Errors,
+) -> Option<Action> {
+    let Some(t) = target else {
+        errs.push(
+            path,
+            "fpe encrypts digits: use it on credit_card, us_ssn, iban, phone_number, a pattern rule or a field rule",
+        );
+        return None;
+    };
+    let (kf, kl) = (keep_first.unwrap_or(0), keep_last.unwrap_or(0));
+    if kf > 64 || kl > 64 {
+        errs.push(path, "keep_first and keep_last are at most 64");
+        return None;
+    }
+    let Some(k) = key else {
+        if errs.1 == error::TokenizeSection::Present {
+            errs.push(
+                path,
+                "fpe needs the key of the \"tokenize\" section, which could not be loaded (see the error there)",
+            );
+            return None;
+        }
+        errs.push(
+            path,
+            "fpe needs a key: add \"tokenize\": {\"key_id\": \"k1\", \"secret_env\": \"STREAMMASK_TOKEN_KEY\"} (a key of its own is derived from it)",
+        );
+        return None;
+    };
+    let fallback = match fallback {
+        Some(ActionWire::Fpe { .. }) => {
+            errs.push(format!("{path}.fallback"), "a fallback cannot be fpe itself");
+            return None;
+        }
+        Some(w) => Some(Box::new(compile_action(
+            &format!("{path}.fallback"),
+            w,
+            normalize,
+            key,
+            errs,
+        )?)),
+        None => None,
+    };
+    // an IBAN's two check digits are recomputed, not encrypted
+    let skip = if matches!(t.validity, Validity::Iban(_)) { 2 } else { 0 };
+    let need = skip + kf + kl + crate::fpe::MIN_FREE_DIGITS;
+    if fallback.is_none() && t.min_digits.is_none_or(|m| m < need) {
+        let have = t
+            .min_digits
+            .map_or("any number of".to_string(), |m| format!("as few as {m}"));
+        errs.push(
+            path,
+            format!(
+                "FF1 needs at least 6 digits left to encrypt ({need} with these keep_first/keep_last), and values of this rule can have {have} digits: keep fewer, or add \"fallback\": {{\"type\": \"redact\"}} (or a mask) for those values"
+            ),
+        );
+        return None;
+    }
+    let Some(fk) = crate::fpe::FpeKey::derive(k) else {
+        errs.push(path, "cannot build the FF1 key");
+        return None;
+    };
+    Some(Action::Fpe(Arc::new(crate::fpe::Fpe {
+        keep_first: kf,
+        keep_last: kl,
+        key: Arc::new(fk),
+        rule: t.rule.into(),
+        validity: t.validity,
+        fallback,
+        decrypt: false,
+    })))
+}
+
+/// A compiled action; `target` is the rule an `fpe` action belongs to (`None`: fpe is refused).
+pub(crate) fn compile_action_for(
+    path: &str,
+    a: &ActionWire,
+    normalize: Normalize,
+    key: Option<&Arc<TokenKey>>,
+    target: Option<&FpeTarget<'_>>,
+    errs: &mut Errors,
+) -> Option<Action> {
     match a {
+        ActionWire::Fpe {
+            keep_first,
+            keep_last,
+            fallback,
+        } => compile_fpe(
+            path,
+            (*keep_first, *keep_last, fallback.as_deref()),
+            normalize,
+            key,
+            target,
+            errs,
+        ),
         ActionWire::Mask {
             keep_first,
             keep_last,
@@ -672,8 +810,6 @@ pub(crate) fn compile_action(
     }
 }
 
-/// One detector or pattern rule. `None` whenever any error was pushed for it (its `label` is set
-/// later, by `assemble`).
 /// A rule's or field rule's `max_values_per_stream` / `on_exceed` (`path` ends with a dot).
 fn budget_of(path: &str, max: Option<u64>, on_exceed: Option<&str>, errs: &mut Errors) -> Option<Guard> {
     match Budget::from_wire(path, max, on_exceed) {
@@ -685,6 +821,8 @@ fn budget_of(path: &str, max: Option<u64>, on_exceed: Option<&str>, errs: &mut E
     }
 }
 
+/// One detector or pattern rule. `None` whenever any error was pushed for it (its `label` is set
+/// later, by `assemble`).
 fn compile_rule(
     path: &str,
     r: wire::RuleWire,
@@ -792,7 +930,22 @@ fn compile_rule(
         (None, None) => ActionWire::Redact { replacement: None },
     };
     let normalize = det.map_or(Normalize::None, |d| d.normalize);
-    let action = compile_action(&format!("{path}.action"), &action_wire, normalize, key, errs)?;
+    let target = match det {
+        Some(d) => FpeTarget::of_detector(&name, d),
+        None => Some(FpeTarget {
+            rule: &name,
+            validity: Validity::Any,
+            min_digits: Some(compiled.min_digits),
+        }),
+    };
+    let action = compile_action_for(
+        &format!("{path}.action"),
+        &action_wire,
+        normalize,
+        key,
+        target.as_ref(),
+        errs,
+    )?;
     if region_end.is_some() && !action.streams() {
         errs.push(
             format!("{path}.action"),

@@ -218,6 +218,52 @@ impl Ruleset {
         self
     }
 
+    /// This rule set turned around for key holders (`streammask detokenize`): every `fpe` action
+    /// (of the rule or field rule named `only`, or all) decrypts, every other action keeps the
+    /// value as it is. The values are found the way they were masked: `fpe` keeps each value one
+    /// its detector accepts.
+    pub fn into_detokenizer(mut self, only: Option<&str>) -> Ruleset {
+        let reverse = |a: &mut crate::action::Action, name: &str| {
+            *a = match a {
+                crate::action::Action::Fpe(f) if only.is_none_or(|o| o == name) => {
+                    crate::action::Action::Fpe(Arc::new(crate::fpe::Fpe {
+                        keep_first: f.keep_first,
+                        keep_last: f.keep_last,
+                        key: f.key.clone(),
+                        rule: f.rule.clone(),
+                        validity: f.validity,
+                        fallback: None,
+                        decrypt: true,
+                    }))
+                }
+                _ => crate::action::Action::Keep,
+            };
+        };
+        for r in &mut self.rules {
+            let name = self.labels.name(r.label).to_string();
+            reverse(&mut r.action, &name);
+        }
+        for f in &mut self.fields {
+            let name = f.name.clone();
+            reverse(&mut f.action, &name);
+        }
+        self
+    }
+
+    /// Names of the rules and field rules whose action is `fpe`.
+    pub fn fpe_rules(&self) -> Vec<&str> {
+        let rules = self.rules[..self.user_rules]
+            .iter()
+            .filter(|r| matches!(r.action, crate::action::Action::Fpe(_)))
+            .map(|r| r.name.as_str());
+        let fields = self
+            .fields
+            .iter()
+            .filter(|f| matches!(f.action, crate::action::Action::Fpe(_)))
+            .map(|f| f.name.as_str());
+        rules.chain(fields).collect()
+    }
+
     /// The rules' and field rules' bulk-exposure guards (`max_values_per_stream`), in label order.
     pub fn budgets(&self) -> &[Budget] {
         &self.budgets

@@ -94,6 +94,13 @@ pub enum ActionWire {
     Tokenize {
         normalize: Option<String>,
     },
+    /// Format-preserving, reversible encryption of the digits (FF1, see `fpe`).
+    Fpe {
+        keep_first: Option<usize>,
+        keep_last: Option<usize>,
+        /// For values with fewer than 6 digits left to encrypt.
+        fallback: Option<Box<ActionWire>>,
+    },
 }
 
 /// Tokenization keys: one inline or from the environment, or several with one active.

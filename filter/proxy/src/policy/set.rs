@@ -154,6 +154,14 @@ impl PolicySet {
     }
 
     /// The policy at `index` (0 is the default).
+    /// Policy `index`, taken out of the set (`None` if it is shared elsewhere or out of range).
+    pub fn into_policy(mut self, index: usize) -> Option<HttpPolicy> {
+        if index >= self.policies.len() {
+            return None;
+        }
+        Arc::try_unwrap(self.policies.swap_remove(index)).ok()
+    }
+
     pub fn get(&self, index: usize) -> Option<&Arc<HttpPolicy>> {
         self.policies.get(index)
     }

@@ -704,11 +704,28 @@ impl JsonMasker {
         i + n
     }
 
+    /// The `fpe` result of the captured number under field rule `fi` when it is a valid JSON
+    /// number; `None` for other actions, or a result with a leading zero.
+    fn fpe_number(&self, p: &Ruleset, fi: usize) -> Option<Vec<u8>> {
+        let f = p.fields.get(fi)?;
+        if !matches!(f.action, crate::action::Action::Fpe(_)) {
+            return None;
+        }
+        let mut n = Vec::new();
+        f.action.apply(&self.capture, &mut n);
+        valid_number(&n).then_some(n)
+    }
+
     fn end_number(&mut self, p: &Ruleset, stats: &mut Stats, out: &mut Vec<u8>) {
         self.st = St::After;
         if let Some(fi) = self.num_field {
             if self.num_over {
                 out.push(b'"');
+            } else if let Some(n) = self.fpe_number(p, fi) {
+                // an encrypted number that still reads as one (no leading zero) stays a number
+                stats.hit_field(p, fi, self.tok_start, &self.capture);
+                stats.mark(out.len());
+                out.extend_from_slice(&n);
             } else {
                 out.push(b'"');
                 self.write_field(p, fi, None, stats, out);
@@ -743,7 +760,11 @@ impl JsonMasker {
             at: out.len() + self.num_out.len(),
         };
         self.scanner.poll(p, Poll::End, stats, &mut sink);
-        if sink.replaced {
+        let replaced = sink.replaced;
+        if replaced && valid_number(&self.tmp) {
+            // replaced digits that still read as a number (fpe) stay a number
+            self.num_out.extend_from_slice(&self.tmp);
+        } else if replaced {
             self.num_out.push(b'"');
             escape_into(&self.tmp, &mut self.num_out);
             self.num_out.push(b'"');
