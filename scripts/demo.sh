@@ -51,6 +51,40 @@ curl -s -X POST -H 'content-type: application/json' --data-binary @tests/data/re
 curl -s "http://127.0.0.1:$UP_PORT/record/demo"; echo
 printf '\n\033[1m== metrics (http://127.0.0.1:%s/stats/prometheus)\033[0m\n' "$ADMIN"
 curl -s "http://127.0.0.1:$ADMIN/stats/prometheus" | grep '^streammask_values_masked' || true
+
+# Format-preserving tokens: a second Envoy with envoy/policies/fpe.json (cards, SSNs and IBANs
+# encrypted with FF1, still valid), then the card decrypted again by a key holder.
+PORT2=$((PORT + 1)); ADMIN2=$((ADMIN + 1))
+sed -e "s#streammask-policy: envoy/policies/example.json#streammask-policy: envoy/policies/fpe.json#" \
+    -e "s#port_value: $PORT}#port_value: $PORT2}#" -e "s#port_value: $ADMIN}#port_value: $ADMIN2}#" \
+    "$dir/envoy.yaml" > "$dir/envoy-fpe.src.yaml"
+python3 - "$dir/envoy-fpe.src.yaml" "$dir/envoy-fpe.yaml" <<'PY'
+import importlib.util, pathlib, sys
+spec = importlib.util.spec_from_file_location("sync", "scripts/sync-policies.py")
+sync = importlib.util.module_from_spec(spec); spec.loader.exec_module(sync)
+text, _ = sync.process(pathlib.Path(sys.argv[1]), "")
+pathlib.Path(sys.argv[2]).write_text(text)
+PY
+"$ENVOY" -c "$dir/envoy-fpe.yaml" --concurrency 1 --disable-hot-restart -l warning --base-id 1 \
+  >"$dir/envoy-fpe.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$ADMIN2/ready" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -sf "http://127.0.0.1:$ADMIN2/ready" >/dev/null || { echo "Envoy (fpe) did not start:"; cat "$dir/envoy-fpe.log"; exit 1; }
+printf '\n\033[1m== format-preserving tokens (envoy/policies/fpe.json, port %s)\033[0m\n' "$PORT2"
+curl -s "http://127.0.0.1:$PORT2/api/users" > "$dir/fpe.json"
+head -c 400 "$dir/fpe.json"; echo
+python3 - "$dir/fpe.json" <<'PY'
+import json, sys
+card = json.load(open(sys.argv[1]))["users"][0]["card"]
+d = [int(c) for c in card if c.isdigit()]
+s = sum(v if i % 2 == 0 else (2 * v - 9 if 2 * v > 9 else 2 * v) for i, v in enumerate(reversed(d)))
+print(f"card through Envoy: {card}  (was 4111 1111 1111 1111; Luhn check: {'valid' if s % 10 == 0 else 'INVALID'})")
+PY
+printf '\033[2m-- streammask detokenize --policy envoy/policies/fpe.json (key holders only) --\033[0m\n'
+target/release/streammask detokenize --policy envoy/policies/fpe.json --format json < "$dir/fpe.json" | head -c 400; echo
 if [ "${DEMO_ONESHOT:-0}" = 1 ]; then exit 0; fi
 printf '\nEnvoy: http://127.0.0.1:%s  upstream: http://127.0.0.1:%s  admin: http://127.0.0.1:%s  (Ctrl-C to stop)\n' "$PORT" "$UP_PORT" "$ADMIN"
 wait

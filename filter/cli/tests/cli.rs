@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! The `streammask` command: `check`, `mask` on a realistic NDJSON sample, `detectors`.
+//! The `streammask` command: `check`, `mask` on a realistic NDJSON sample, `detokenize`, `detectors`.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -189,4 +189,76 @@ fn tempfile(name: &str) -> (String, std::fs::File) {
     let p = std::env::temp_dir().join(format!("streammask-cli-{}-{name}", std::process::id()));
     let f = std::fs::File::create(&p).unwrap();
     (p.display().to_string(), f)
+}
+
+/// Runs the command with `input` on standard input; (exit code, stdout, stderr).
+fn run_with(args: &[&str], input: &[u8]) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("STREAMMASK_TOKEN_KEY", KEY)
+        .env("SAMPLE_TOKEN_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn detokenize_reverses_fpe_values_and_nothing_else() {
+    let policy = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../envoy/policies/fpe.json")
+        .display()
+        .to_string();
+    let body = br#"{"users":[{"card":"4111 1111 1111 1111","ssn":"123-45-6789","iban":"DE89 3704 0044 0532 0130 00","email":"jane@example.com","amex":"378282246310005"}]}"#;
+    let (code, masked, err) = run_with(&["mask", "--policy", &policy, "--format", "json"], body);
+    assert_eq!(code, 0, "{err}");
+    for raw in [
+        "4111 1111 1111 1111",
+        "123-45-6789",
+        "DE89 3704 0044 0532 0130 00",
+        "jane@example.com",
+    ] {
+        assert!(!masked.contains(raw), "{raw} in {masked}");
+    }
+    let (code, back, err) = run_with(
+        &["detokenize", "--policy", &policy, "--format", "json"],
+        masked.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&back).unwrap();
+    let u = &v["users"][0];
+    assert_eq!(u["card"], "4111 1111 1111 1111");
+    assert_eq!(u["ssn"], "123-45-6789");
+    assert_eq!(u["iban"], "DE89 3704 0044 0532 0130 00");
+    // a token and a fallback mask cannot be reversed: they stay as masked
+    assert!(u["email"].as_str().unwrap().starts_with("tok_k1_"));
+    assert_eq!(u["amex"], "378282*****0005");
+    assert!(err.contains("detokenized: 3 values"), "{err}");
+    // only one rule
+    let (_, only, _) = run_with(
+        &["detokenize", "--policy", &policy, "--format", "json", "--rule", "ssn"],
+        masked.as_bytes(),
+    );
+    let w: serde_json::Value = serde_json::from_str(&only).unwrap();
+    assert_eq!(w["users"][0]["ssn"], "123-45-6789");
+    assert_ne!(w["users"][0]["card"], "4111 1111 1111 1111");
+    // a rule that is not fpe, and a policy without fpe
+    let (code, _, err) = run_with(&["detokenize", "--policy", &policy, "--rule", "emails"], b"");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("not an fpe rule") && err.contains("cards, ssn, iban"),
+        "{err}"
+    );
+    let sample = dir().join("sample-policy.json").display().to_string();
+    let (code, _, err) = run_with(&["detokenize", "--policy", &sample], b"");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("has no rule or field rule with an fpe action"), "{err}");
 }
