@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = {
     "engine": [
         ["detect/"],
-        ["token.rs", "action.rs"],
+        ["token.rs", "fpe.rs", "action.rs"],
         ["search/pattern.rs"],
         ["config/"],
         ["format/mod.rs"],  # the vocabulary of formats: Format, Route, FormatRouter

@@ -29,8 +29,12 @@ pub enum Action {
     Redact { replacement: Box<[u8]> },
     /// Replace the value with a keyed token.
     Tokenize { normalize: Normalize, key: Arc<TokenKey> },
-    /// Encrypt the digits, format-preserving and reversible (see `fpe`).
-    Fpe(Arc<crate::fpe::Fpe>),
+    /// Encrypt the digits, format-preserving and reversible (see `fpe`); `fallback` for values
+    /// that cannot be (fewer than 6 free digits), `[REDACTED]` without one.
+    Fpe {
+        fpe: Arc<crate::fpe::Fpe>,
+        fallback: Option<Box<Action>>,
+    },
     /// Leave the value as it is (what `detokenize` does with every other rule).
     Keep,
 }
@@ -80,7 +84,15 @@ impl Action {
             }
             Action::Redact { replacement } => out.extend_from_slice(replacement),
             Action::Tokenize { normalize, key } => key.token(*normalize, value, out),
-            Action::Fpe(f) => f.apply(value, out),
+            Action::Fpe { fpe, fallback } => match fpe.transform(value) {
+                Some(v) => out.extend_from_slice(&v),
+                // reversing: a value that was never encrypted stays as it is
+                None if fpe.decrypt => out.extend_from_slice(value),
+                None => match fallback {
+                    Some(a) => a.apply(value, out),
+                    None => out.extend_from_slice(b"[REDACTED]"),
+                },
+            },
             Action::Keep => out.extend_from_slice(value),
         }
     }
@@ -112,7 +124,7 @@ impl Action {
             }
             // Rejected at compile time for region detectors, but a secret value in text
             // (`secret_keys` with a tokenize action) streams too: redact rather than leak.
-            Action::Tokenize { .. } | Action::Fpe(_) => {
+            Action::Tokenize { .. } | Action::Fpe { .. } => {
                 if first {
                     out.extend_from_slice(b"[REDACTED]");
                 }
@@ -126,7 +138,7 @@ impl Action {
         match self {
             Action::Mask { keep_last, .. } => *keep_last == 0,
             Action::Redact { .. } | Action::Keep => true,
-            Action::Tokenize { .. } | Action::Fpe(_) => false,
+            Action::Tokenize { .. } | Action::Fpe { .. } => false,
         }
     }
 }

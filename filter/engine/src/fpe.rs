@@ -15,13 +15,12 @@
 //! but recomputed (mod 97) from the encrypted rest, so it walks at most once.
 //!
 //! # Invariants
-//! - Encryption never writes the value's digits unencrypted: fewer than 6 free digits (FF1's
-//!   minimum domain, 10^6), or no valid value within [`MAX_WALK`] steps, writes the fallback
-//!   action's output (`[REDACTED]` without one).
+//! - `transform` never returns the value's digits unencrypted: fewer than 6 free digits (FF1's
+//!   minimum domain, 10^6), or no valid value within [`MAX_WALK`] steps, gives `None`, and the
+//!   `fpe` action then writes its fallback's output (`[REDACTED]` without one).
 //! - `decrypt(encrypt(v)) == v` for every value the rule's detector accepts whose encryption did
 //!   not fall back; both are pure functions of key, rule name and value.
 
-use crate::action::Action;
 use crate::detect::Verdict;
 use aes::Aes256;
 use fpe::ff1::{FlexibleNumeralString, FF1};
@@ -112,8 +111,6 @@ pub struct Fpe {
     /// The rule's name (part of the tweak).
     pub rule: Box<str>,
     pub validity: Validity,
-    /// For values with fewer than 6 free digits (or no valid encryption within the walk).
-    pub fallback: Option<Box<Action>>,
     /// Reverse (the `detokenize` command); never set in a proxy.
     pub decrypt: bool,
 }
@@ -147,20 +144,10 @@ fn set_iban_check(value: &mut [u8], digit_at: &[usize]) {
 }
 
 impl Fpe {
-    /// Writes the encrypted (or, with `decrypt`, the decrypted) value to `out`.
-    pub fn apply(&self, value: &[u8], out: &mut Vec<u8>) {
-        match self.transform(value) {
-            Some(v) => out.extend_from_slice(&v),
-            None if self.decrypt => out.extend_from_slice(value),
-            None => match &self.fallback {
-                Some(a) => a.apply(value, out),
-                None => out.extend_from_slice(b"[REDACTED]"),
-            },
-        }
-    }
-
-    /// The value with its free digits encrypted or decrypted; `None` when it cannot be.
-    fn transform(&self, value: &[u8]) -> Option<Vec<u8>> {
+    /// The value with its free digits encrypted (or, with `decrypt`, decrypted); `None` when it
+    /// cannot be (fewer than 6 free digits, no valid value within the walk): the caller then
+    /// writes the fallback, never the value.
+    pub fn transform(&self, value: &[u8]) -> Option<Vec<u8>> {
         let digit_at: Vec<usize> = (0..value.len()).filter(|&i| value[i].is_ascii_digit()).collect();
         let n = digit_at.len();
         // an IBAN's check digits are recomputed, never kept or encrypted

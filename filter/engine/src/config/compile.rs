@@ -717,15 +717,17 @@ fn compile_fpe(
         errs.push(path, "cannot build the FF1 key");
         return None;
     };
-    Some(Action::Fpe(Arc::new(crate::fpe::Fpe {
-        keep_first: kf,
-        keep_last: kl,
-        key: Arc::new(fk),
-        rule: t.rule.into(),
-        validity: t.validity,
+    Some(Action::Fpe {
+        fpe: Arc::new(crate::fpe::Fpe {
+            keep_first: kf,
+            keep_last: kl,
+            key: Arc::new(fk),
+            rule: t.rule.into(),
+            validity: t.validity,
+            decrypt: false,
+        }),
         fallback,
-        decrypt: false,
-    })))
+    })
 }
 
 /// A compiled action; `target` is the rule an `fpe` action belongs to (`None`: fpe is refused).

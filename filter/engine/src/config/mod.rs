@@ -225,16 +225,18 @@ impl Ruleset {
     pub fn into_detokenizer(mut self, only: Option<&str>) -> Ruleset {
         let reverse = |a: &mut crate::action::Action, name: &str| {
             *a = match a {
-                crate::action::Action::Fpe(f) if only.is_none_or(|o| o == name) => {
-                    crate::action::Action::Fpe(Arc::new(crate::fpe::Fpe {
-                        keep_first: f.keep_first,
-                        keep_last: f.keep_last,
-                        key: f.key.clone(),
-                        rule: f.rule.clone(),
-                        validity: f.validity,
+                crate::action::Action::Fpe { fpe: f, .. } if only.is_none_or(|o| o == name) => {
+                    crate::action::Action::Fpe {
+                        fpe: Arc::new(crate::fpe::Fpe {
+                            keep_first: f.keep_first,
+                            keep_last: f.keep_last,
+                            key: f.key.clone(),
+                            rule: f.rule.clone(),
+                            validity: f.validity,
+                            decrypt: true,
+                        }),
                         fallback: None,
-                        decrypt: true,
-                    }))
+                    }
                 }
                 _ => crate::action::Action::Keep,
             };
@@ -254,12 +256,12 @@ impl Ruleset {
     pub fn fpe_rules(&self) -> Vec<&str> {
         let rules = self.rules[..self.user_rules]
             .iter()
-            .filter(|r| matches!(r.action, crate::action::Action::Fpe(_)))
+            .filter(|r| matches!(r.action, crate::action::Action::Fpe { .. }))
             .map(|r| r.name.as_str());
         let fields = self
             .fields
             .iter()
-            .filter(|f| matches!(f.action, crate::action::Action::Fpe(_)))
+            .filter(|f| matches!(f.action, crate::action::Action::Fpe { .. }))
             .map(|f| f.name.as_str());
         rules.chain(fields).collect()
     }

@@ -708,7 +708,7 @@ impl JsonMasker {
     /// number; `None` for other actions, or a result with a leading zero.
     fn fpe_number(&self, p: &Ruleset, fi: usize) -> Option<Vec<u8>> {
         let f = p.fields.get(fi)?;
-        if !matches!(f.action, crate::action::Action::Fpe(_)) {
+        if !matches!(f.action, crate::action::Action::Fpe { .. }) {
             return None;
         }
         let mut n = Vec::new();
