@@ -139,6 +139,24 @@ impl Anchor {
         self.keys.ends_at(buf, i)
     }
 
+    /// The first position from which `open_key` can hold at the end of `buf`, not before `lo`:
+    /// a tail with more than `longest` letters and digits is never an open key, so positions
+    /// before the last `longest + 1` of them need not be tried.
+    fn open_key_floor(&self, buf: &[u8], lo: usize) -> usize {
+        let mut n = 0;
+        let mut i = buf.len();
+        while i > lo {
+            if buf[i - 1].is_ascii_alphanumeric() {
+                n += 1;
+                if n > self.longest {
+                    return i;
+                }
+            }
+            i -= 1;
+        }
+        lo
+    }
+
     /// Whether `tail` (the end of the buffer) could be the start of a match that has not reached
     /// its anchor: a term, or the start of one, maybe followed by a quote and blanks.
     ///
@@ -237,11 +255,17 @@ impl Pattern {
     /// trailing class run, moved on to the first place a literal prefix starts (whole, or cut by
     /// the end of the buffer). `buf.len()` when none can.
     pub(crate) fn hold_from(&self, buf: &[u8], lo: usize) -> usize {
-        let len = buf.len();
-        let mut i = len;
+        let mut i = buf.len();
         while i > lo && self.class.contains(buf[i - 1]) {
             i -= 1;
         }
+        self.hold_from_run(buf, lo, i)
+    }
+
+    /// [`hold_from`](Self::hold_from) given `i`, where the trailing run of class bytes starts
+    /// (not before `lo`).
+    pub(crate) fn hold_from_run(&self, buf: &[u8], lo: usize, i: usize) -> usize {
+        let len = buf.len();
         if let Some(a) = &self.anchor {
             // an open match either holds an anchor in its last `after` bytes (and starts at most
             // `before` bytes before it) or has not reached one yet (and is a key so far)
@@ -249,7 +273,7 @@ impl Pattern {
             let tail = len.saturating_sub(a.after + 1).max(lo);
             let with_anchor = memchr::memchr2(a.bytes.0, a.bytes.1, &buf[tail..])
                 .map(|k| (tail + k).saturating_sub(a.before).max(lo));
-            let key_lo = len.saturating_sub(a.before).max(lo);
+            let key_lo = a.open_key_floor(buf, len.saturating_sub(a.before).max(lo));
             let open_key = (key_lo..len).find(|&p| a.open_key(&buf[p..]));
             return with_anchor.into_iter().chain(open_key).min().unwrap_or(len);
         }

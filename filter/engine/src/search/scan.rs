@@ -284,6 +284,10 @@ struct RuleState {
     /// End of the closed run of class bytes the last match was found in (0: none); a search that
     /// resumes inside it goes straight to the regex (see `Pattern::find`).
     run_end: u64,
+    /// The trailing run of class bytes as `tight` last found it: (its start, the buffer end then),
+    /// absolute. The buffer only grows at its end between resets, so the next call looks only at
+    /// the bytes after it.
+    tail: (u64, u64),
 }
 
 /// A maximal run of the cluster class holding a digit (see `ClusterSpec`), in absolute positions.
@@ -374,6 +378,7 @@ impl Scanner {
                 searched_end: u64::MAX,
                 searched_fin: false,
                 run_end: 0,
+                tail: (0, 0),
             },
         );
         s
@@ -416,6 +421,7 @@ impl Scanner {
                 searched_end: u64::MAX,
                 searched_fin: false,
                 run_end: 0,
+                tail: (0, 0),
             };
         }
     }
@@ -691,7 +697,7 @@ impl Scanner {
                 let f = if fin {
                     end
                 } else {
-                    base + tight(buf, from, &rule.pattern) as u64
+                    base + tight(buf, base, from, &rule.pattern, &mut st.tail) as u64
                 };
                 st.next = f.max(st.next);
                 st.frontier = st.next;
@@ -701,7 +707,7 @@ impl Scanner {
             if !fin && !is_final(buf, s, e, &rule.pattern) {
                 // More input may complete a match that starts before this one (an alternation
                 // whose earlier branch needs more bytes): hold from wherever one could start.
-                let t = tight(buf, from, &rule.pattern);
+                let t = tight(buf, base, from, &rule.pattern, &mut st.tail);
                 st.next = base + s.min(t) as u64;
                 st.frontier = st.next;
                 return;
@@ -875,7 +881,7 @@ impl Scanner {
                 Some(m) => (m.start(), false),
                 None if mode == Poll::End => (self.buf.len(), true),
                 None if fin => (self.buf.len(), false),
-                None => (tight(&self.buf, from, endp), false),
+                None => (tight(&self.buf, self.base, from, endp, &mut (0, 0)), false),
             }
         };
         let a = (self.emit - self.base) as usize;
@@ -935,10 +941,36 @@ fn find_in_clusters(
 }
 
 /// Where a match not yet complete could start: the bytes from there on are held back.
-fn tight(buf: &[u8], from: usize, p: &Pattern) -> usize {
+///
+/// `tail` remembers the trailing run of class bytes between calls (see `RuleState::tail`): the
+/// bytes it covered are not looked at again, so holding back over a long run costs its new bytes
+/// only, not the whole window at every poll.
+fn tight(buf: &[u8], base: u64, from: usize, p: &Pattern, tail: &mut (u64, u64)) -> usize {
     let len = buf.len();
     let lo = from.max(len.saturating_sub(p.max_len + LOOK_AHEAD));
-    p.hold_from(buf, lo)
+    let end = base + len as u64;
+    // bytes before `seen` were looked at by the last call (the buffer then ended there)
+    let seen = if tail.1 >= base && tail.1 <= end {
+        (tail.1 - base) as usize
+    } else {
+        0
+    };
+    let mut i = len;
+    while i > lo && i > seen && p.class.contains(buf[i - 1]) {
+        i -= 1;
+    }
+    if i == seen && seen > lo {
+        // every new byte is in the class: the run goes on from where it started then (all class
+        // bytes), and further back if that call stopped at its own lower bound
+        i = usize::try_from(tail.0.saturating_sub(base))
+            .unwrap_or(usize::MAX)
+            .clamp(lo, seen);
+        while i > lo && p.class.contains(buf[i - 1]) {
+            i -= 1;
+        }
+    }
+    *tail = (base + i as u64, end);
+    p.hold_from_run(buf, lo, i)
 }
 
 /// Can more input change the match found at `[s, e)`, or what its validator sees?
@@ -954,4 +986,38 @@ fn is_final(buf: &[u8], s: usize, e: usize, p: &Pattern) -> bool {
         return false;
     }
     len - s > p.max_len + LOOK_AHEAD || buf[e..].iter().any(|&b| !p.class.contains(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `tight` with its remembered run gives what a fresh look at the whole window gives, over
+        /// any sequence of appends, front drains (compaction) and search positions.
+        #[test]
+        fn tight_with_its_memo_is_the_plain_hold_back(
+            ops in prop::collection::vec((prop::collection::vec(prop::sample::select(b"aZ09 .-@:=_/\\n+(".to_vec()), 0..40), 0usize..30, 0usize..1000), 1..40),
+        ) {
+            let pats: Vec<Pattern> = crate::detect::DETECTORS
+                .iter()
+                .map(|d| crate::search::pattern::compile(&crate::search::pattern::parse_with(d.pattern, false, 1 << 16, false).unwrap()).unwrap())
+                .collect();
+            for p in &pats {
+                let (mut buf, mut base, mut tail) = (Vec::new(), 0u64, (0u64, 0u64));
+                for (bytes, drain, from_seed) in &ops {
+                    buf.extend_from_slice(bytes);
+                    let cut = (*drain).min(buf.len());
+                    if cut > 20 {
+                        buf.drain(..cut);
+                        base += cut as u64;
+                    }
+                    let from = from_seed % (buf.len() + 1);
+                    let lo = from.max(buf.len().saturating_sub(p.max_len + LOOK_AHEAD));
+                    prop_assert_eq!(tight(&buf, base, from, p, &mut tail), p.hold_from(&buf, lo));
+                }
+            }
+        }
+    }
 }
