@@ -73,6 +73,10 @@ enum Command {
         /// Only this fpe rule or field rule (default: every one).
         #[arg(long)]
         rule: Option<String>,
+        /// The tokenize key that was active when the body was masked (needed when the policy
+        /// lists several keys: the values do not say which key made them).
+        #[arg(long)]
+        key_id: Option<String>,
         /// The body format.
         #[arg(long, value_enum, default_value_t = FormatArg::Text)]
         format: FormatArg,
@@ -122,8 +126,9 @@ fn main() -> ExitCode {
             policy,
             use_name,
             rule,
+            key_id,
             format,
-        } => detokenize(&policy, &use_name, rule.as_deref(), format.into()),
+        } => detokenize(&policy, &use_name, rule.as_deref(), key_id.as_deref(), format.into()),
         Command::Detectors => detectors(),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -238,11 +243,48 @@ fn pump(m: &mut Masker, chunk: Option<u64>) -> Result<(), ExitCode> {
         .map_err(|_| ExitCode::from(1))
 }
 
-fn detokenize(path: &str, use_name: &str, rule: Option<&str>, format: Format) -> ExitCode {
-    let text = match read_source(path) {
+/// The policy text with `key_id` made the active tokenize key; an error when the policy lists
+/// several keys and none is named, or names a key it does not have.
+fn with_active_key(text: &str, key_id: Option<&str>) -> Result<String, String> {
+    let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let Some(t) = v.get_mut("tokenize").and_then(serde_json::Value::as_object_mut) else {
+        return Ok(text.to_string());
+    };
+    let ids: Vec<String> = match t.get("keys").and_then(serde_json::Value::as_array) {
+        Some(keys) => keys
+            .iter()
+            .filter_map(|k| k.get("id").and_then(serde_json::Value::as_str).map(str::to_string))
+            .collect(),
+        None => t
+            .get("key_id")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
+    };
+    match key_id {
+        None if ids.len() > 1 => Err(format!(
+            "the policy lists several tokenize keys ({}): name the one that was active when the body was masked with --key-id (fpe values do not carry it)",
+            ids.join(", ")
+        )),
+        None => Ok(text.to_string()),
+        Some(id) if !ids.iter().any(|k| k == id) => {
+            Err(format!("no tokenize key {id:?} in the policy (keys: {})", ids.join(", ")))
+        }
+        Some(id) => {
+            if t.contains_key("keys") {
+                t.insert("active".into(), serde_json::Value::String(id.to_string()));
+            }
+            serde_json::to_string(&v).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn detokenize(path: &str, use_name: &str, rule: Option<&str>, key_id: Option<&str>, format: Format) -> ExitCode {
+    let text = match read_source(path).and_then(|t| with_active_key(&t, key_id)) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("{path}: {e}");
             return ExitCode::from(1);
         }
     };

@@ -262,3 +262,34 @@ fn detokenize_reverses_fpe_values_and_nothing_else() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("has no rule or field rule with an fpe action"), "{err}");
 }
+
+#[test]
+fn detokenize_after_a_key_rotation_needs_the_key_id() {
+    let (p, f) = tempfile("rotated.json");
+    drop(f);
+    let path = std::path::PathBuf::from(&p);
+    let policy = |active: &str| {
+        format!(
+            r#"{{"rules": [{{"name": "cards", "detector": "credit_card", "action": {{"type": "fpe", "keep_first": 6, "keep_last": 4, "fallback": {{"type": "redact"}}}}}}],
+                "tokenize": {{"keys": [{{"id": "k1", "secret": "old-secret-0123456789abcdef0123456789ab"}}, {{"id": "k2", "secret": "new-secret-0123456789abcdef0123456789ab"}}], "active": "{active}"}}}}"#
+        )
+    };
+    std::fs::write(&path, policy("k1")).unwrap();
+    let (code, masked, err) = run_with(&["mask", "--policy", &p], b"card 4111 1111 1111 1111\n");
+    assert_eq!(code, 0, "{err}");
+    // the policy moved on to k2
+    std::fs::write(&path, policy("k2")).unwrap();
+    let (code, _, err) = run_with(&["detokenize", "--policy", &p], masked.as_bytes());
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("several tokenize keys (k1, k2)") && err.contains("--key-id"),
+        "{err}"
+    );
+    let (code, back, err) = run_with(&["detokenize", "--policy", &p, "--key-id", "k1"], masked.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(back, "card 4111 1111 1111 1111\n");
+    let (code, _, err) = run_with(&["detokenize", "--policy", &p, "--key-id", "k9"], masked.as_bytes());
+    assert_eq!(code, 1);
+    assert!(err.contains("no tokenize key \"k9\""), "{err}");
+    let _ = std::fs::remove_file(&path);
+}

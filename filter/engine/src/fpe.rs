@@ -16,8 +16,11 @@
 //!
 //! # Invariants
 //! - `transform` never returns the value's digits unencrypted: fewer than 6 free digits (FF1's
-//!   minimum domain, 10^6), or no valid value within [`MAX_WALK`] steps, gives `None`, and the
-//!   `fpe` action then writes its fallback's output (`[REDACTED]` without one).
+//!   minimum domain, 10^6), more than [`MAX_DIGITS`], digits of another script, a value its
+//!   detector does not accept on its own, or no valid value within [`MAX_WALK`] steps gives
+//!   `None`, and the `fpe` action then writes its fallback's output (`[REDACTED]` without one).
+//!   Walking only from accepted values keeps the walk a permutation of them (so decryption is
+//!   exact) and bounds its cost.
 //! - `decrypt(encrypt(v)) == v` for every value the rule's detector accepts whose encryption did
 //!   not fall back; both are pure functions of key, rule name and value.
 
@@ -32,6 +35,10 @@ pub const MIN_FREE_DIGITS: usize = 6;
 
 /// Steps a cycle-walk may take before the value falls back (a valid card is found in about 10).
 pub const MAX_WALK: usize = 400;
+
+/// Values with more digits than this are not encrypted (they get the fallback): FF1's arithmetic
+/// grows with the square of the length.
+pub const MAX_DIGITS: usize = 64;
 
 /// An FF1 key, derived from a tokenization key.
 pub struct FpeKey {
@@ -88,6 +95,9 @@ pub enum Validity {
     Any,
     /// The detector's validator must accept the whole value.
     Detector(fn(&[u8], usize, usize) -> Verdict),
+    /// A card: the validator, and the Luhn check over all the digits (the validator also accepts
+    /// overlapping readings that are cards only in part).
+    Card(fn(&[u8], usize, usize) -> Verdict),
     /// An IBAN: check digits recomputed, then the validator.
     Iban(fn(&[u8], usize, usize) -> Verdict),
 }
@@ -97,6 +107,7 @@ impl fmt::Debug for Validity {
         f.write_str(match self {
             Validity::Any => "Any",
             Validity::Detector(_) => "Detector",
+            Validity::Card(_) => "Card",
             Validity::Iban(_) => "Iban",
         })
     }
@@ -118,6 +129,12 @@ pub struct Fpe {
 /// Whether the validator accepts all of `v` as one value.
 fn accepts(v: fn(&[u8], usize, usize) -> Verdict, value: &[u8]) -> bool {
     matches!(v(value, 0, value.len()), Verdict::Accept(0, e) | Verdict::AcceptThen(0, e, _) if e == value.len())
+}
+
+/// The Luhn check over every digit of `value`.
+fn luhn_all(value: &[u8]) -> bool {
+    let digits: Vec<u8> = value.iter().copied().filter(u8::is_ascii_digit).collect();
+    crate::detect::luhn::valid(&digits)
 }
 
 /// Sets an IBAN's check digits (the first two digits, after the country code) from the rest.
@@ -148,8 +165,22 @@ impl Fpe {
     /// cannot be (fewer than 6 free digits, no valid value within the walk): the caller then
     /// writes the fallback, never the value.
     pub fn transform(&self, value: &[u8]) -> Option<Vec<u8>> {
+        // digits of other scripts would pass as they are: not a value to encrypt
+        if std::str::from_utf8(value).is_ok_and(|v| v.chars().any(|c| c.is_numeric() && !c.is_ascii_digit())) {
+            return None;
+        }
+        // the walk stays inside the detector's valid values: a value it does not accept alone (a
+        // span joined with another rule's value) is not walked at all
+        let valid_alone = match self.validity {
+            Validity::Any => true,
+            Validity::Detector(f) | Validity::Iban(f) => accepts(f, value),
+            Validity::Card(f) => accepts(f, value) && luhn_all(value),
+        };
         let digit_at: Vec<usize> = (0..value.len()).filter(|&i| value[i].is_ascii_digit()).collect();
         let n = digit_at.len();
+        if !valid_alone || n > MAX_DIGITS {
+            return None;
+        }
         // an IBAN's check digits are recomputed, never kept or encrypted
         let skip = if matches!(self.validity, Validity::Iban(_)) {
             2
@@ -179,6 +210,7 @@ impl Fpe {
             let ok = match self.validity {
                 Validity::Any => true,
                 Validity::Detector(f) => accepts(f, &v),
+                Validity::Card(f) => accepts(f, &v) && luhn_all(&v),
                 Validity::Iban(f) => {
                     set_iban_check(&mut v, &digit_at);
                     accepts(f, &v)

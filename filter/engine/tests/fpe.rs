@@ -14,7 +14,7 @@ const SECRET: &str = "fpe-test-secret-0123456789abcdef0123456789";
 const POLICY: &str = r#"{
   "rules": [
     {"name": "cards", "detector": "credit_card", "action": {"type": "fpe", "keep_first": 6, "keep_last": 4, "fallback": {"type": "mask", "keep_first": 6, "keep_last": 4}}},
-    {"name": "ibans", "detector": "iban", "action": {"type": "fpe", "keep_last": 4}},
+    {"name": "ibans", "detector": "iban", "action": {"type": "fpe", "keep_last": 4, "fallback": {"type": "redact"}}},
     {"name": "ssns", "detector": "us_ssn", "action": {"type": "fpe"}},
     {"name": "phones", "detector": "phone_number", "action": {"type": "fpe", "keep_first": 1, "fallback": {"type": "redact"}}},
     {"name": "accounts", "pattern": "ACCT-[0-9]{8,12}", "action": {"type": "fpe"}}
@@ -276,4 +276,16 @@ fn fpe_config_errors_name_the_problem() {
     assert!(e.contains("a fallback cannot be fpe itself"), "{e}");
     // with a fallback the short SSN rule is accepted
     assert!(err(&format!(r#"{{"rules": [{{"detector": "us_ssn", "action": {{"type": "fpe", "keep_last": 4, "fallback": {{"type": "redact"}}}}}}], {key}}}"#)).is_empty());
+}
+
+#[test]
+fn values_fpe_cannot_take_get_the_fallback_never_their_digits() {
+    let p = Arc::new(policy());
+    // digits of another script in a field value: the fallback (redact), not a half-encrypted value
+    let out = mask_all(&p, Format::Json, "{\"amount_id\":\"1234567８9\"}".as_bytes()).0;
+    assert_eq!(String::from_utf8(out).unwrap(), r#"{"amount_id":"[REDACTED]"}"#);
+    // more than 64 digits
+    let long = "7".repeat(80);
+    let out = mask_all(&p, Format::Json, format!("{{\"amount_id\":\"{long}\"}}").as_bytes()).0;
+    assert_eq!(String::from_utf8(out).unwrap(), r#"{"amount_id":"[REDACTED]"}"#);
 }

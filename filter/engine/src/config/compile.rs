@@ -624,10 +624,11 @@ impl<'a> FpeTarget<'a> {
     fn of_detector(rule: &'a str, d: &detect::Detector) -> Option<FpeTarget<'a>> {
         let v = d.validate?;
         let (validity, min_digits) = match d.name {
-            "credit_card" => (Validity::Detector(v), 12),
+            "credit_card" => (Validity::Card(v), 12),
             "us_ssn" => (Validity::Detector(v), 9),
             "phone_number" => (Validity::Detector(v), 7),
-            "iban" => (Validity::Iban(v), 12),
+            // letters can make up most of a BBAN (BH, QA, KW): no useful lower bound
+            "iban" => (Validity::Iban(v), 2),
             _ => return None,
         };
         Some(FpeTarget {

@@ -19,7 +19,7 @@ mod email;
 pub(crate) mod groups;
 mod iban;
 mod ip;
-mod luhn;
+pub(crate) mod luhn;
 pub(crate) mod pem;
 mod phone;
 pub mod secret_keys;

@@ -366,6 +366,7 @@ impl MultipartMasker {
             match self.router.part_header(&lname, value_t) {
                 Some((new, hits)) => {
                     stats.add_meta(&hits);
+                    stats.mark(out.len());
                     out.extend_from_slice(format!("{hname}: {new}{eol}").as_bytes());
                 }
                 None => out.extend_from_slice(line),

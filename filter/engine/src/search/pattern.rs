@@ -254,17 +254,18 @@ impl Pattern {
     /// after `lo`, given that every match lies in a run of `class` bytes: the start of the
     /// trailing class run, moved on to the first place a literal prefix starts (whole, or cut by
     /// the end of the buffer). `buf.len()` when none can.
+    #[cfg(test)]
     pub(crate) fn hold_from(&self, buf: &[u8], lo: usize) -> usize {
         let mut i = buf.len();
         while i > lo && self.class.contains(buf[i - 1]) {
             i -= 1;
         }
-        self.hold_from_run(buf, lo, i)
+        self.hold_from_run(buf, i)
     }
 
     /// [`hold_from`](Self::hold_from) given `i`, where the trailing run of class bytes starts
-    /// (not before `lo`).
-    pub(crate) fn hold_from_run(&self, buf: &[u8], lo: usize, i: usize) -> usize {
+    /// (not before its lower bound).
+    pub(crate) fn hold_from_run(&self, buf: &[u8], i: usize) -> usize {
         let len = buf.len();
         if let Some(a) = &self.anchor {
             // an open match either holds an anchor in its last `after` bytes (and starts at most

@@ -970,7 +970,7 @@ fn tight(buf: &[u8], base: u64, from: usize, p: &Pattern, tail: &mut (u64, u64))
         }
     }
     *tail = (base + i as u64, end);
-    p.hold_from_run(buf, lo, i)
+    p.hold_from_run(buf, i)
 }
 
 /// Can more input change the match found at `[s, e)`, or what its validator sees?

@@ -166,9 +166,10 @@ impl StreamFilter {
                 }
             }
         } else {
-            guard.push(&mut scan.masker, new, &mut scan.out);
+            let whole = guard.push(&mut scan.masker, new, &mut scan.out);
             scan.scanned += new.len() as u64;
-            if over_budget() {
+            // a crossed blocking guard is handled first (counted and logged, then the body stops)
+            if whole && over_budget() {
                 return Err(Fail::Memory);
             }
         }
