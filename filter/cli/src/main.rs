@@ -280,24 +280,35 @@ fn with_active_key(text: &str, key_id: Option<&str>) -> Result<String, String> {
     }
 }
 
+/// Reads and compiles the policy file (its text passed through `prepare` first) and finds the
+/// policy named `use_name`; the error is the exit code (after its message).
+fn load_policy(
+    path: &str,
+    use_name: &str,
+    prepare: impl Fn(String) -> Result<String, String>,
+) -> Result<(PolicySet, usize), ExitCode> {
+    let text = read_source(path).and_then(prepare).map_err(|e| {
+        eprintln!("{path}: {e}");
+        ExitCode::from(1)
+    })?;
+    let set = PolicySet::from_json(&text, &|k| std::env::var(k).ok()).map_err(|errs| {
+        eprintln!("{}", errors_text(path, &errs));
+        ExitCode::from(1)
+    })?;
+    let found = set.names().position(|n| n == use_name);
+    match found {
+        Some(idx) => Ok((set, idx)),
+        None => {
+            eprintln!("no policy named {use_name:?} in {path}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn detokenize(path: &str, use_name: &str, rule: Option<&str>, key_id: Option<&str>, format: Format) -> ExitCode {
-    let text = match read_source(path).and_then(|t| with_active_key(&t, key_id)) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("{path}: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let set = match PolicySet::from_json(&text, &|k| std::env::var(k).ok()) {
-        Ok(s) => s,
-        Err(errs) => {
-            eprintln!("{}", errors_text(path, &errs));
-            return ExitCode::from(1);
-        }
-    };
-    let Some(idx) = set.names().position(|n| n == use_name) else {
-        eprintln!("no policy named {use_name:?} in {path}");
-        return ExitCode::from(2);
+    let (set, idx) = match load_policy(path, use_name, |t| with_active_key(&t, key_id)) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let Some(ruleset) = set
         .into_policy(idx)
@@ -338,27 +349,11 @@ fn detokenize(path: &str, use_name: &str, rule: Option<&str>, key_id: Option<&st
 }
 
 fn mask(path: &str, use_name: &str, format: Format, content_type: Option<&str>, chunk: Option<u64>) -> ExitCode {
-    let text = match read_source(path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(1);
-        }
+    let (set, idx) = match load_policy(path, use_name, Ok) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
-    let set = match PolicySet::from_json(&text, &|k| std::env::var(k).ok()) {
-        Ok(s) => s,
-        Err(errs) => {
-            eprintln!("{}", errors_text(path, &errs));
-            return ExitCode::from(1);
-        }
-    };
-    let Some(policy) = set
-        .names()
-        .position(|n| n == use_name)
-        .and_then(|i| set.get(i))
-        .cloned()
-    else {
-        eprintln!("no policy named {use_name:?} in {path}");
+    let Some(policy) = set.get(idx).cloned() else {
         return ExitCode::from(2);
     };
     let mut m = match content_type {
