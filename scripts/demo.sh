@@ -14,6 +14,15 @@ mkdir -p "$dir"
 # The demo key is public: never use it outside the demo. Real deployments read the key from a secret.
 export STREAMMASK_TOKEN_KEY=${STREAMMASK_TOKEN_KEY:-demo-only-token-key-not-secret-0123456789}
 
+# Waits for an Envoy's admin /ready; prints its log and fails if it does not come up.
+wait_ready() {
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$1/ready" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "Envoy did not start:"; cat "$2"; exit 1
+}
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
@@ -28,11 +37,7 @@ sed -e "s#/etc/streammask/streammask.wasm#$PWD/target/wasm32-wasip1/release/stre
 "$ENVOY" -c "$dir/envoy.yaml" --concurrency 2 --disable-hot-restart -l warning --component-log-level wasm:info \
   >"$dir/envoy.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$ADMIN/ready" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -sf "http://127.0.0.1:$ADMIN/ready" >/dev/null || { echo "Envoy did not start:"; cat "$dir/envoy.log"; exit 1; }
+wait_ready "$ADMIN" "$dir/envoy.log"
 
 show() {
   local title=$1 path=$2
@@ -68,11 +73,7 @@ PY
 "$ENVOY" -c "$dir/envoy-fpe.yaml" --concurrency 1 --disable-hot-restart -l warning --base-id 1 \
   >"$dir/envoy-fpe.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$ADMIN2/ready" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -sf "http://127.0.0.1:$ADMIN2/ready" >/dev/null || { echo "Envoy (fpe) did not start:"; cat "$dir/envoy-fpe.log"; exit 1; }
+wait_ready "$ADMIN2" "$dir/envoy-fpe.log"
 printf '\n\033[1m== format-preserving tokens (envoy/policies/fpe.json, port %s)\033[0m\n' "$PORT2"
 curl -s "http://127.0.0.1:$PORT2/api/users" > "$dir/fpe.json"
 head -c 400 "$dir/fpe.json"; echo

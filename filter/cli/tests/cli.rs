@@ -21,26 +21,10 @@ fn mask(chunk: Option<usize>) -> (String, String) {
     if let Some(c) = chunk {
         args.extend(["--chunk-size".into(), c.to_string()]);
     }
-    let mut child = Command::new(BIN)
-        .args(&args)
-        .env("SAMPLE_TOKEN_KEY", KEY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&std::fs::read(dir().join("sample.ndjson")).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = run_with(&args, &std::fs::read(dir().join("sample.ndjson")).unwrap());
+    assert_eq!(code, 0, "{err}");
+    (out, err)
 }
 
 #[test]

@@ -142,22 +142,15 @@ fn set_iban_check(value: &mut [u8], digit_at: &[usize]) {
     let (Some(&c1), Some(&c2)) = (digit_at.first(), digit_at.get(1)) else {
         return;
     };
-    let alnum: Vec<u8> = value.iter().copied().filter(u8::is_ascii_alphanumeric).collect();
-    if alnum.len() < 5 {
-        return;
+    let alnum: Vec<u8> = value
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_uppercase)
+        .collect();
+    if let Some(check) = crate::detect::iban::check_digits(&alnum) {
+        value[c1] = b'0' + (check / 10) as u8;
+        value[c2] = b'0' + (check % 10) as u8;
     }
-    // BBAN, then the country code and "00", letters as 10-35
-    let mut r = 0u32;
-    for &b in alnum[4..].iter().chain(&alnum[..2]).chain(b"00") {
-        let v = match b {
-            b'0'..=b'9' => u32::from(b - b'0'),
-            _ => u32::from(b.to_ascii_uppercase().wrapping_sub(b'A')) + 10,
-        };
-        r = if v >= 10 { (r * 100 + v) % 97 } else { (r * 10 + v) % 97 };
-    }
-    let check = 98 - r;
-    value[c1] = b'0' + (check / 10) as u8;
-    value[c2] = b'0' + (check % 10) as u8;
 }
 
 impl Fpe {

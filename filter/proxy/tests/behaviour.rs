@@ -1197,3 +1197,31 @@ fn the_body_wide_guard_counts_every_rule_and_blocks_requests_with_403() {
         );
     }
 }
+
+#[test]
+fn a_gzip_body_over_the_bulk_guard_is_cut_in_its_decoded_form() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, BULK_POLICY);
+        let z = gzip(&card_records(400, 60));
+        let ex = Exchange {
+            resp_headers: vec![
+                ("content-type", "application/x-ndjson".into()),
+                ("content-encoding", "gzip".into()),
+            ],
+            resp_chunks: chunks(&z, 97),
+            ..Exchange::default()
+        };
+        let out = run(kind, &sh, &names, ex);
+        let body = String::from_utf8_lossy(&out.client_body);
+        assert!(!body.contains("4111 1111 1111 1111"), "{kind:?}: raw card");
+        assert!(body.matches(MASKED_CARD).count() <= 3, "{kind:?}");
+        assert_eq!(
+            out.counters["streammask.bulk_exceeded.policy.default.rule.cards.outcome.blocked.direction.response"], 1,
+            "{kind:?}"
+        );
+        if kind == Kind::Ngx {
+            assert!(out.client_body.ends_with(streammask_proxy::stream::BLOCKED_MARKER));
+            assert_eq!(body.matches(MASKED_CARD).count(), 3);
+        }
+    }
+}

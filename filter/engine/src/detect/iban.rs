@@ -110,21 +110,33 @@ fn country_len(cc: &[u8]) -> Option<usize> {
     TABLE.iter().find(|(c, _)| c.as_slice() == cc).map(|&(_, n)| n)
 }
 
-/// ISO 7064 mod 97-10 over the rearranged IBAN (country code and check digits moved to the end).
-fn mod97_ok(alnum: &[u8]) -> bool {
-    if alnum.len() < 5 {
-        return false;
-    }
+/// ISO 7064 mod 97-10 of these characters (digits, upper-case letters as 10-35); `None` for any
+/// other byte.
+fn mod97(chars: impl Iterator<Item = u8>) -> Option<u32> {
     let mut r: u32 = 0;
-    for &c in alnum[4..].iter().chain(&alnum[..4]) {
+    for c in chars {
         let v = match c {
             b'0'..=b'9' => u32::from(c - b'0'),
             b'A'..=b'Z' => u32::from(c - b'A') + 10,
-            _ => return false,
+            _ => return None,
         };
         r = if v >= 10 { (r * 100 + v) % 97 } else { (r * 10 + v) % 97 };
     }
-    r == 1
+    Some(r)
+}
+
+/// ISO 7064 mod 97-10 over the rearranged IBAN (country code and check digits moved to the end).
+fn mod97_ok(alnum: &[u8]) -> bool {
+    alnum.len() >= 5 && mod97(alnum[4..].iter().chain(&alnum[..4]).copied()) == Some(1)
+}
+
+/// The two check digits an IBAN (letters and digits only, upper case) must have for the rest of
+/// it: 98 minus mod 97 of the BBAN, the country code and `00`.
+pub(crate) fn check_digits(alnum: &[u8]) -> Option<u32> {
+    if alnum.len() < 5 {
+        return None;
+    }
+    mod97(alnum[4..].iter().chain(&alnum[..2]).chain(b"00").copied()).map(|r| 98 - r)
 }
 
 pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {

@@ -17,7 +17,7 @@ pub(crate) mod boundary;
 mod card;
 mod email;
 pub(crate) mod groups;
-mod iban;
+pub(crate) mod iban;
 mod ip;
 pub(crate) mod luhn;
 pub(crate) mod pem;

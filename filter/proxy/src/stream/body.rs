@@ -33,7 +33,17 @@ struct Guard<'a> {
     cut: Option<usize>,
 }
 
-impl Guard<'_> {
+impl<'a> Guard<'a> {
+    fn new(budgets: &'a [Budget], crossed: &'a mut [bool], enforce: bool) -> Guard<'a> {
+        Guard {
+            budgets,
+            crossed,
+            enforce,
+            newly: Vec::new(),
+            cut: None,
+        }
+    }
+
     /// Checks the guards after output grew from `before` bytes; true when a blocking guard was
     /// crossed (the cut is where the masker saw the crossing value start, else `before`).
     /// Checks the guards after a call that appended `out[before..]`, which starts at `offset` in
@@ -123,13 +133,7 @@ impl StreamFilter {
         scan.seen += new.len() as u64;
         let end = eos || scan.declared.is_some_and(|n| scan.seen >= n);
         scan.out.clear();
-        let mut guard = Guard {
-            budgets: &policy.budgets,
-            crossed: &mut scan.crossed,
-            enforce: scan.enforce,
-            newly: Vec::new(),
-            cut: None,
-        };
+        let mut guard = Guard::new(&policy.budgets, &mut scan.crossed, scan.enforce);
         let h: &dyn Host = &*host;
         let over_budget = || h.memory_in_use() > limits.max_memory_bytes;
         if let Some(dec) = scan.decoder.as_mut() {
@@ -279,13 +283,7 @@ impl StreamFilter {
         };
         scan.out.clear();
         let mut failed = None;
-        let mut guard = Guard {
-            budgets: &policy.budgets,
-            crossed: &mut scan.crossed,
-            enforce: scan.enforce,
-            newly: Vec::new(),
-            cut: None,
-        };
+        let mut guard = Guard::new(&policy.budgets, &mut scan.crossed, scan.enforce);
         if let Some(dec) = scan.decoder.as_mut() {
             let (masker, out) = (&mut scan.masker, &mut scan.out);
             if let Err(e) = dec.finish(&mut |w: &[u8]| guard.push(masker, w, out)) {
