@@ -1621,7 +1621,7 @@ mod tests {
         }
 
         /// Damaged streams never panic, never break a limit, and end the same way whatever the
-        /// split; gzip (CRC32) and zstd (XXH64) only succeed with the original.
+        /// split; gzip (CRC32) only succeeds with the original.
         #[test]
         fn damaged_streams_fail_cleanly_whatever_the_split(
             data in proptest::collection::vec(proptest::sample::select(b"ab \n{}:\"0129".to_vec()), 1..6000),
@@ -1651,7 +1651,10 @@ mod tests {
                 prop_assert!(r.memory < (10 << 20));
                 if r.result.is_ok() {
                     prop_assert!(r.out == whole.out);
-                    if matches!(kind, Kind::Gzip | Kind::Zstd) {
+                    // gzip always carries a CRC32; zstd's content checksum is optional in the
+                    // frame header, so a flipped header bit can turn it off and a damaged frame
+                    // then decodes to other bytes (which are masked like any body)
+                    if kind == Kind::Gzip {
                         prop_assert!(r.out == data);
                     }
                 }
