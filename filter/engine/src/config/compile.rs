@@ -18,7 +18,7 @@
 
 use super::error::{self, Errors, PolicyErrors};
 use super::wire::{self, ActionWire, RulesetWire};
-use super::{fields, valid_name, Budget, Field, Label, Labels, Limits, Rule, Ruleset, SECRET_KEYS_LABEL};
+use super::{fields, valid_name, Budget, Eligible, Field, Label, Labels, Limits, Rule, Ruleset, SECRET_KEYS_LABEL};
 use crate::action::Action;
 use crate::detect::{self, Normalize};
 use crate::fpe::Validity;
@@ -337,6 +337,7 @@ impl Ruleset {
         let newline_matches = rules.iter().any(|r| r.pattern.class.has_newline());
         let trigger_table = trigger_table(rules);
         let all_triggered = rules.iter().all(|r| r.pattern.trigger.is_some());
+        let eligible = Eligible::new(rules.iter().map(|r| (r.pattern.min_digits, r.pattern.min_len)));
         let clusters = pattern::ClusterSpec::new(rules.iter().map(|r| &r.pattern));
         let labels = Labels::new(
             p.rules[..user_rules].iter().map(|r| r.name.as_str()),
@@ -379,6 +380,7 @@ impl Ruleset {
             newline_matches,
             trigger_table,
             all_triggered,
+            eligible,
             clusters,
             prefilter: true,
             fields: p.fields,

@@ -107,3 +107,38 @@ fn http_settings_are_not_rule_set_settings() {
         assert!(e.iter().any(|m| m.contains("unknown field")), "{key}: {e:?}");
     }
 }
+
+#[test]
+fn digit_counts_cross_the_counting_blocks() {
+    for n in [0usize, 1, 254, 255, 256, 510, 511, 4097] {
+        let digits: Vec<u8> = (0..n).map(|i| b'0' + (i % 10) as u8).collect();
+        assert_eq!(count_digits(&digits), n);
+        // digits among other bytes, and the bytes either side of '0'..'9'
+        let mixed: Vec<u8> = (0..n).flat_map(|i| [b'/', b'0' + (i % 10) as u8, b':', b'a']).collect();
+        assert_eq!(count_digits(&mixed), n);
+    }
+}
+
+/// The lookup tables answer what a loop over the rules answers, for every count of digits and
+/// bytes, with the example policy and with `{}` (rules with and without digits).
+#[test]
+fn eligible_rules_by_table_are_those_by_rule() {
+    for json in [include_str!("../../../../envoy/policies/example.json"), "{}"] {
+        let p = Ruleset::from_json(json, &|_| Some("k".repeat(40))).unwrap();
+        for digits in 0..80 {
+            for len in 0..160 {
+                let mask = u64::MAX;
+                let by_rule = p.rules.iter().enumerate().all(|(r, rule)| {
+                    mask & (1u64 << (r % 64)) == 0 || digits < rule.pattern.min_digits || len < rule.pattern.min_len
+                });
+                if by_rule {
+                    assert!(p.none_eligible(mask, digits, len), "digits {digits}, len {len}");
+                }
+                // the table never says "none" when a rule can match
+                if p.none_eligible(mask, digits, len) {
+                    assert!(by_rule, "digits {digits}, len {len}");
+                }
+            }
+        }
+    }
+}

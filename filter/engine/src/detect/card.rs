@@ -76,7 +76,11 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     let cut = groups::cut_at(hay, e, b" -");
     let (starts, resume) = gs.safe_starts(e, cut, MAX_READ);
     let mut digits = [0u8; 19];
-    let start_ok = |i: usize| !boundary::glued_before(hay, gs.get(i).start);
+    // no issuer's numbers start with 0, 1, 7 or 9: no reading from such a group is a card
+    let start_ok = |i: usize| {
+        let g = gs.get(i);
+        matches!(hay[g.start], b'2'..=b'6' | b'8') && !boundary::glued_before(hay, g.start)
+    };
     groups::first_span(&gs, starts, resume, e, MAX_READ, start_ok, |i, j| {
         // the grouping and the digit count first: they need no digits copied
         let n: usize = gs.range(i, j).map(|g| g.digits()).sum();

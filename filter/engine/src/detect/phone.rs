@@ -101,15 +101,29 @@ fn plain_seps(hay: &[u8], gs: &Groups, i: usize, j: usize) -> bool {
     })
 }
 
+/// What [`international`] found for groups `i..=j`.
+#[derive(PartialEq, Eq)]
+enum Intl {
+    Yes,
+    No,
+    /// No reading from group `i` is form 1, however many groups it takes: its first group is in
+    /// parentheses, or its national number starts with `0` (the digits of a longer reading only
+    /// append to those of a shorter one).
+    NoneFromHere,
+}
+
 /// Groups `i..=j` are form 1: `+` or `00`, a country code, 7-15 digits (a `(0)` trunk digit not
 /// counted), and a national number of the country's length where `national_len` knows it.
-fn international(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> bool {
+fn international(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> Intl {
     let g = &all[i..=j];
-    if g.iter().skip(1).any(|x| x.plus) || g.iter().filter(|x| x.paren).count() > 1 {
-        return false;
+    if g[0].paren {
+        return Intl::NoneFromHere;
     }
-    if g.iter().any(|x| x.paren && !x.closed()) || g[0].paren {
-        return false;
+    if g.iter().skip(1).any(|x| x.plus) || g.iter().filter(|x| x.paren).count() > 1 {
+        return Intl::No;
+    }
+    if g.iter().any(|x| x.paren && !x.closed()) {
+        return Intl::No;
     }
     // the digits, each marked when it is a trunk `0` written in parentheses for national callers
     // (`+44 (0)20 …`): it is not part of the number
@@ -120,7 +134,7 @@ fn international(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> 
         let is_trunk = x.paren && &hay[x.start..x.end] == b"0";
         for &c in &hay[x.start..x.end] {
             if n == buf.len() {
-                return false;
+                return Intl::No;
             }
             buf[n] = c;
             trunk[n] = is_trunk;
@@ -133,15 +147,15 @@ fn international(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> 
     } else if buf[..n].starts_with(b"00") {
         2
     } else {
-        return false;
+        return Intl::No;
     };
     let (d, t) = (&buf[skip..n], &trunk[skip..n]);
     let total = d.len() - t.iter().filter(|&&x| x).count();
     if !(7..=15).contains(&total) {
-        return false;
+        return Intl::No;
     }
     let Some((cc, cc_len)) = country_code(d) else {
-        return false;
+        return Intl::No;
     };
     // when grouped, the country code stands alone or starts the first group (`+4420 …`); after
     // `00` the first group is `00` or `00` and the country code exactly (`0044 20 …`)
@@ -152,7 +166,7 @@ fn international(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> 
             g[0].digits() == 2 || g[0].digits() == 2 + cc_len
         };
         if !ok {
-            return false;
+            return Intl::No;
         }
     }
     // the national number: never starting with 0 (that is the trunk prefix), of the country's length
@@ -161,22 +175,27 @@ fn international(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> 
         .zip(&t[cc_len..])
         .filter(|(_, &tr)| !tr)
         .map(|(&c, _)| c);
-    let first = national.next();
-    if first.is_none_or(|c| c == b'0') {
-        return false;
+    match national.next() {
+        None => return Intl::No,
+        Some(b'0') => return Intl::NoneFromHere,
+        Some(_) => {}
     }
     let (lo, hi) = national_len(cc);
     if !(lo..=hi).contains(&(total - cc_len)) {
-        return false;
+        return Intl::No;
     }
     if cc == 1 {
         // North American numbering: area code and exchange start with 2-9
         let nat = &d[1..];
         if t.iter().any(|&x| x) || nat.len() != 10 || nat[0] < b'2' || nat[3] < b'2' {
-            return false;
+            return Intl::No;
         }
     }
-    g.iter().skip(1).all(|x| x.digits() <= 10) && plain_seps(hay, gs, i, j)
+    if g.iter().skip(1).all(|x| x.digits() <= 10) && plain_seps(hay, gs, i, j) {
+        Intl::Yes
+    } else {
+        Intl::No
+    }
 }
 
 /// Groups `i..=j` are form 2: an optional `1`, then 3-3-4 digits, area code and exchange from 2.
@@ -257,25 +276,22 @@ fn trunk(hay: &[u8], all: &[Group], gs: &Groups, i: usize, j: usize) -> bool {
 /// a `(`, a digit group starting with `0` (`00` international, trunk) or a group of exactly three
 /// digits (the North American area code). Dates (`2024-11-30`), versions and bare digit runs have none.
 pub(crate) fn run_ok(run: &[u8]) -> bool {
-    let mut i = 0;
-    while i < run.len() {
-        let b = run[i];
-        if b == b'+' || b == b'(' {
-            return true;
-        }
-        if b.is_ascii_digit() {
-            let start = i;
-            while i < run.len() && run[i].is_ascii_digit() {
-                i += 1;
-            }
-            if b == b'0' || i - start == 3 {
+    // one pass: `len` digits in the current group
+    let mut len = 0usize;
+    for &b in run {
+        if b.wrapping_sub(b'0') < 10 {
+            if len == 0 && b == b'0' {
                 return true;
             }
-            continue;
+            len += 1;
+        } else {
+            if len == 3 || b == b'+' || b == b'(' {
+                return true;
+            }
+            len = 0;
         }
-        i += 1;
     }
-    false
+    len == 3
 }
 
 pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
@@ -298,7 +314,15 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     }
     let all = &all[..n];
     let (starts, resume) = gs.safe_starts(e, cut, MAX_READ);
-    let start_ok = |i: usize| !boundary::glued_before(hay, all[i].lead);
+    // each form's first group: `+` or `00` (international), a leading `0` (trunk), three digits
+    // or a lone `1` (North American)
+    let start_ok = |i: usize| {
+        let g = all[i];
+        let first = &hay[g.start..g.end];
+        (g.plus || first[0] == b'0' || first.len() == 3 || first == b"1") && !boundary::glued_before(hay, g.lead)
+    };
+    // starts from which no reading is form 1 (readings from a start come longest first)
+    let mut intl_none = [false; 12];
     groups::first_span(&gs, starts.min(n), resume, e, MAX_READ, start_ok, |i, j| {
         if j >= n {
             return false;
@@ -311,7 +335,17 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
         // each form only where its first group allows it: `+` or `00` (international), three
         // groups or a `1` and three (North American), a leading `0` (trunk)
         let first = &hay[all[i].start..all[i].end];
-        let form = ((all[i].plus || first.starts_with(b"00")) && international(hay, all, &gs, i, j))
+        let intl = (all[i].plus || first.starts_with(b"00"))
+            && !intl_none[i]
+            && match international(hay, all, &gs, i, j) {
+                Intl::Yes => true,
+                Intl::No => false,
+                Intl::NoneFromHere => {
+                    intl_none[i] = true;
+                    false
+                }
+            };
+        let form = intl
             || (matches!(j - i, 2 | 3) && nanp(hay, all, &gs, i, j))
             || (first.first() == Some(&b'0') && trunk(hay, all, &gs, i, j));
         form && !boundary::glued_after(hay, b) && !boundary::in_uuid(hay, a, b)
@@ -373,6 +407,23 @@ mod tests {
         ] {
             assert_eq!(found(n), None, "{n}");
         }
+    }
+
+    /// `run_ok` in one pass says what its definition says: a `+` or `(`, or a maximal digit group
+    /// that starts with `0` or has exactly three digits.
+    #[test]
+    fn run_ok_is_its_definition() {
+        use proptest::prelude::*;
+        let reference = |run: &[u8]| {
+            run.iter().any(|&b| b == b'+' || b == b'(')
+                || run
+                    .split(|b| !b.is_ascii_digit())
+                    .any(|g| g.first() == Some(&b'0') || g.len() == 3)
+        };
+        let bytes = proptest::collection::vec(proptest::sample::select(b"0123456789 -.()+x".to_vec()), 0..24);
+        proptest!(ProptestConfig::with_cases(2000), |(run in bytes)| {
+            prop_assert_eq!(run_ok(&run), reference(&run), "{:?}", String::from_utf8_lossy(&run));
+        });
     }
 
     #[test]

@@ -98,6 +98,9 @@ pub(crate) struct Anchor {
     /// with one of these bytes and, normalised, is never longer than `longest`.
     first: [u64; 4],
     longest: usize,
+    /// The bytes `key_before` can accept right before an anchor: a term's last letter (either
+    /// case), a separator, a blank or a quote. Most anchors (the colons of a time) fail this test.
+    ends: [u64; 4],
 }
 
 impl Anchor {
@@ -106,10 +109,19 @@ impl Anchor {
         terms.sort();
         terms.dedup();
         let mut first = [0u64; 4];
+        let mut before_set = [0u64; 4];
+        let add = |set: &mut [u64; 4], b: u8| set[usize::from(b >> 6)] |= 1 << (b & 63);
         for t in &terms {
             if let Some(&b) = t.first() {
-                first[usize::from(b >> 6)] |= 1 << (b & 63);
+                add(&mut first, b);
             }
+            if let Some(&b) = t.last() {
+                add(&mut before_set, b.to_ascii_lowercase());
+                add(&mut before_set, b.to_ascii_uppercase());
+            }
+        }
+        for b in [b'_', b'-', b'.', b' ', b'\t', b'"', b'\''] {
+            add(&mut before_set, b);
         }
         Anchor {
             bytes,
@@ -118,6 +130,7 @@ impl Anchor {
             keys: crate::detect::secret_keys::KeyTerms::new(&terms),
             longest: terms.iter().map(Vec::len).max().unwrap_or(0),
             first,
+            ends: before_set,
             terms,
         }
     }
@@ -127,6 +140,10 @@ impl Anchor {
     /// `-`, `.` and blanks between them skipped). Every match has its key there, so an anchor
     /// that fails this (the colons of `12:00:00`, a URL's `https:`) holds none.
     pub(crate) fn key_before(&self, buf: &[u8], k: usize) -> bool {
+        match k.checked_sub(1).map(|j| buf[j]) {
+            Some(b) if self.ends[usize::from(b >> 6)] & (1 << (b & 63)) != 0 => {}
+            _ => return false,
+        }
         let mut i = k;
         let mut blanks = 0;
         while i > 0 && matches!(buf[i - 1], b' ' | b'\t') && blanks < 16 {
@@ -346,11 +363,9 @@ impl Pattern {
     /// has the leftmost match (a window without one proves no match holds its anchor); the window
     /// is then widened to every match that could start before the one found.
     fn find_anchored(&self, buf: &[u8], from: usize, a: &Anchor) -> Option<regex_automata::Match> {
-        let mut i = from;
-        while i < buf.len() {
-            let k = i + memchr::memchr2(a.bytes.0, a.bytes.1, &buf[i..])?;
+        let hay = buf.get(from..)?;
+        for k in memchr::memchr2_iter(a.bytes.0, a.bytes.1, hay).map(|k| from + k) {
             if !a.key_before(buf, k) {
-                i = k + 1;
                 continue;
             }
             let lo = k.saturating_sub(a.before).max(from);
@@ -359,7 +374,6 @@ impl Pattern {
                 let wide = (m.start() + self.max_len).min(buf.len()).max(hi);
                 return self.regex.search(&Input::new(buf).range(lo..wide));
             }
-            i = k + 1;
         }
         None
     }

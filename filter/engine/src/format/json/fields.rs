@@ -86,6 +86,7 @@ impl JsonMasker {
     /// the value's key, then `": "`, as context before it.
     #[inline]
     pub(super) fn reset_scanner(&mut self) {
+        self.scan_pending = None;
         self.seed.clear();
         if self.has_near {
             if let Some(top) = self.stack.last() {

@@ -50,6 +50,12 @@ pub(super) fn is_num_byte(b: u8) -> bool {
 
 /// RFC 8259 number grammar.
 pub(super) fn valid_number(n: &[u8]) -> bool {
+    // most numbers are plain integers
+    match n {
+        [b'0'] => return true,
+        [b'1'..=b'9', rest @ ..] if rest.iter().all(u8::is_ascii_digit) => return true,
+        _ => {}
+    }
     let mut i = 0;
     if n.get(i) == Some(&b'-') {
         i += 1;

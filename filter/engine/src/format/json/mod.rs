@@ -110,11 +110,22 @@ pub(crate) struct JsonMasker {
     num_raw: Vec<u8>,
     /// Nothing of the current string has been fed to the scanner yet.
     str_fresh: bool,
+    /// The scanner (and raw map) still hold the previous string: they are reset for the current
+    /// one only when it is scanned (most values are passed whole by the fast path, unscanned).
+    scan_pending: Option<Pending>,
     /// Body bytes before the current `push`, the body offset of the byte being decided, and of the
     /// current token's start (findings report offsets).
     consumed: u64,
     at: u64,
     tok_start: u64,
+}
+
+/// The reset a string's scan still needs: a key's (no context, starting at this body offset) or a
+/// value's (its key as context, see `reset_scanner`).
+#[derive(Clone, Copy)]
+enum Pending {
+    Key(u64),
+    Value,
 }
 
 impl JsonMasker {
@@ -145,6 +156,7 @@ impl JsonMasker {
             num_out: Vec::new(),
             num_raw: Vec::new(),
             str_fresh: false,
+            scan_pending: None,
             consumed: 0,
             at: 0,
             tok_start: 0,
@@ -164,8 +176,25 @@ impl JsonMasker {
         self.scanner.held_back() + self.capture.len() + self.text.held_back() + self.num_raw.len()
     }
 
+    /// Resets the scanner for the current string, if that is still to be done (see `scan_pending`).
+    #[inline]
+    fn start_scan(&mut self) {
+        match self.scan_pending.take() {
+            None => {}
+            Some(Pending::Value) => {
+                self.reset_scanner();
+                self.map.reset();
+            }
+            Some(Pending::Key(origin)) => {
+                self.scanner.reset_at(&[], origin);
+                self.map.reset();
+            }
+        }
+    }
+
     /// Decides what the scanner can of the current string (or long number) into `out`.
     fn poll_str(&mut self, p: &Ruleset, mode: Poll, stats: &mut Stats, out: &mut Vec<u8>) {
+        self.start_scan();
         let mut sink = StrSink {
             map: &mut self.map,
             out,
@@ -418,8 +447,7 @@ impl JsonMasker {
                     None => {
                         self.kind = StrKind::Value;
                         self.str_fresh = true;
-                        self.reset_scanner();
-                        self.map.reset();
+                        self.scan_pending = Some(Pending::Value);
                     }
                 }
                 self.st = St::Str;
@@ -458,8 +486,7 @@ impl JsonMasker {
         self.keybuf.clear();
         self.key_over = false;
         self.str_fresh = true;
-        self.scanner.reset_at(&[], self.at + 1);
-        self.map.reset();
+        self.scan_pending = Some(Pending::Key(self.at + 1));
         self.st = St::Str;
     }
 
@@ -496,6 +523,7 @@ impl JsonMasker {
                         self.key_over = true;
                     }
                 }
+                self.start_scan();
                 self.scanner.feed(decoded);
                 if literal {
                     self.map.push_literal(raw);
@@ -577,6 +605,7 @@ impl JsonMasker {
                                     out.extend_from_slice(value);
                                 } else {
                                     // whole and unescaped: raw bytes are the decoded bytes, no map needed
+                                    self.start_scan();
                                     self.scanner.feed(value);
                                     let mut sink = PlainStrSink { out };
                                     self.scanner.poll(p, Poll::End, stats, &mut sink);
