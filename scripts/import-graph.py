@@ -26,7 +26,7 @@ LAYERS = {
         ["format/mod.rs"],  # the vocabulary of formats: Format, Route, FormatRouter
         ["search/scan.rs", "search/mod.rs"],
         ["format/"],
-        ["masker.rs"],
+        ["masker.rs", "format/websocket.rs"],  # WebSocket messages are masked as bodies are
         ["lib.rs"],
     ],
     "proxy": [

@@ -42,6 +42,7 @@ mod token;
 pub use action::Action;
 pub use config::{Budget, Label, Labels, Limits, MetaHits, PolicyError, PolicyErrors, Ruleset};
 pub use format::sniff::sniff_format;
+pub use format::websocket::{write_frame, WsCounts, WsMasker, CUT_MARKER as WS_CUT_MARKER};
 pub use format::{parse_media_type, Format, FormatRouter, Route};
 pub use masker::{mask_all, Masker};
 pub use search::scan::{Finding, Stats, MAX_FINDINGS};

@@ -105,6 +105,10 @@ pub struct Caps {
     /// A local reply sent from a response body callback resets the stream (Envoy); on
     /// ngx_wasm_module it traps, so it must never be called there.
     pub local_reply_resets_stream: bool,
+    /// After a WebSocket upgrade the body callbacks carry the frames of both directions (Envoy
+    /// with `upgrade_configs`). ngx_wasm_module's body callbacks come from NGINX's body filter
+    /// chain, which an upgraded connection bypasses, so it is assumed not to.
+    pub websocket_frames: bool,
 }
 
 impl Caps {
@@ -112,10 +116,12 @@ impl Caps {
     pub const ENVOY: Caps = Caps {
         repeated_body_pause: true,
         local_reply_resets_stream: true,
+        websocket_frames: true,
     };
     /// ngx_wasm_module's semantics (and the safe default for an unknown host).
     pub const PORTABLE: Caps = Caps {
         repeated_body_pause: false,
         local_reply_resets_stream: false,
+        websocket_frames: false,
     };
 }

@@ -1225,3 +1225,131 @@ fn a_gzip_body_over_the_bulk_guard_is_cut_in_its_decoded_form() {
         }
     }
 }
+
+/// Frames as a peer writes them (client frames masked).
+fn ws_frames(messages: &[&str], client: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let key = client.then_some([0x11, 0x22, 0x33, i as u8]);
+        // each message in two fragments, the cut inside its first value
+        let (a, b) = m.as_bytes().split_at(m.len() / 2);
+        streammask_engine::write_frame(&mut out, false, 1, key, a);
+        streammask_engine::write_frame(&mut out, true, 0, key, b);
+    }
+    out
+}
+
+/// The text messages of a frame stream, unmasked and joined.
+fn ws_messages(mut b: &[u8]) -> Vec<String> {
+    let (mut msgs, mut cur) = (Vec::new(), Vec::new());
+    while b.len() >= 2 {
+        let (len, mut at) = match b[1] & 0x7f {
+            126 => (usize::from(u16::from_be_bytes([b[2], b[3]])), 4),
+            l => (usize::from(l), 2),
+        };
+        let key = (b[1] & 0x80 != 0).then(|| {
+            at += 4;
+            [b[at - 4], b[at - 3], b[at - 2], b[at - 1]]
+        });
+        let mut p = b[at..at + len].to_vec();
+        if let Some(k) = key {
+            p.iter_mut().enumerate().for_each(|(i, x)| *x ^= k[i % 4]);
+        }
+        cur.extend_from_slice(&p);
+        if b[0] & 0x80 != 0 {
+            msgs.push(String::from_utf8(std::mem::take(&mut cur)).unwrap());
+        }
+        b = &b[at + len..];
+    }
+    msgs
+}
+
+#[test]
+fn websocket_messages_are_masked_both_ways_on_envoy_and_left_alone_on_nginx() {
+    let client = ws_frames(
+        &[
+            "pay with 4111 1111 1111 1111",
+            r#"{"user_id":"u-1","note":"jane@example.com"}"#,
+        ],
+        true,
+    );
+    let server = ws_frames(&["your card 5555555555554444 is on file", "ssn 123-45-6789"], false);
+    for kind in BOTH {
+        let (sh, names) = shared(kind, POLICY);
+        for read in [1, 3, 7, 4096] {
+            let out = run(
+                kind,
+                &sh,
+                &names,
+                Exchange {
+                    req_headers: vec![
+                        ("upgrade", "websocket".into()),
+                        ("connection", "Upgrade".into()),
+                        (
+                            "sec-websocket-extensions",
+                            "permessage-deflate; client_max_window_bits".into(),
+                        ),
+                    ],
+                    req_chunks: chunks(&client, read),
+                    status: 101,
+                    resp_chunks: chunks(&server, read),
+                    ..Exchange::default()
+                },
+            );
+            match kind {
+                Kind::Envoy => {
+                    assert!(
+                        !out.req_headers.contains_key("sec-websocket-extensions"),
+                        "extensions offered upstream"
+                    );
+                    let up = ws_messages(&out.upstream_body);
+                    assert_eq!(up[0], "pay with 4111 11** **** 1111", "read {read}");
+                    assert!(
+                        up[1].starts_with(r#"{"user_id":"tok_k1_"#) && !up[1].contains("jane@"),
+                        "{}",
+                        up[1]
+                    );
+                    let down = ws_messages(&out.client_body);
+                    assert_eq!(
+                        down,
+                        ["your card 555555******4444 is on file", "ssn [REDACTED]"],
+                        "read {read}"
+                    );
+                    // client frames stay masked for the server
+                    assert!(out.upstream_body[1] & 0x80 != 0);
+                    assert_eq!(
+                        out.counters["streammask.values_masked.policy.default.rule.credit_card.direction.response"], 1,
+                        "read {read}"
+                    );
+                    assert_eq!(out.counters["streammask.streams_scanned.direction.request"], 1);
+                }
+                Kind::Ngx => {
+                    // upgraded connections bypass NGINX's body filters: left alone, counted
+                    assert_eq!(out.upstream_body, client);
+                    assert_eq!(out.client_body, server);
+                    assert_eq!(
+                        out.counters["streammask.streams_skipped.reason.upgrade.direction.response"],
+                        1
+                    );
+                }
+            }
+        }
+        // `"websocket": false`: untouched everywhere
+        let off = POLICY.replacen('{', r#"{"websocket": false,"#, 1);
+        let (sh, names) = shared(kind, &off);
+        let out = run(
+            kind,
+            &sh,
+            &names,
+            Exchange {
+                req_headers: vec![("upgrade", "websocket".into())],
+                req_chunks: chunks(&client, 5),
+                status: 101,
+                resp_chunks: chunks(&server, 5),
+                ..Exchange::default()
+            },
+        );
+        assert_eq!(out.upstream_body, client, "{kind:?}");
+        assert_eq!(out.client_body, server, "{kind:?}");
+    }
+}

@@ -16,6 +16,7 @@ pub(crate) mod rawmap;
 pub mod sniff;
 pub(crate) mod sse;
 pub(crate) mod text;
+pub mod websocket;
 
 /// The format of a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

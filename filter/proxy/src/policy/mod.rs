@@ -59,6 +59,8 @@ pub enum FileParts {
 pub struct HttpLimits {
     /// Upper bound on bytes a stream keeps paused in the proxy.
     pub max_paused_bytes: usize,
+    /// Bytes one WebSocket text message may hold back (past it: decided early, the rest cut).
+    pub max_ws_held_bytes: usize,
     /// Decoded bytes one compressed body may inflate to.
     pub max_decoded_bytes: u64,
     /// Decoded bytes per compressed byte, once the first MiB is decoded.
@@ -75,6 +77,7 @@ impl HttpLimits {
     /// The defaults (see SECURITY.md for why each).
     pub const DEFAULT: HttpLimits = HttpLimits {
         max_paused_bytes: 32 << 10,
+        max_ws_held_bytes: 64 << 10,
         max_decoded_bytes: 1 << 30,
         max_expansion_ratio: 100,
         max_decoded_bytes_per_chunk: 32 << 20,
@@ -125,6 +128,8 @@ pub struct HttpPolicy {
     pub scan_missing_content_type: bool,
     /// Sniff the format of untyped, `application/octet-stream` and conflicting-typed bodies.
     pub sniff: bool,
+    /// Mask WebSocket messages after an upgrade (where the host delivers frames).
+    pub websocket: bool,
     /// Which multipart parts with a file name are scanned.
     pub file_parts: FileParts,
     /// Remove `accept-encoding` from requests.
@@ -186,6 +191,7 @@ impl HttpPolicy {
             limits: HttpLimits::DEFAULT,
             scan_missing_content_type: true,
             sniff: true,
+            websocket: true,
             file_parts: FileParts::Text,
             strip_accept_encoding: true,
             debug_log: false,
@@ -323,6 +329,7 @@ impl HttpPolicy {
         self.scan_missing_content_type = w.scan_missing_content_type.unwrap_or(self.scan_missing_content_type);
         self.debug_log = w.debug_log.unwrap_or(self.debug_log);
         self.sniff = w.sniff.unwrap_or(self.sniff);
+        self.websocket = w.websocket.unwrap_or(self.websocket);
         self.strip_accept_encoding = w.strip_accept_encoding.unwrap_or(self.strip_accept_encoding);
     }
 
@@ -364,6 +371,7 @@ fn limits(l: &wire::LimitsWire, errs: &mut Problems) -> HttpLimits {
     let d = HttpLimits::DEFAULT;
     let limits = HttpLimits {
         max_paused_bytes: l.max_paused_bytes.unwrap_or(d.max_paused_bytes),
+        max_ws_held_bytes: l.max_ws_held_bytes.unwrap_or(d.max_ws_held_bytes),
         max_decoded_bytes: l.max_decoded_bytes.unwrap_or(d.max_decoded_bytes),
         max_expansion_ratio: l.max_expansion_ratio.unwrap_or(d.max_expansion_ratio),
         max_decoded_bytes_per_chunk: l.max_decoded_bytes_per_chunk.unwrap_or(d.max_decoded_bytes_per_chunk),
@@ -374,6 +382,12 @@ fn limits(l: &wire::LimitsWire, errs: &mut Problems) -> HttpLimits {
         errs.push(
             "limits.max_paused_bytes",
             "use 1024-1048576 (keep it below the proxy's per-stream buffer limit)",
+        );
+    }
+    if !(1024..=(1 << 20)).contains(&limits.max_ws_held_bytes) {
+        errs.push(
+            "limits.max_ws_held_bytes",
+            "use 1024-1048576 (a WebSocket message holds at most this much while a value may go on)",
         );
     }
     if !((1 << 20)..=(1 << 40)).contains(&limits.max_decoded_bytes) {

@@ -58,6 +58,9 @@ pub struct PolicyWire {
     /// Whether bodies typed `application/octet-stream`, untyped, or with conflicting
     /// `content-type` headers are sniffed (JSON, NDJSON, form, UTF-8 text) (default true).
     pub sniff: Option<bool>,
+    /// Whether WebSocket messages are masked after an upgrade, where the host delivers frames to
+    /// the filter (Envoy) (default true).
+    pub websocket: Option<bool>,
     /// Multipart bodies: `{"file_parts": "text" | "all" | "none"}`.
     #[serde(default)]
     pub multipart: MultipartWire,
@@ -112,6 +115,8 @@ pub struct LimitsWire {
     pub max_field_value_bytes: Option<usize>,
     /// Upper bound on the bytes a stream keeps paused in the proxy (Envoy trailers support).
     pub max_paused_bytes: Option<usize>,
+    /// Bytes one WebSocket text message may hold back before they are decided early.
+    pub max_ws_held_bytes: Option<usize>,
     /// Decoded bytes one compressed body may inflate to.
     pub max_decoded_bytes: Option<u64>,
     /// Decoded bytes per compressed byte, once the first MiB is decoded.

@@ -100,6 +100,7 @@ impl StreamFilter {
     pub(super) fn on_body(&mut self, host: &mut dyn Host, d: Dir, size: usize, eos: bool) -> Next {
         match self.body_mut(d) {
             Body::Scan(_) => {}
+            Body::Ws(_) => return self.on_ws(host, d, size),
             Body::Dropping => return self.drop_chunk(host, d, size, eos),
             _ => return Next::Continue,
         }
@@ -432,7 +433,7 @@ impl StreamFilter {
 
     /// Replaces the chunk with nothing (with `BLOCKED_MARKER` at eos); an empty non-eos call is
     /// left alone.
-    fn drop_chunk(&mut self, host: &mut dyn Host, d: Dir, size: usize, eos: bool) -> Next {
+    pub(super) fn drop_chunk(&mut self, host: &mut dyn Host, d: Dir, size: usize, eos: bool) -> Next {
         // Never leave an eos call empty (NGINX would never complete the response).
         let data: &[u8] = if eos { BLOCKED_MARKER } else { b"" };
         if size > 0 || eos {

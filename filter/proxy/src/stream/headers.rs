@@ -158,6 +158,9 @@ impl StreamFilter {
             }
         }
         let upgrade = method == "connect" || host.header(Dir::Request, "upgrade").ok().flatten().is_some();
+        if upgrade && self.websocket_upgrade(host, &method) {
+            return Next::Continue;
+        }
         if upgrade {
             self.skip(host, Dir::Response, Skip::Upgrade);
             return self.skip(host, Dir::Request, Skip::Upgrade);
@@ -185,6 +188,9 @@ impl StreamFilter {
             .flatten()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(200);
+        if matches!(self.resp, Body::Ws(_)) && self.websocket_answer(host, status) {
+            return Next::Continue;
+        }
         if status == 101 {
             return self.skip(host, Dir::Response, Skip::Upgrade);
         }

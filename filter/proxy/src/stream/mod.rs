@@ -23,17 +23,20 @@
 //! - `body`: reading, decoding, masking and writing chunks, the pause bookkeeping, trailers, the
 //!   end-of-body counts, failures after bytes left.
 //! - `findings`: the findings log line.
+//! - `websocket`: the frames of an upgraded WebSocket connection, both directions.
 //!
 //! # Invariants
-//! - A direction's `Body` only moves forward: `Idle` → `Skip` | `Scan` | `Dropping`, `Scan` →
-//!   `Done` | `Dropping` | `Skip` (`on_error: pass`); no state lets unscanned bytes through
-//!   except `Skip`, which is decided from the headers or by `on_error: pass` and counted.
+//! - A direction's `Body` only moves forward: `Idle` → `Skip` | `Scan` | `Dropping` | `Ws`,
+//!   `Scan` → `Done` | `Dropping` | `Skip` (`on_error: pass`), `Ws` → `Dropping` (or back to
+//!   `Idle`/`Done` when the upgrade is refused); no state lets unscanned bytes through except
+//!   `Skip`, which is decided from the headers or by `on_error: pass` and counted.
 //! - Bytes written back are always a full replacement from offset 0; a chunk that did not change
 //!   is not written.
 
 mod body;
 mod findings;
 mod headers;
+mod websocket;
 
 use crate::decode::Decoder;
 use crate::host::{Caps, Dir, Host};
@@ -92,6 +95,8 @@ enum Body {
     Done,
     /// Blocked after bytes left: every further byte is dropped.
     Dropping,
+    /// A WebSocket direction after an upgrade: frames masked as they pass (see `websocket`).
+    Ws(Box<websocket::Ws>),
 }
 
 /// One HTTP stream.
