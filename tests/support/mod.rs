@@ -163,6 +163,24 @@ impl Envoy {
     }
 }
 
+/// The port Envoy's `chat` cluster (the WebSocket route, `/ws`) points at in every config of this
+/// test process; the WebSocket test runs its server there.
+pub fn ws_upstream_port() -> u16 {
+    static PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    *PORT.get_or_init(free_port)
+}
+
+/// The Python of the venv that holds Envoy (it also holds `websockets`: `make setup`).
+pub fn venv_python() -> PathBuf {
+    let p = envoy_bin().with_file_name("python3");
+    assert!(
+        p.exists(),
+        "no python3 next to {}: run `make setup`",
+        envoy_bin().display()
+    );
+    p
+}
+
 /// `envoy/envoy.yaml` with ports and paths for this machine, and optionally another policy.
 pub fn render_config(listen: u16, admin: u16, up: u16, policy: Option<&str>) -> String {
     let text = std::fs::read_to_string(root().join("envoy/envoy.yaml")).unwrap();
@@ -195,6 +213,10 @@ pub fn render_config(listen: u16, admin: u16, up: u16, policy: Option<&str>) -> 
         .replace(
             "address: upstream, port_value: 8081",
             &format!("address: 127.0.0.1, port_value: {up}"),
+        )
+        .replace(
+            "address: upstream, port_value: 8082",
+            &format!("address: 127.0.0.1, port_value: {}", ws_upstream_port()),
         )
         .replace("port_value: 10000", &format!("port_value: {listen}"))
         .replace(

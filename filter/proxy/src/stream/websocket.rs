@@ -72,6 +72,13 @@ impl StreamFilter {
         let limit = p.limits.max_ws_held_bytes;
         self.req = Body::Ws(Box::new(Ws::new(p.ruleset.clone(), true, limit, self.enforce)));
         self.resp = Body::Ws(Box::new(Ws::new(p.ruleset.clone(), false, limit, self.enforce)));
+        // a direction the policy does not scan passes, as its bodies would
+        if !p.request {
+            self.skip(host, Dir::Request, crate::metrics::Skip::Direction);
+        }
+        if !p.response {
+            self.skip(host, Dir::Response, crate::metrics::Skip::Direction);
+        }
         true
     }
 
@@ -80,7 +87,9 @@ impl StreamFilter {
     pub(super) fn websocket_answer(&mut self, host: &mut dyn Host, status: u32) -> bool {
         if status == 101 {
             for d in [Dir::Request, Dir::Response] {
-                count(host, self.shared.metrics.dir(d).streams_scanned, 1);
+                if matches!(self.body_mut(d), Body::Ws(_)) {
+                    count(host, self.shared.metrics.dir(d).streams_scanned, 1);
+                }
             }
             if self.policy.debug_log {
                 log::debug!("streammask: WebSocket upgraded: masking messages both ways");
