@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVOY=${ENVOY_BIN:-.venv/bin/envoy}
 UP_PORT=${UP_PORT:-8081}
+WS_PORT=${WS_PORT:-8082}
+PY=$(dirname "$ENVOY")/python3
 PORT=${PORT:-10000}
 ADMIN=${ADMIN:-9901}
 dir=target/demo
@@ -29,8 +31,12 @@ trap cleanup EXIT INT TERM
 
 DEMO_UPSTREAM_BIND=127.0.0.1 target/release/demo-upstream --port "$UP_PORT" >/dev/null 2>"$dir/upstream.log" &
 pids+=($!)
+# the WebSocket chat server behind /ws (Python websockets, in Envoy's venv)
+"$PY" scripts/ws_chat.py serve "$WS_PORT" >"$dir/chat.log" 2>&1 &
+pids+=($!)
 sed -e "s#/etc/streammask/streammask.wasm#$PWD/target/wasm32-wasip1/release/streammask.wasm#" \
     -e "s#address: upstream, port_value: 8081#address: 127.0.0.1, port_value: $UP_PORT#" \
+    -e "s#address: upstream, port_value: 8082#address: 127.0.0.1, port_value: $WS_PORT#" \
     -e "s#port_value: 10000#port_value: $PORT#" \
     -e "s#{address: 0.0.0.0, port_value: 9901}#{address: 127.0.0.1, port_value: $ADMIN}#" \
     envoy/envoy.yaml > "$dir/envoy.yaml"
@@ -54,6 +60,10 @@ show "NDJSON logs" "/logs.ndjson?lines=2&delay_ms=10"
 printf '\n\033[1m== a request body: what the upstream received\033[0m\n'
 curl -s -X POST -H 'content-type: application/json' --data-binary @tests/data/request.json "http://127.0.0.1:$PORT/record/demo" >/dev/null
 curl -s "http://127.0.0.1:$UP_PORT/record/demo"; echo
+printf '\n\033[1m== a WebSocket chat through Envoy (ws://127.0.0.1:%s/ws): both directions masked\033[0m\n' "$PORT"
+"$PY" scripts/ws_chat.py demo "ws://127.0.0.1:$PORT/ws/chat"
+printf '\033[2m-- what the chat server received --\033[0m\n'
+sleep 0.3; grep 'chat server received' "$dir/chat.log" | tail -1
 printf '\n\033[1m== metrics (http://127.0.0.1:%s/stats/prometheus)\033[0m\n' "$ADMIN"
 curl -s "http://127.0.0.1:$ADMIN/stats/prometheus" | grep '^streammask_values_masked' || true
 

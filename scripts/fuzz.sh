@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../tests/fuzz"
 secs=${1:-20}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
 cargo fuzz build --fuzz-dir . -s none
-for t in policy chunking json forms; do
+for t in policy chunking json forms websocket; do
   mkdir -p "corpus/$t"
   rm -f "artifacts/$t"/crash-*   # a crash left by an earlier run is not this run's
   cp -n seeds/$t/* "corpus/$t/" 2>/dev/null || true
