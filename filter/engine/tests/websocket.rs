@@ -263,19 +263,93 @@ fn large_frames_use_the_long_length_forms() {
 }
 
 #[test]
-fn compressed_frames_pass_unread_and_are_counted() {
+fn frames_no_endpoint_may_send_are_dropped_and_counted() {
     let p = policy();
     let mut sent = Vec::new();
-    // RSV1 set: a permessage-deflate message (here just bytes)
+    // RSV1 set: a permessage-deflate message that was never negotiated (here the card in clear)
     let mut f = Vec::new();
-    write_frame(&mut f, true, 1, None, b"\x01\x02 4111111111111111");
+    write_frame(&mut f, false, 1, None, b"card 4111111111111111");
     f[0] |= 0x40;
     sent.extend_from_slice(&f);
+    // its continuation (a continuation of no message), a reserved opcode, then a good message
+    write_frame(&mut sent, true, 0, None, b" 5555555555554444");
+    write_frame(&mut sent, true, 3, None, b"123-45-6789");
+    write_frame(&mut sent, true, 1, None, b"ok");
     let mut ws = WsMasker::new(Arc::clone(&p), false, 0);
     let mut out = Vec::new();
     ws.push(&sent, &mut out);
-    assert_eq!(out, sent);
-    assert_eq!(ws.counts().unreadable, 1);
+    assert_eq!(decode(&out, false), [Seen::Text(b"ok".to_vec())]);
+    assert_eq!(ws.counts().dropped, 3);
+}
+
+#[test]
+fn a_binary_frame_inside_an_open_text_message_closes_it_first() {
+    let p = policy();
+    let mut sent = Vec::new();
+    write_frame(&mut sent, false, 1, None, b"card 4111 1111 ");
+    write_frame(&mut sent, true, 2, None, b"\x00\x01");
+    write_frame(&mut sent, true, 0, None, b"1111 1111");
+    write_frame(&mut sent, true, 1, None, b"next");
+    for read in [1, 4, 1000] {
+        let cuts: Vec<usize> = (read..sent.len()).step_by(read).collect();
+        let out = run(&p, &sent, false, &cuts);
+        // the open message ends before the binary frame; the stray continuation is dropped
+        let seen = decode(&out, false);
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(matches!(&seen[0], Seen::Text(m) if m.starts_with(b"card ")), "{seen:?}");
+        assert!(matches!(&seen[1], Seen::Raw(f) if f[0] == 0x82), "{seen:?}");
+        assert_eq!(seen[2], Seen::Text(b"next".to_vec()));
+    }
+}
+
+#[test]
+fn a_cut_inside_a_character_keeps_the_message_valid_utf8() {
+    let p = policy();
+    // a JSON field value of 3-byte characters, held whole, crosses the limit mid-character
+    let body = format!(r#"{{"name":"{}"}}"#, "漢".repeat(2000));
+    for limit in [1024, 1025, 1026, 2000] {
+        let (sent, _) = encode(
+            &[Item::Text {
+                body: body.clone(),
+                cuts: vec![],
+                ping_after: None,
+            }],
+            false,
+            1,
+        );
+        let mut ws = WsMasker::new(Arc::clone(&p), false, limit);
+        let mut out = Vec::new();
+        for c in sent.chunks(997) {
+            ws.push(c, &mut out);
+        }
+        let seen = decode(&out, false);
+        let Seen::Text(m) = &seen[0] else { panic!("{seen:?}") };
+        let text = std::str::from_utf8(m).expect("valid UTF-8");
+        assert!(text.ends_with("[streammask: message cut]"), "{text}");
+    }
+}
+
+#[test]
+fn every_client_frame_leaves_with_a_key_of_its_own() {
+    let p = policy();
+    let items = [Item::Text {
+        body: "a 4111 1111 1111 1111 b c d e f g".into(),
+        cuts: vec![],
+        ping_after: None,
+    }];
+    let (sent, _) = encode(&items, true, 9);
+    let cuts: Vec<usize> = (1..sent.len()).collect();
+    let out = run(&p, &sent, true, &cuts);
+    let mut keys = Vec::new();
+    let mut b = &out[..];
+    while !b.is_empty() {
+        let len = usize::from(b[1] & 0x7f);
+        keys.push(b[2..6].to_vec());
+        b = &b[6 + len..];
+    }
+    assert!(keys.len() > 1, "{keys:?}");
+    let distinct: std::collections::HashSet<_> = keys.iter().collect();
+    assert_eq!(distinct.len(), keys.len(), "{keys:?}");
 }
 
 #[test]
@@ -307,4 +381,37 @@ fn held_bytes_past_the_limit_are_decided_never_passed_raw() {
         String::from_utf8_lossy(m)
     );
     assert!(ws.counts().held_limit >= 1);
+}
+
+#[test]
+fn binary_messages_pass_unless_scanned() {
+    let p = policy();
+    let mut sent = Vec::new();
+    write_frame(&mut sent, false, 2, None, b"card 4111 1111 ");
+    write_frame(&mut sent, true, 0, None, b"1111 1111 \x00\xff");
+    for scan in [false, true] {
+        let mut ws = WsMasker::new(Arc::clone(&p), false, 0).scan_binary(scan);
+        let mut out = Vec::new();
+        for c in sent.chunks(3) {
+            ws.push(c, &mut out);
+        }
+        if scan {
+            // one message again, still binary, the card masked across the fragments
+            assert_eq!(out[0] & 0x0f, 2);
+            let joined: Vec<u8> = decode(&out, false)
+                .into_iter()
+                .flat_map(|s| match s {
+                    Seen::Raw(f) => f,
+                    Seen::Text(t) => t,
+                })
+                .collect();
+            let text = String::from_utf8_lossy(&joined);
+            assert!(
+                text.contains("4111 11** **** 1111") && !text.contains("4111 1111 1111"),
+                "{text}"
+            );
+        } else {
+            assert_eq!(out, sent);
+        }
+    }
 }

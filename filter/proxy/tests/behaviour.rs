@@ -1353,3 +1353,67 @@ fn websocket_messages_are_masked_both_ways_on_envoy_and_left_alone_on_nginx() {
         assert_eq!(out.client_body, server, "{kind:?}");
     }
 }
+
+#[test]
+fn websocket_upgrades_that_are_refused_have_a_body_or_report_are_handled_as_http() {
+    let frames = ws_frames(&["pay with 4111 1111 1111 1111"], false);
+    let (sh, names) = shared(Kind::Envoy, POLICY);
+    // refused (403 with a JSON body): the response is scanned as an ordinary one
+    let out = run(
+        Kind::Envoy,
+        &sh,
+        &names,
+        Exchange {
+            req_headers: vec![("upgrade", "websocket".into())],
+            status: 403,
+            resp_headers: vec![("content-type", "application/json".into())],
+            resp_chunks: vec![br#"{"card":"4111 1111 1111 1111"}"#.to_vec()],
+            ..Exchange::default()
+        },
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.client_body),
+        r#"{"card":"4111 11** **** 1111"}"#
+    );
+    // an upgrade request with a body is not a WebSocket handshake: left alone as any upgrade
+    let out = run(
+        Kind::Envoy,
+        &sh,
+        &names,
+        Exchange {
+            req_headers: vec![("upgrade", "websocket".into()), ("content-length", "5".into())],
+            req_chunks: vec![b"hello".to_vec()],
+            status: 101,
+            resp_chunks: vec![frames.clone()],
+            ..Exchange::default()
+        },
+    );
+    assert_eq!(out.client_body, frames);
+    assert_eq!(
+        out.counters["streammask.streams_skipped.reason.upgrade.direction.response"],
+        1
+    );
+    // report mode: nothing changes, not even the extension offer; the value is counted
+    let report = POLICY.replacen('{', r#"{"mode": "report","#, 1);
+    let (sh, names) = shared(Kind::Envoy, &report);
+    let out = run(
+        Kind::Envoy,
+        &sh,
+        &names,
+        Exchange {
+            req_headers: vec![
+                ("upgrade", "websocket".into()),
+                ("sec-websocket-extensions", "permessage-deflate".into()),
+            ],
+            status: 101,
+            resp_chunks: chunks(&frames, 4),
+            ..Exchange::default()
+        },
+    );
+    assert_eq!(out.client_body, frames);
+    assert!(out.req_headers.contains_key("sec-websocket-extensions"));
+    assert_eq!(
+        out.counters["streammask.values_reported.policy.default.rule.credit_card.direction.response"],
+        1
+    );
+}

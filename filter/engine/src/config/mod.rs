@@ -354,10 +354,7 @@ impl Ruleset {
     /// The field rule for a value under `name` (a form field, a multipart part): a field rule
     /// listing the name among its `keys`, else the secrets-by-key rule when the name is one.
     pub(crate) fn field_for_name(&self, name: &[u8]) -> Option<usize> {
-        if !self
-            .name_pairs
-            .may_end(name, crate::detect::secret_keys::trimmed_end(name))
-        {
+        if !self.name_pairs.may_name(name) {
             return None;
         }
         if let Some((_, fi)) = self.field_keys.iter().find(|(k, _)| &**k == name) {

@@ -148,6 +148,20 @@ impl Pairs {
         }
     }
 
+    /// Whether the key `key` (as written) may name one of the names: [`may_end`](Self::may_end)
+    /// at its end once trailing separators are dropped. A key whose last two bytes are no
+    /// separators (most keys) costs one lookup.
+    #[inline]
+    pub(crate) fn may_name(&self, key: &[u8]) -> bool {
+        if let [.., a, b] = *key {
+            if !is_sep(a) && !is_sep(b) {
+                let bit = usize::from(b.to_ascii_lowercase()) * 256 + usize::from(a.to_ascii_lowercase());
+                return self.all || self.bits[bit / 64] & (1 << (bit % 64)) != 0;
+            }
+        }
+        self.may_end(key, trimmed_end(key))
+    }
+
     /// Whether `buf[..i]` may end with one of the names (see [`Pairs`]).
     #[inline]
     pub(crate) fn may_end(&self, buf: &[u8], i: usize) -> bool {
@@ -171,8 +185,18 @@ impl Pairs {
 /// A separator inside a key name (dropped when names are compared).
 #[inline]
 fn is_sep(b: u8) -> bool {
-    matches!(b, b'_' | b'-' | b'.' | b' ')
+    SEP[usize::from(b)]
 }
+
+/// `is_sep` as a table: one load instead of four compares (it runs for every JSON key).
+static SEP: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'_' as usize] = true;
+    t[b'-' as usize] = true;
+    t[b'.' as usize] = true;
+    t[b' ' as usize] = true;
+    t
+};
 
 /// Where `key` ends once trailing separators are dropped.
 #[inline]
@@ -391,6 +415,8 @@ mod tests {
             let derived = names.iter().flat_map(|n| [n.clone(), format!("x_{n}"), format!("{n}__"), n.to_uppercase()]);
             for k in keys.iter().cloned().chain(derived) {
                 let k = k.as_bytes();
+                // the one-lookup path answers what the general one does, for every key
+                prop_assert_eq!(pairs.may_name(k), pairs.may_end(k, trimmed_end(k)), "{:?}", String::from_utf8_lossy(k));
                 if names.iter().any(|n| n.as_bytes() == k) || terms.matches(k) {
                     prop_assert!(pairs.may_end(k, trimmed_end(k)), "refused {:?}", String::from_utf8_lossy(k));
                 }

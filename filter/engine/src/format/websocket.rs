@@ -11,19 +11,26 @@
 //!   the key of the client's latest frame when the frames come from the client. Bytes the masker
 //!   holds back (a value that may go on) wait for the next fragment.
 //! - **Control frames** (close, ping, pong) and **binary messages** pass byte for byte, in order;
-//!   control frames may arrive inside a fragmented text message and still pass at once.
-//! - A frame with a reserved bit set carries an extension's encoding (compression) that cannot be
-//!   read: it passes unchanged and is counted (`unreadable`). The proxy keeps extensions from being
-//!   negotiated by removing `sec-websocket-extensions` from the upgrade request.
+//!   control frames may arrive inside a fragmented text message and still pass at once. A binary
+//!   message (or any data frame) that starts while a text message is open ends that message first.
+//! - Frames no endpoint may send when no extension was negotiated (the proxy removes
+//!   `sec-websocket-extensions` from the upgrade request so none is) cannot be read: a reserved
+//!   bit set (an extension's encoding, such as compression), a reserved opcode, a continuation of
+//!   no message. They are **dropped**, header and payload, and counted (`dropped`): their bytes
+//!   could hold a value in a form no rule reads, and a conforming receiver fails the connection on
+//!   them anyway.
 //! - A text message holds back at most `limit` bytes (see [`WsMasker::new`]): past it the held bytes
 //!   are decided as the end of the message would decide them (a JSON field value held whole is
 //!   redacted), never passed raw, and the rest of the message is replaced by [`CUT_MARKER`] (it may
-//!   be the rest of the same value).
+//!   be the rest of the same value); a UTF-8 character cut there is dropped, so the message stays
+//!   valid UTF-8.
+//! - Client frames leave masked with a fresh key per frame (RFC 6455 §5.3), derived from the
+//!   client's own key of its latest frame and a counter.
 //!
 //! # Invariants
-//! - Every input byte is either part of a frame passed unchanged or part of a text frame's
-//!   payload, which goes through the message's masker; header bytes of text frames are rebuilt,
-//!   never copied, so lengths always describe the payload that follows.
+//! - Every input byte is part of a frame passed unchanged (control, binary), of a text frame's
+//!   payload, which goes through the message's masker, or of a dropped frame; header bytes of text
+//!   frames are rebuilt, never copied, so lengths always describe the payload that follows.
 //! - For any split of the input, the messages the output frames carry (payloads unmasked and
 //!   joined per message) are the same: the maskers keep the streaming contract of `Masker`, and the
 //!   format of a message is decided by its first non-blank byte, which no split can change.
@@ -51,8 +58,10 @@ pub const DEFAULT_HELD_LIMIT: usize = 64 * 1024;
 enum Kind {
     /// Payload of a text message: masked.
     Text,
-    /// Passed as it is (control frames, binary messages, unreadable frames).
+    /// Passed as it is (control frames, binary messages).
     Pass,
+    /// Dropped, header and payload (frames that cannot be read).
+    Drop,
 }
 
 #[derive(Clone, Copy)]
@@ -75,6 +84,8 @@ struct Message {
     key: Option<[u8; 4]>,
     /// The message held more than the limit: its held bytes were decided, the rest is dropped.
     cut: bool,
+    /// Its opcode: 1 (text), or 2 (binary, when binary messages are scanned).
+    opcode: u8,
 }
 
 /// What replaces the rest of a text message that held more than the limit.
@@ -87,10 +98,13 @@ pub struct WsCounts {
     pub text_messages: u64,
     /// Frames passed unchanged (control, binary, and their continuations).
     pub passed_frames: u64,
-    /// Frames passed unread because a reserved bit marks an extension's encoding.
-    pub unreadable: u64,
+    /// Frames dropped unread: a reserved bit (an extension's encoding), a reserved opcode, a
+    /// continuation of no message.
+    pub dropped: u64,
     /// Times a text message's held-back bytes reached the limit and were decided early.
     pub held_limit: u64,
+    /// Payload bytes of text messages read (unmasked).
+    pub text_bytes: u64,
 }
 
 /// Masks the text messages of one direction of a WebSocket connection.
@@ -106,9 +120,13 @@ pub struct WsMasker {
     msg: Option<Message>,
     /// A binary message is in progress: its continuations pass.
     binary: bool,
+    /// Binary messages are scanned as text messages are (see [`WsMasker::scan_binary`]).
+    scan_binary: bool,
     /// Decided bytes of the current text message, not yet sent as a frame.
     pending: Vec<u8>,
     scratch: Vec<u8>,
+    /// Frames sent masked so far (each gets its own key).
+    keys_used: u64,
 }
 
 impl WsMasker {
@@ -125,9 +143,18 @@ impl WsMasker {
             frame: None,
             msg: None,
             binary: false,
+            scan_binary: false,
             pending: Vec::new(),
             scratch: Vec::new(),
+            keys_used: 0,
         }
+    }
+
+    /// Scans binary messages too, as text rules see bytes (for protocols that send text in
+    /// binary frames); by default they pass unchanged.
+    pub fn scan_binary(mut self, on: bool) -> WsMasker {
+        self.scan_binary = on;
+        self
     }
 
     /// What was found so far.
@@ -161,6 +188,7 @@ impl WsMasker {
             match f.kind {
                 Kind::Pass => out.extend_from_slice(now),
                 Kind::Text => self.text_payload(now, f.key, f.done),
+                Kind::Drop => {}
             }
             f.done += n as u64;
             input = rest;
@@ -209,39 +237,49 @@ impl WsMasker {
         let fin = b0 & 0x80 != 0;
         let opcode = b0 & 0x0f;
         let reserved = b0 & 0x70 != 0;
-        let text = match opcode {
-            1 => !reserved,
-            0 => self.msg.is_some() && !reserved,
-            _ => false,
+        let kind = match opcode {
+            _ if reserved => Kind::Drop,
+            1 => Kind::Text,
+            2 if self.scan_binary => Kind::Text,
+            0 if self.msg.is_some() => Kind::Text,
+            0 if self.binary => Kind::Pass,
+            2 | 8..=10 => Kind::Pass,
+            _ => Kind::Drop,
         };
-        if text {
-            if opcode == 1 && self.msg.is_some() {
-                // a new message before the last one ended (the peer broke the protocol): the
-                // unfinished one is decided and closed first
-                self.finish_message(out);
+        let control = opcode >= 8;
+        if !control && (opcode != 0 || kind == Kind::Drop) && self.msg.is_some() {
+            // a new message (or a frame that cannot belong to one) while a text message is open:
+            // the peer broke the protocol; the open message is decided and closed first
+            self.finish_message(out);
+        }
+        match kind {
+            Kind::Text => {
+                let msg = self.msg.get_or_insert_with(|| Message {
+                    masker: None,
+                    lead: Vec::new(),
+                    started: false,
+                    key: None,
+                    cut: false,
+                    opcode,
+                });
+                if key.is_some() {
+                    msg.key = key;
+                }
             }
-            let msg = self.msg.get_or_insert_with(|| Message {
-                masker: None,
-                lead: Vec::new(),
-                started: false,
-                key: None,
-                cut: false,
-            });
-            if key.is_some() {
-                msg.key = key;
+            Kind::Pass => {
+                self.flush(out);
+                if !control {
+                    self.binary = !fin;
+                }
+                self.counts.passed_frames += 1;
+                out.extend_from_slice(&self.header);
             }
-        } else {
-            if reserved && matches!(opcode, 0..=2) {
-                self.counts.unreadable += 1;
+            Kind::Drop => {
+                if !control {
+                    self.binary = false;
+                }
+                self.counts.dropped += 1;
             }
-            self.flush(out);
-            match opcode {
-                2 => self.binary = !fin,
-                0 if self.binary => self.binary = !fin,
-                _ => {}
-            }
-            self.counts.passed_frames += 1;
-            out.extend_from_slice(&self.header);
         }
         self.header.clear();
         let f = Frame {
@@ -249,7 +287,7 @@ impl WsMasker {
             key,
             len,
             done: 0,
-            kind: if text { Kind::Text } else { Kind::Pass },
+            kind,
         };
         self.frame = Some(f);
         if len == 0 {
@@ -264,6 +302,7 @@ impl WsMasker {
         let mut data = std::mem::take(&mut self.scratch);
         data.clear();
         data.extend_from_slice(bytes);
+        self.counts.text_bytes += bytes.len() as u64;
         if let Some(k) = key {
             let off = (done % 4) as usize;
             for (j, b) in data.iter_mut().enumerate() {
@@ -291,7 +330,7 @@ impl WsMasker {
                 return;
             }
             let format = match data.first() {
-                Some(b'{' | b'[') => Format::Json,
+                Some(b'{' | b'[') if msg.opcode == 1 => Format::Json,
                 _ => Format::Text,
             };
             let mut m = BodyMasker::of_format(&policy, format);
@@ -305,6 +344,8 @@ impl WsMasker {
                 // too much held: decided now as the message's end would decide it, and the rest
                 // of the message is dropped (it may be the rest of the same value)
                 m.finish(&policy, &mut self.stats, &mut self.pending);
+                let keep = self.pending.len() - incomplete_utf8_tail(&self.pending);
+                self.pending.truncate(keep);
                 self.pending.extend_from_slice(CUT_MARKER);
                 self.counts.held_limit += 1;
                 msg.cut = true;
@@ -326,7 +367,7 @@ impl WsMasker {
             return;
         };
         if msg.cut {
-            let opcode = if msg.started { 0 } else { 1 };
+            let opcode = if msg.started { 0 } else { msg.opcode };
             self.emit(out, true, opcode, msg.key);
             self.counts.text_messages += 1;
             return;
@@ -339,7 +380,7 @@ impl WsMasker {
         let lead = std::mem::take(&mut msg.lead);
         m.push(&policy, &lead, &mut self.stats, &mut self.pending);
         m.finish(&policy, &mut self.stats, &mut self.pending);
-        let opcode = if msg.started { 0 } else { 1 };
+        let opcode = if msg.started { 0 } else { msg.opcode };
         self.emit(out, true, opcode, msg.key);
         self.counts.text_messages += 1;
     }
@@ -352,18 +393,55 @@ impl WsMasker {
         let Some(msg) = self.msg.as_mut() else {
             return;
         };
-        let opcode = if msg.started { 0 } else { 1 };
+        let opcode = if msg.started { 0 } else { msg.opcode };
         msg.started = true;
         let key = msg.key;
         self.emit(out, false, opcode, key);
     }
 
-    /// Appends `pending` as one frame (masked with `key` when the frames come from the client).
+    /// Appends `pending` as one frame (masked, when the frames come from the client, with a key
+    /// of its own derived from the client's `key`).
     fn emit(&mut self, out: &mut Vec<u8>, fin: bool, opcode: u8, key: Option<[u8; 4]>) {
-        let key = if self.from_client { key } else { None };
+        let key = match key {
+            Some(k) if self.from_client => {
+                self.keys_used += 1;
+                Some(frame_key(k, self.keys_used))
+            }
+            _ => None,
+        };
         write_frame(out, fin, opcode, key, &self.pending);
         self.pending.clear();
     }
+}
+
+/// A masking key for the `n`th frame sent on a client's behalf: the client's own (unpredictable)
+/// key and the counter through a 64-bit mixer (SplitMix64's finaliser), so no two frames share a
+/// key and none can be predicted without the client's.
+fn frame_key(client: [u8; 4], n: u64) -> [u8; 4] {
+    let mut z = (u64::from(u32::from_le_bytes(client)) << 32 ^ n).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let b = z.to_le_bytes();
+    [b[0], b[1], b[2], b[3]]
+}
+
+/// Bytes at the end of `b` that start a UTF-8 character not complete in `b` (0 to 3).
+fn incomplete_utf8_tail(b: &[u8]) -> usize {
+    for back in 1..=b.len().min(3) {
+        let x = b[b.len() - back];
+        if x & 0xC0 == 0x80 {
+            continue;
+        }
+        let need = match x {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => 1,
+        };
+        return if need > back { back } else { 0 };
+    }
+    0
 }
 
 /// Appends one frame: header (the shortest length form) and the payload, masked with `key` if given.

@@ -130,6 +130,8 @@ pub struct HttpPolicy {
     pub sniff: bool,
     /// Mask WebSocket messages after an upgrade (where the host delivers frames).
     pub websocket: bool,
+    /// Scan binary WebSocket messages with the text rules too.
+    pub websocket_binary: bool,
     /// Which multipart parts with a file name are scanned.
     pub file_parts: FileParts,
     /// Remove `accept-encoding` from requests.
@@ -192,6 +194,7 @@ impl HttpPolicy {
             scan_missing_content_type: true,
             sniff: true,
             websocket: true,
+            websocket_binary: false,
             file_parts: FileParts::Text,
             strip_accept_encoding: true,
             debug_log: false,
@@ -330,6 +333,7 @@ impl HttpPolicy {
         self.debug_log = w.debug_log.unwrap_or(self.debug_log);
         self.sniff = w.sniff.unwrap_or(self.sniff);
         self.websocket = w.websocket.unwrap_or(self.websocket);
+        self.websocket_binary = w.websocket_binary.unwrap_or(self.websocket_binary);
         self.strip_accept_encoding = w.strip_accept_encoding.unwrap_or(self.strip_accept_encoding);
     }
 

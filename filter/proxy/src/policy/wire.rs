@@ -61,6 +61,9 @@ pub struct PolicyWire {
     /// Whether WebSocket messages are masked after an upgrade, where the host delivers frames to
     /// the filter (Envoy) (default true).
     pub websocket: Option<bool>,
+    /// Whether binary WebSocket messages are scanned with the text rules too (default false:
+    /// they pass unchanged).
+    pub websocket_binary: Option<bool>,
     /// Multipart bodies: `{"file_parts": "text" | "all" | "none"}`.
     #[serde(default)]
     pub multipart: MultipartWire,

@@ -179,7 +179,8 @@ impl StreamFilter {
         if let Some(blocked) = self.mask_headers(host, Dir::Response) {
             return blocked;
         }
-        if matches!(self.resp, Body::Skip) {
+        let ws = matches!(self.req, Body::Ws(_)) || matches!(self.resp, Body::Ws(_));
+        if matches!(self.resp, Body::Skip) && !ws {
             return Next::Continue; // an upgrade decided at request time
         }
         let status: u32 = host
@@ -188,7 +189,7 @@ impl StreamFilter {
             .flatten()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(200);
-        if matches!(self.resp, Body::Ws(_)) && self.websocket_answer(host, status) {
+        if ws && (self.websocket_answer(host, status) || matches!(self.resp, Body::Skip)) {
             return Next::Continue;
         }
         if status == 101 {

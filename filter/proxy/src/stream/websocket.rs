@@ -3,12 +3,18 @@
 //! stream. Each direction's frames go through the engine's `WsMasker` and leave as soon as they
 //! are read: never a Pause (the host would buffer the connection up to its per-stream limit).
 //!
-//! - The upgrade request loses `sec-websocket-extensions`, so no extension (compression) is
-//!   negotiated and every frame stays readable. A client or server that insists on one is left
-//!   with uncompressed frames, which every implementation accepts.
+//! - The upgrade request loses `sec-websocket-extensions` (in enforce mode), so no extension
+//!   (compression) is negotiated and every frame stays readable; frames that still carry one are
+//!   dropped by the engine. In report mode nothing is changed: frames an extension encodes are
+//!   then not counted, and a log line says how many were passed unread.
+//! - Only an upgrade request without a body is taken (a WebSocket handshake is a bodiless GET;
+//!   HTTP/2 extended CONNECT reaches filters converted to that form by Envoy's codec), so no
+//!   request bytes before the `101` are read as frames.
 //! - Counts: `streams_scanned` once per direction at the `101`, values masked (or reported) per
-//!   rule and `bytes_scanned` after every read, so a connection that stays open for hours still
-//!   shows up. No findings log line (there is no end of body to write it at).
+//!   rule, `bytes_scanned` (text payload bytes) and `json_fallbacks` after every read, so a
+//!   connection that stays open for hours still shows up; a warning when frames are dropped or a
+//!   message is cut at `max_ws_held_bytes` (counts only, never bytes). No findings log line
+//!   (there is no end of body to write it at).
 //! - Where the host does not deliver frames (`Caps::websocket_frames` off: ngx_wasm_module) or
 //!   `websocket` is off, the connection passes untouched and `skipped{reason="upgrade"}` counts it.
 //!
@@ -22,8 +28,8 @@
 use super::{count, Body, Next, StreamFilter};
 use crate::host::{Dir, Host};
 use crate::metrics::Fail;
-use std::sync::Arc;
-use streammask_engine::{Ruleset, WsMasker};
+use crate::policy::HttpPolicy;
+use streammask_engine::WsMasker;
 
 pub(super) struct Ws {
     masker: WsMasker,
@@ -31,15 +37,21 @@ pub(super) struct Ws {
     out: Vec<u8>,
     /// Hits already counted, per label.
     reported: Vec<u64>,
+    /// Engine counts and JSON fallbacks already reported.
+    counts: streammask_engine::WsCounts,
+    fallbacks: u64,
 }
 
 impl Ws {
-    fn new(ruleset: Arc<Ruleset>, from_client: bool, limit: usize, enforce: bool) -> Ws {
+    fn new(p: &HttpPolicy, from_client: bool, enforce: bool) -> Ws {
         Ws {
-            masker: WsMasker::new(ruleset, from_client, limit),
+            masker: WsMasker::new(p.ruleset.clone(), from_client, p.limits.max_ws_held_bytes)
+                .scan_binary(p.websocket_binary),
             enforce,
             out: Vec::new(),
             reported: Vec::new(),
+            counts: streammask_engine::WsCounts::default(),
+            fallbacks: 0,
         }
     }
 }
@@ -58,20 +70,26 @@ impl StreamFilter {
     /// `false`: the caller lets the connection pass as any upgrade.
     pub(super) fn websocket_upgrade(&mut self, host: &mut dyn Host, method: &str) -> bool {
         let p = self.policy.clone();
-        if !p.websocket || !self.shared.caps.websocket_frames || p.ruleset.finds_nothing() {
+        if !p.websocket || !self.shared.caps.websocket_frames || p.ruleset.finds_nothing() || !(p.request || p.response)
+        {
             return false;
         }
         if !asks_websocket(host, method) {
             return false;
         }
-        if host.remove_header(Dir::Request, "sec-websocket-extensions").is_err() {
+        let read = |name: &str| host.header(Dir::Request, name).ok().flatten();
+        let has_body = read("transfer-encoding").is_some()
+            || read("content-length").is_some_and(|v| v.trim().parse::<u64>().map_or(true, |n| n > 0));
+        if has_body {
+            return false;
+        }
+        if self.enforce && host.remove_header(Dir::Request, "sec-websocket-extensions").is_err() {
             // an extension could be negotiated and its frames could not be read
             log::warn!("streammask: cannot remove sec-websocket-extensions; WebSocket not masked");
             return false;
         }
-        let limit = p.limits.max_ws_held_bytes;
-        self.req = Body::Ws(Box::new(Ws::new(p.ruleset.clone(), true, limit, self.enforce)));
-        self.resp = Body::Ws(Box::new(Ws::new(p.ruleset.clone(), false, limit, self.enforce)));
+        self.req = Body::Ws(Box::new(Ws::new(&p, true, self.enforce)));
+        self.resp = Body::Ws(Box::new(Ws::new(&p, false, self.enforce)));
         // a direction the policy does not scan passes, as its bodies would
         if !p.request {
             self.skip(host, Dir::Request, crate::metrics::Skip::Direction);
@@ -96,8 +114,13 @@ impl StreamFilter {
             }
             return true;
         }
-        self.req = Body::Done;
-        self.resp = Body::Idle;
+        // refused: the request had no body; the response is an ordinary one
+        if matches!(self.req, Body::Ws(_)) {
+            self.req = Body::Done;
+        }
+        if matches!(self.resp, Body::Ws(_)) {
+            self.resp = Body::Idle;
+        }
         false
     }
 
@@ -128,7 +151,27 @@ impl StreamFilter {
             count(host, *id, n.saturating_sub(*seen));
             *seen = *n;
         }
-        count(host, shared.metrics.dir(d).bytes_scanned, data.len() as u64);
+        let m = shared.metrics.dir(d);
+        let (now, was) = (ws.masker.counts(), ws.counts);
+        count(host, m.bytes_scanned, now.text_bytes.saturating_sub(was.text_bytes));
+        let stats = ws.masker.stats();
+        let fallbacks = stats.json_fallbacks + stats.depth_fallbacks;
+        count(host, m.json_fallbacks, fallbacks.saturating_sub(ws.fallbacks));
+        ws.fallbacks = fallbacks;
+        if now.dropped > was.dropped {
+            log::warn!(
+                "streammask: WebSocket {}: {} frame(s) dropped unread (reserved bits, a reserved opcode or a continuation of no message)",
+                d.name(),
+                now.dropped - was.dropped
+            );
+        }
+        if now.held_limit > was.held_limit {
+            log::warn!(
+                "streammask: WebSocket {}: a message held more than limits.max_ws_held_bytes; its rest was cut",
+                d.name()
+            );
+        }
+        ws.counts = now;
         if write {
             let out = std::mem::take(&mut ws.out);
             let ok = host.set_body(d, &out).is_ok();

@@ -35,7 +35,7 @@ impl JsonMasker {
             Some(k) if top.obj && top.key_ok => Some(k),
             _ => None,
         };
-        let may_name = key.is_some_and(|k| p.name_pairs.may_end(k, crate::detect::secret_keys::trimmed_end(k)));
+        let may_name = key.is_some_and(|k| p.name_pairs.may_name(k));
         if !may_name && inherited.is_none() && p.field_paths.is_empty() {
             return None;
         }
