@@ -4,6 +4,7 @@
 //!   cargo bench --bench engine
 
 mod inputs;
+mod masking;
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::sync::Arc;
@@ -38,7 +39,7 @@ fn formats(c: &mut Criterion) {
         g.sample_size(10);
         for chunk in [64usize, 1024, 16 << 10, 64 << 10] {
             g.bench_with_input(BenchmarkId::from_parameter(chunk), &chunk, |b, &chunk| {
-                b.iter(|| inputs::run(&p, *f, black_box(input), chunk, &mut out))
+                b.iter(|| masking::run(&p, *f, black_box(input), chunk, &mut out))
             });
         }
         g.finish();
@@ -54,7 +55,7 @@ fn linear(c: &mut Criterion) {
         let input = inputs::text(size, 256);
         g.throughput(Throughput::Bytes(size as u64));
         g.bench_with_input(BenchmarkId::from_parameter(size), &input, |b, input| {
-            b.iter(|| inputs::run(&p, Format::Text, black_box(input), 16 << 10, &mut out))
+            b.iter(|| masking::run(&p, Format::Text, black_box(input), 16 << 10, &mut out))
         });
     }
     g.finish();
@@ -74,10 +75,10 @@ fn fields(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(input.len() as u64));
     g.sample_size(10);
     g.bench_function("fields_only", |b| {
-        b.iter(|| inputs::run(&only, Format::Json, black_box(&input), 16 << 10, &mut out))
+        b.iter(|| masking::run(&only, Format::Json, black_box(&input), 16 << 10, &mut out))
     });
     g.bench_function("fields_and_rules", |b| {
-        b.iter(|| inputs::run(&both, Format::Json, black_box(&input), 16 << 10, &mut out))
+        b.iter(|| masking::run(&both, Format::Json, black_box(&input), 16 << 10, &mut out))
     });
     g.finish();
 }
@@ -102,5 +103,94 @@ fn compile(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, formats, linear, fields, compile);
+/// A throwaway reference for issue 15's comparison: one `regex` alternation for the five
+/// detectors of `FIVE_RULES` and a Luhn check for cards, over the whole body at once (not
+/// streaming, no JSON, no readings, no look-alike checks): what a naive masker costs.
+struct Naive {
+    re: regex::bytes::Regex,
+}
+
+impl Naive {
+    fn new() -> Naive {
+        let re = regex::bytes::Regex::new(
+            r"(?x-u)
+              (?P<card>\b[0-9](?:[\ -]?[0-9]){12,18}\b)
+             |(?P<email>\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b)
+             |(?P<ssn>\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b)
+             |(?P<iban>\b[A-Z]{2}[0-9]{2}(?:\ ?[A-Z0-9]{4}){3,7}(?:\ ?[A-Z0-9]{1,3})?\b)
+             |(?P<phone>\+1\ \([0-9]{3}\)\ [0-9]{3}-[0-9]{4})",
+        )
+        .expect("naive regex");
+        Naive { re }
+    }
+
+    fn mask(&self, input: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        let mut last = 0;
+        for c in self.re.captures_iter(input) {
+            let Some(m) = c.get(0) else { continue };
+            out.extend_from_slice(&input[last..m.start()]);
+            if c.name("card").is_some() && !luhn(m.as_bytes()) {
+                out.extend_from_slice(m.as_bytes());
+            } else {
+                out.extend(std::iter::repeat_n(b'*', m.len()));
+            }
+            last = m.end();
+        }
+        out.extend_from_slice(&input[last..]);
+    }
+}
+
+fn luhn(s: &[u8]) -> bool {
+    let mut sum = 0;
+    for (i, d) in s
+        .iter()
+        .rev()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| u32::from(b - b'0'))
+        .enumerate()
+    {
+        sum += if i % 2 == 1 {
+            if d * 2 > 9 {
+                d * 2 - 9
+            } else {
+                d * 2
+            }
+        } else {
+            d
+        };
+    }
+    sum % 10 == 0
+}
+
+/// Issue 15's PII-dense records (every ~600-byte record holds five values of interest) in three
+/// forms: the engine with the 5-rule policy and with `{}` (every detector), and the naive reference.
+fn records(c: &mut Criterion) {
+    let five = policy(inputs::FIVE_RULES);
+    let all = policy("{}");
+    let naive = Naive::new();
+    let mut out = Vec::with_capacity(SIZE * 2);
+    for (name, form, format) in [
+        ("records_json_array", inputs::RecordForm::JsonArray, Format::Json),
+        ("records_ndjson", inputs::RecordForm::Ndjson, Format::Ndjson),
+        ("records_text", inputs::RecordForm::Text, Format::Text),
+    ] {
+        let input = inputs::records(SIZE, form);
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Bytes(input.len() as u64));
+        g.sample_size(10);
+        g.bench_function("five_rules", |b| {
+            b.iter(|| masking::run(&five, format, black_box(&input), 16 << 10, &mut out))
+        });
+        g.bench_function("default_policy", |b| {
+            b.iter(|| masking::run(&all, format, black_box(&input), 16 << 10, &mut out))
+        });
+        g.bench_function("naive_regex_reference", |b| {
+            b.iter(|| naive.mask(black_box(&input), &mut out))
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, formats, linear, fields, compile, records);
 criterion_main!(benches);

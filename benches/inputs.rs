@@ -179,18 +179,224 @@ pub fn adversarial(size: usize) -> Vec<u8> {
     })
 }
 
-/// Masks `input` in chunks of `chunk` bytes into `out` (the measured unit of work).
-pub fn run(
-    p: &std::sync::Arc<streammask_engine::Ruleset>,
-    f: streammask_engine::Format,
-    input: &[u8],
-    chunk: usize,
-    out: &mut Vec<u8>,
-) {
-    let mut m = streammask_engine::Masker::new(p.clone(), f);
-    out.clear();
-    for c in input.chunks(chunk) {
-        m.push(c, out);
-    }
-    m.finish(out);
+/// The three forms of the PII-dense record corpus (issue 15).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordForm {
+    /// `{"data":[record, ...]}`
+    JsonArray,
+    /// one record per line
+    Ndjson,
+    /// one log line per record, `key=value` pairs
+    Text,
 }
+
+const FIRST: &[&str] = &[
+    "Jane", "John", "Amira", "Lukas", "Mei", "Carlos", "Olga", "Tunde", "Priya", "Sven",
+];
+const LAST: &[&str] = &[
+    "Doe", "Roe", "Haddad", "Schmidt", "Chen", "Garcia", "Ivanova", "Okafor", "Patel", "Berg",
+];
+const DOMAINS: &[&str] = &["example.com", "mail.example.net", "corp.example.org", "example.co.uk"];
+const CITIES: &[&str] = &["Berlin", "Austin", "Lagos", "Pune", "Oslo", "Lyon"];
+const STATUS: &[&str] = &["paid", "pending", "refunded", "failed"];
+
+/// `n` random decimal digits.
+fn digits(r: &mut Rng, n: usize) -> String {
+    (0..n).map(|_| char::from(b'0' + (r.next() % 10) as u8)).collect()
+}
+
+/// A Luhn-valid 16-digit card number with a Visa or Mastercard prefix.
+fn card(r: &mut Rng) -> String {
+    let mut d: Vec<u8> = if r.next() & 1 == 0 {
+        vec![4]
+    } else {
+        vec![5, 1 + (r.next() % 5) as u8]
+    };
+    while d.len() < 15 {
+        d.push((r.next() % 10) as u8);
+    }
+    let sum: u32 = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &x)| {
+            let x = u32::from(x);
+            if i % 2 == 0 {
+                let y = x * 2;
+                if y > 9 {
+                    y - 9
+                } else {
+                    y
+                }
+            } else {
+                x
+            }
+        })
+        .sum();
+    d.push(((10 - sum % 10) % 10) as u8);
+    d.iter().map(|x| char::from(b'0' + x)).collect()
+}
+
+/// A German IBAN with valid check digits (ISO 13616 mod 97).
+fn iban(r: &mut Rng) -> String {
+    let bban = digits(r, 18);
+    // check digits: (BBAN + "DE00") as numbers mod 97
+    let rearranged = format!("{bban}131400");
+    let rem = rearranged
+        .bytes()
+        .fold(0u32, |acc, b| (acc * 10 + u32::from(b - b'0')) % 97);
+    format!("DE{:02}{bban}", 98 - rem)
+}
+
+/// One record of a user or payment API, ~600 bytes as JSON: an id, a timestamp, a name, an email
+/// address, a phone number, a card, an IBAN, an SSN, an amount and some clean fields.
+fn record(r: &mut Rng, i: u64) -> Vec<(&'static str, String, bool)> {
+    let (first, last) = (r.pick(FIRST), r.pick(LAST));
+    let uuid = format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        r.next() as u32,
+        r.next() as u16,
+        r.next() % 0x1000,
+        0x8000 | (r.next() % 0x4000),
+        r.next() % (1 << 48)
+    );
+    let card = card(r);
+    let card = if r.next() & 1 == 0 {
+        format!("{} {} {} {}", &card[..4], &card[4..8], &card[8..12], &card[12..])
+    } else {
+        card
+    };
+    let iban = iban(r);
+    let iban = format!(
+        "{} {} {} {} {} {}",
+        &iban[..4],
+        &iban[4..8],
+        &iban[8..12],
+        &iban[12..16],
+        &iban[16..20],
+        &iban[20..]
+    );
+    let ssn = format!(
+        "{:03}-{:02}-{:04}",
+        100 + r.next() % 565,
+        10 + r.next() % 89,
+        1000 + r.next() % 8999
+    );
+    let phone = format!(
+        "+1 ({}{}) {}{}-{}",
+        2 + r.next() % 8,
+        digits(r, 2),
+        2 + r.next() % 8,
+        digits(r, 2),
+        digits(r, 4)
+    );
+    // (name, value, quoted as a JSON string)
+    vec![
+        ("id", uuid, true),
+        ("seq", i.to_string(), false),
+        (
+            "created_at",
+            format!(
+                "2024-11-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                1 + r.next() % 28,
+                r.next() % 24,
+                r.next() % 60,
+                r.next() % 60,
+                r.next() % 1000
+            ),
+            true,
+        ),
+        ("name", format!("{first} {last}"), true),
+        (
+            "email",
+            format!("{}.{}@{}", first.to_lowercase(), last.to_lowercase(), r.pick(DOMAINS)),
+            true,
+        ),
+        ("phone", phone, true),
+        ("card", card, true),
+        ("iban", iban, true),
+        ("ssn", ssn, true),
+        ("amount", format!("{}.{:02}", r.next() % 5000, r.next() % 100), false),
+        ("currency", "EUR".into(), true),
+        ("status", r.pick(STATUS).into(), true),
+        ("city", r.pick(CITIES).into(), true),
+        ("order", format!("ORD-{}", digits(r, 8)), true),
+        (
+            "version",
+            format!("{}.{}.{}", r.next() % 4, r.next() % 20, r.next() % 50),
+            true,
+        ),
+        (
+            "note",
+            format!(
+                "customer {} asked about invoice {} on {}",
+                r.pick(WORDS),
+                digits(r, 6),
+                r.pick(WORDS)
+            ),
+            true,
+        ),
+    ]
+}
+
+/// The PII-dense corpus: API records of ~600 bytes (JSON) in which every record carries an
+/// email, a phone number, a card, an IBAN and an SSN (nine values of interest per record, with
+/// the UUID, timestamp, version and order number as look-alikes), generated with a fixed seed.
+pub fn records(size: usize, form: RecordForm) -> Vec<u8> {
+    let mut r = Rng::new(0x0dd_5eed);
+    let mut out = Vec::with_capacity(size + 1024);
+    if form == RecordForm::JsonArray {
+        out.extend_from_slice(b"{\"data\":[");
+    }
+    let mut i = 0u64;
+    while out.len() < size {
+        i += 1;
+        let fields = record(&mut r, i);
+        let line = match form {
+            RecordForm::JsonArray | RecordForm::Ndjson => {
+                let body: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v, q)| {
+                        if *q {
+                            format!("\"{k}\":\"{v}\"")
+                        } else {
+                            format!("\"{k}\":{v}")
+                        }
+                    })
+                    .collect();
+                format!("{{{}}}", body.join(","))
+            }
+            RecordForm::Text => {
+                let body: Vec<String> = fields.iter().map(|(k, v, _)| format!("{k}={v}")).collect();
+                body.join(" ")
+            }
+        };
+        match form {
+            RecordForm::JsonArray => {
+                if i > 1 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(line.as_bytes());
+            }
+            RecordForm::Ndjson | RecordForm::Text => {
+                out.extend_from_slice(line.as_bytes());
+                out.push(b'\n');
+            }
+        }
+    }
+    if form == RecordForm::JsonArray {
+        out.extend_from_slice(b"]}");
+    }
+    out
+}
+
+/// The 5-rule policy of issue 15's figures: cards, emails, SSNs, IBANs, phone numbers.
+pub const FIVE_RULES: &str = r#"{"rules": [
+    {"name": "cards", "detector": "credit_card", "action": {"type": "mask", "keep_first": 6, "keep_last": 4}},
+    {"name": "emails", "detector": "email", "action": {"type": "tokenize"}},
+    {"name": "ssn", "detector": "us_ssn", "action": {"type": "redact"}},
+    {"detector": "iban"},
+    {"detector": "phone_number"}
+  ],
+  "tokenize": {"key_id": "k1", "secret_env": "STREAMMASK_TOKEN_KEY"}
+}"#;

@@ -20,6 +20,8 @@
 //!   GET  /big?mb=N             N MiB of streamed text with a card every 64 KiB
 //!   GET  /trailers             JSON body followed by HTTP trailers (needs HTTP/2 or te: trailers)
 //!   GET  /sized?bytes=N        a JSON body of exactly N bytes, one card and email per ~4 KiB
+//!   GET  /records?bytes=N&form=F  about N bytes of PII-dense API records (the bench corpus of
+//!                              `benches/inputs.rs`): F = json (an array), ndjson or text
 //!   GET  /length               the JSON response with a Content-Length, sent in several writes
 //!   POST /record/ID            stores the request body (ID is any name) and answers its size
 //!   GET  /record/ID            returns what was stored, exactly as received (?ct=TYPE sets the
@@ -36,6 +38,9 @@
 //!   GET  /reset                part of a body, then the connection is torn down
 //!   GET  /short-length         a content-length of 100000 with 5000 bytes sent
 //!   GET  /tiny?n=N             N one-byte chunks
+
+#[path = "../../benches/inputs.rs"]
+mod inputs;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -494,6 +499,16 @@ async fn handle(req: Request<Incoming>, store: Store) -> Result<Response<Body>, 
             // a JSON array of records, `bytes` long, one card and one email per ~4 KiB (benchmarks)
             let n = query(&req, "bytes", 16 << 10) as usize;
             full(StatusCode::OK, "application/json", sized_body(n))
+        }
+        ("GET", "/records") => {
+            // the dense bench corpus (benchmarks: `benches/load.sh`)
+            let n = query(&req, "bytes", 16 << 10) as usize;
+            let (form, ct) = match query_text(&req, "form").as_deref() {
+                Some("ndjson") => (inputs::RecordForm::Ndjson, "application/x-ndjson"),
+                Some("text") => (inputs::RecordForm::Text, "text/plain"),
+                _ => (inputs::RecordForm::JsonArray, "application/json"),
+            };
+            full(StatusCode::OK, ct, inputs::records(n, form))
         }
         ("GET", "/trailers") => {
             let (tx, r) = streamed("application/json");

@@ -11,6 +11,8 @@
 
 #[path = "../../inputs.rs"]
 mod inputs;
+#[path = "../../masking.rs"]
+mod masking;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,7 +76,7 @@ fn mbps(p: &Arc<Ruleset>, f: Format, input: &[u8], chunk: usize) -> f64 {
         let t = Instant::now();
         let mut n = 0usize;
         while t.elapsed().as_secs_f64() < 0.3 {
-            inputs::run(p, f, input, chunk, &mut out);
+            masking::run(p, f, input, chunk, &mut out);
             n += 1;
         }
         let secs = t.elapsed().as_secs_f64();

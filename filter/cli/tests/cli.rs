@@ -189,7 +189,11 @@ fn run_with(args: &[&str], input: &[u8]) -> (i32, String, String) {
     // a command that refuses its arguments exits before reading its input: a closed pipe then is
     // its answer, not a failure of the test (the exit code and stderr say what happened)
     if let Err(e) = child.stdin.take().unwrap().write_all(input) {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "writing the command's input: {e}");
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "writing the command's input: {e}"
+        );
     }
     let out = child.wait_with_output().unwrap();
     (
