@@ -59,20 +59,61 @@ fn issuer_ok(d: &[u8]) -> bool {
     }
 }
 
-/// Groups `i..=j` are one compact number or a printed card grouping.
-fn printed_grouping(gs: &Groups, i: usize, j: usize) -> bool {
-    let len = |k: usize| gs.get(k).digits();
-    match j - i {
-        0 => true,
-        2 if len(i) == 4 && len(i + 1) == 6 && matches!(len(j), 4 | 5) => true,
-        // at least 13 digits in groups of four: `4-4-4` is how IBANs, orders and phone numbers
-        // are written, and 12-digit cards are rare enough to be found only when compact
-        _ => j - i >= 3 && (i..j).all(|k| len(k) == 4) && (1..=4).contains(&len(j)),
+/// Per-group facts a reading needs, computed once per candidate so that each reading's digit
+/// count and grouping are tested in constant time (a candidate of g groups has ~g²/2 readings).
+struct Shape {
+    /// Digits of group `k`.
+    lens: [u8; groups::MAX_GROUPS],
+    /// Digits before group `k`.
+    cum: [u16; groups::MAX_GROUPS + 1],
+    /// Groups of exactly four digits from group `k` on, in a row.
+    fours: [u8; groups::MAX_GROUPS + 1],
+}
+
+impl Shape {
+    fn new(gs: &Groups) -> Shape {
+        let mut sh = Shape {
+            lens: [0; groups::MAX_GROUPS],
+            cum: [0; groups::MAX_GROUPS + 1],
+            fours: [0; groups::MAX_GROUPS + 1],
+        };
+        for k in 0..gs.n {
+            // a group lies within the candidate's first MAX_SPAN (255) bytes
+            let d = u8::try_from(gs.get(k).digits()).unwrap_or(u8::MAX);
+            sh.lens[k] = d;
+            sh.cum[k + 1] = sh.cum[k] + u16::from(d);
+        }
+        for k in (0..gs.n).rev() {
+            sh.fours[k] = if sh.lens[k] == 4 {
+                sh.fours[k + 1].saturating_add(1)
+            } else {
+                0
+            };
+        }
+        sh
+    }
+
+    /// Digits in groups `i..=j`.
+    fn digits(&self, i: usize, j: usize) -> usize {
+        usize::from(self.cum[j + 1] - self.cum[i])
+    }
+
+    /// Groups `i..=j` are one compact number or a printed card grouping.
+    fn printed(&self, i: usize, j: usize) -> bool {
+        let len = |k: usize| self.lens[k];
+        match j - i {
+            0 => true,
+            2 if len(i) == 4 && len(i + 1) == 6 && matches!(len(j), 4 | 5) => true,
+            // at least 13 digits in groups of four: `4-4-4` is how IBANs, orders and phone numbers
+            // are written, and 12-digit cards are rare enough to be found only when compact
+            d => d >= 3 && usize::from(self.fours[i]) >= d && (1..=4).contains(&len(j)),
+        }
     }
 }
 
 pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     let gs = Groups::parse(hay, s, e);
+    let shape = Shape::new(&gs);
     let cut = groups::cut_at(hay, e, b" -");
     let (starts, resume) = gs.safe_starts(e, cut, MAX_READ);
     let mut digits = [0u8; 19];
@@ -83,8 +124,8 @@ pub(crate) fn validate(hay: &[u8], s: usize, e: usize) -> Verdict {
     };
     groups::first_span(&gs, starts, resume, e, MAX_READ, start_ok, |i, j| {
         // the grouping and the digit count first: they need no digits copied
-        let n: usize = gs.range(i, j).map(|g| g.digits()).sum();
-        if !(12..=digits.len()).contains(&n) || !printed_grouping(&gs, i, j) {
+        let n = shape.digits(i, j);
+        if !(12..=digits.len()).contains(&n) || !shape.printed(i, j) {
             return false;
         }
         let mut k = 0;

@@ -71,42 +71,47 @@ pub(crate) struct Groups {
 impl Groups {
     /// Splits `hay[s..e]` into digit groups; `+`, `(` and `)` attach to the group they touch.
     pub(crate) fn parse(hay: &[u8], s: usize, e: usize) -> Groups {
-        let e = e.min(s + MAX_SPAN);
+        let e = e.min(s + MAX_SPAN).min(hay.len());
         let mut gs = Groups {
             base: s,
             g: [Packed::default(); MAX_GROUPS],
             n: 0,
         };
-        let mut i = s;
-        while i < e && gs.n < MAX_GROUPS {
-            if !hay[i].is_ascii_digit() {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < e && hay[i].is_ascii_digit() {
-                i += 1;
-            }
+        let span = hay.get(s..e).unwrap_or_default();
+        let mut i = 0;
+        while gs.n < MAX_GROUPS {
+            // the next run of digits, as offsets in `span`
+            let Some(p) = span[i..].iter().position(u8::is_ascii_digit) else {
+                break;
+            };
+            let start = i + p;
+            let end = start
+                + span[start..]
+                    .iter()
+                    .position(|b| !b.is_ascii_digit())
+                    .unwrap_or(span.len() - start);
+            i = end;
             let mut lead = start;
             let mut flags = 0u8;
-            if lead > s && hay[lead - 1] == b'(' {
+            if lead > 0 && span[lead - 1] == b'(' {
                 lead -= 1;
                 flags |= 1;
             }
-            if lead > s && hay[lead - 1] == b'+' {
+            if lead > 0 && span[lead - 1] == b'+' {
                 lead -= 1;
                 flags |= 2;
             }
-            let mut trail = i;
-            if flags & 1 != 0 && i < e && hay[i] == b')' {
-                trail = i + 1;
-            }
+            let trail = if flags & 1 != 0 && span.get(end) == Some(&b')') {
+                end + 1
+            } else {
+                end
+            };
             // offsets fit: everything lies within MAX_SPAN of `s`
             gs.g[gs.n] = Packed {
-                lead: (lead - s) as u8,
-                start: (start - s) as u8,
-                end: (i - s) as u8,
-                trail: (trail - s) as u8,
+                lead: lead as u8,
+                start: start as u8,
+                end: end as u8,
+                trail: trail as u8,
                 flags,
             };
             gs.n += 1;
