@@ -116,7 +116,28 @@ fn main() {
         "policy_compile_example_ms {:.2}",
         t.elapsed().as_secs_f64() * 1e3 / n as f64
     );
+    let five = Arc::new(Ruleset::from_json(inputs::FIVE_RULES, &env).expect("policy"));
+    let every = Arc::new(Ruleset::from_json("{}", &env).expect("policy"));
     let cases: Vec<(&str, Format, Vec<u8>, &Arc<Ruleset>)> = vec![
+        // issue 15's PII-dense records, with the 5-rule policy and with `{}`
+        (
+            "records_ndjson_5_rules",
+            Format::Ndjson,
+            inputs::records(SIZE, inputs::RecordForm::Ndjson),
+            &five,
+        ),
+        (
+            "records_json_5_rules",
+            Format::Json,
+            inputs::records(SIZE, inputs::RecordForm::JsonArray),
+            &five,
+        ),
+        (
+            "records_ndjson_default",
+            Format::Ndjson,
+            inputs::records(SIZE, inputs::RecordForm::Ndjson),
+            &every,
+        ),
         ("text_clean", Format::Text, inputs::text(SIZE, 4096), &p),
         ("json_clean", Format::Json, inputs::json(SIZE, 4096), &p),
         ("ndjson_clean", Format::Ndjson, inputs::ndjson(SIZE, 4096), &p),
