@@ -43,8 +43,6 @@ def server_handler(log):
 
 
 async def serve_forever(port):
-    log = {}
-
     async def handler(ws):
         async for msg in ws:
             print("chat server received:", msg, flush=True)

@@ -1173,6 +1173,13 @@ fn fpe_values_through_envoy_stay_valid_and_key_holders_reverse_them() {
 #[test]
 fn websocket_messages_are_masked_both_ways_through_envoy() {
     let env = envoy();
+    let series = |rule: &str, d: &str| {
+        format!("streammask_values_masked{{policy=\"default\",rule=\"{rule}\",direction=\"{d}\"}}")
+    };
+    let cards_before = (
+        env.prom(&series("cards", "request")),
+        env.prom(&series("cards", "response")),
+    );
     let out = std::process::Command::new(venv_python())
         .arg(root().join("scripts/ws_chat.py"))
         .args([
@@ -1240,4 +1247,14 @@ fn websocket_messages_are_masked_both_ways_through_envoy() {
     }
     assert_eq!(v["client_close_code"], 1000, "{v}");
     assert_eq!(server["close_code"], 1000, "{v}");
+    // counted per direction as the messages passed (other tests may add to the same counters:
+    // at least this exchange's cards)
+    assert!(
+        env.prom(&series("cards", "request")) >= cards_before.0 + 3,
+        "request cards not counted"
+    );
+    assert!(
+        env.prom(&series("cards", "response")) >= cards_before.1 + 3,
+        "response cards not counted"
+    );
 }
