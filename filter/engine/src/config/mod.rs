@@ -318,6 +318,15 @@ impl Ruleset {
     #[inline]
     pub(crate) fn triggers_and_digits(&self, bytes: &[u8]) -> (u64, usize) {
         let t = &self.trigger_table;
+        if bytes.len() < 32 {
+            // most JSON values: one plain loop costs less than setting up the wide one
+            let (mut m, mut d) = (0u64, 0usize);
+            for &x in bytes {
+                m |= t[usize::from(x)];
+                d += usize::from(x.wrapping_sub(b'0') < 10);
+            }
+            return (m, d);
+        }
         // four accumulators break the OR dependency chain; the digit count vectorises on its own
         let (mut a, mut b, mut c, mut d) = (0u64, 0u64, 0u64, 0u64);
         let mut quads = bytes.chunks_exact(4);

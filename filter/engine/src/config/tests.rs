@@ -142,3 +142,25 @@ fn eligible_rules_by_table_are_those_by_rule() {
         }
     }
 }
+
+/// The trigger pass gives the same mask and digit count on the short path (< 32 bytes) and the
+/// wide one, for any bytes.
+#[test]
+fn trigger_pass_short_and_wide_agree_with_a_plain_loop() {
+    let p = Ruleset::from_json("{}", &|_| None).unwrap();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for len in 0..200usize {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // mostly printable, some digits and trigger bytes
+                b" -@.:0123456789abcdefxyzAKIAghp_+()"[(x % 35) as usize]
+            })
+            .collect();
+        let mask = bytes.iter().fold(0u64, |m, &b| m | p.trigger_table[usize::from(b)]);
+        let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+        assert_eq!(p.triggers_and_digits(&bytes), (mask, digits), "len {len}");
+    }
+}
