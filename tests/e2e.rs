@@ -1257,4 +1257,6 @@ fn websocket_messages_are_masked_both_ways_through_envoy() {
         env.prom(&series("cards", "response")) >= cards_before.1 + 3,
         "response cards not counted"
     );
+    // and nothing of it in the proxy's log (debug level for the wasm component)
+    assert_no_raw("Envoy log after the WebSocket exchange", env.log().as_bytes());
 }

@@ -41,7 +41,7 @@ use crate::config::Ruleset;
 use crate::format::body::BodyStream;
 use crate::format::Format;
 use crate::masker::BodyMasker;
-use crate::search::scan::Stats;
+use crate::search::scan::{cut_char_len, Stats};
 use std::sync::Arc;
 
 /// The longest frame header: 2 bytes, a 64-bit length and a masking key.
@@ -299,16 +299,16 @@ impl WsMasker {
     /// Unmasks payload bytes (the frame's first `done` bytes are behind them) into the message's
     /// masker.
     fn text_payload(&mut self, bytes: &[u8], key: Option<[u8; 4]>, done: u64) {
+        self.counts.text_bytes += bytes.len() as u64;
+        let Some(k) = key else {
+            // server frames are not masked: their payload goes to the masker as it is
+            self.message_bytes(bytes);
+            return;
+        };
         let mut data = std::mem::take(&mut self.scratch);
         data.clear();
-        data.extend_from_slice(bytes);
-        self.counts.text_bytes += bytes.len() as u64;
-        if let Some(k) = key {
-            let off = (done % 4) as usize;
-            for (j, b) in data.iter_mut().enumerate() {
-                *b ^= k[(off + j) % 4];
-            }
-        }
+        let off = (done % 4) as usize;
+        data.extend(bytes.iter().enumerate().map(|(j, b)| b ^ k[(off + j) % 4]));
         self.message_bytes(&data);
         self.scratch = data;
     }
@@ -344,7 +344,7 @@ impl WsMasker {
                 // too much held: decided now as the message's end would decide it, and the rest
                 // of the message is dropped (it may be the rest of the same value)
                 m.finish(&policy, &mut self.stats, &mut self.pending);
-                let keep = self.pending.len() - incomplete_utf8_tail(&self.pending);
+                let keep = self.pending.len() - cut_char_len(&self.pending);
                 self.pending.truncate(keep);
                 self.pending.extend_from_slice(CUT_MARKER);
                 self.counts.held_limit += 1;
@@ -424,24 +424,6 @@ fn frame_key(client: [u8; 4], n: u64) -> [u8; 4] {
     z ^= z >> 31;
     let b = z.to_le_bytes();
     [b[0], b[1], b[2], b[3]]
-}
-
-/// Bytes at the end of `b` that start a UTF-8 character not complete in `b` (0 to 3).
-fn incomplete_utf8_tail(b: &[u8]) -> usize {
-    for back in 1..=b.len().min(3) {
-        let x = b[b.len() - back];
-        if x & 0xC0 == 0x80 {
-            continue;
-        }
-        let need = match x {
-            0xC0..=0xDF => 2,
-            0xE0..=0xEF => 3,
-            0xF0..=0xF7 => 4,
-            _ => 1,
-        };
-        return if need > back { back } else { 0 };
-    }
-    0
 }
 
 /// Appends one frame: header (the shortest length form) and the payload, masked with `key` if given.

@@ -598,22 +598,7 @@ impl Scanner {
     /// Moves `p` back to the start of a UTF-8 character that `p` would cut (at most 3 bytes).
     fn char_boundary(&self, p: u64) -> u64 {
         let (lo, r) = (self.rel(self.emit), self.rel(p));
-        let mut i = r;
-        while i > lo && r - i < 4 {
-            i -= 1;
-            let b = self.buf[i];
-            if b & 0xC0 == 0x80 {
-                continue;
-            }
-            let need = match b {
-                0xC2..=0xDF => 2,
-                0xE0..=0xEF => 3,
-                0xF0..=0xF4 => 4,
-                _ => 1,
-            };
-            return if need > r - i { self.base + i as u64 } else { p };
-        }
-        p
+        p - cut_char_len(&self.buf[lo..r]) as u64
     }
 
     /// Drops bytes no rule needs any more: everything more than `lookbehind` bytes before the
@@ -899,6 +884,25 @@ impl Scanner {
         }
         false
     }
+}
+
+/// Bytes at the end of `b` that start a UTF-8 character `b` does not hold whole (0 to 3); bytes
+/// that start no valid character count as whole.
+pub(crate) fn cut_char_len(b: &[u8]) -> usize {
+    for back in 1..=b.len().min(4) {
+        let x = b[b.len() - back];
+        if x & 0xC0 == 0x80 {
+            continue;
+        }
+        let need = match x {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => 1,
+        };
+        return if need > back { back } else { 0 };
+    }
+    0
 }
 
 /// [`Pattern::find`] for a clustered rule: the regex runs only inside clusters that hold the rule's
