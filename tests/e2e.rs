@@ -387,6 +387,26 @@ fn prometheus_shows_the_documented_counters_with_the_right_counts() {
         e.prom("streammask_streams_skipped{reason=\"content_type\",direction=\"request\"}"),
         1
     );
+    // the histograms: one value per scanned body, after Envoy's next stats flush (5 s)
+    let scanned = e.prom("streammask_streams_scanned{direction=\"response\"}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while e.prom("streammask_body_time_us_count{direction=\"response\"}") < scanned {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no body time histogram after 15 s: {}",
+            curl(&["-s", &e.admin_url("/stats/prometheus?filter=streammask_body_time")]).body_string()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(e.prom("streammask_body_time_us_count{direction=\"response\"}"), scanned);
+    assert_eq!(e.prom("streammask_held_bytes_count{direction=\"response\"}"), scanned);
+    // the byte-sized buckets of envoy.yaml apply, and every body held less than their last bound
+    let buckets = curl(&["-s", &e.admin_url("/stats/prometheus?filter=held_bytes")]).body_string();
+    assert!(
+        buckets.contains("streammask_held_bytes_bucket{direction=\"response\",le=\"4096\"}"),
+        "{buckets}"
+    );
+    assert!(e.prom("streammask_held_bytes_bucket{direction=\"response\",le=\"4194304\"}") == scanned);
     // Envoy logs wasm at debug here, but the policy did not ask for per-stream debug lines
     let log = e.log();
     assert!(log.contains("streammask: policy default loaded"), "{log}");

@@ -41,6 +41,18 @@ pub enum Action {
 
 /// A maskable unit: a letter or digit (any script), or an invalid UTF-8 byte.
 fn for_each_unit(value: &[u8], mut f: impl FnMut(&[u8], bool)) {
+    if value.is_ascii() {
+        // every byte is a character: no decoding (cards, phones, IBANs)
+        for b in value.chunks(1) {
+            f(b, b[0].is_ascii_alphanumeric());
+        }
+        return;
+    }
+    for_each_decoded_unit(value, f);
+}
+
+/// [`for_each_unit`] for any bytes, decoding UTF-8.
+fn for_each_decoded_unit(value: &[u8], mut f: impl FnMut(&[u8], bool)) {
     for chunk in value.utf8_chunks() {
         let mut buf = [0u8; 4];
         for ch in chunk.valid().chars() {
@@ -49,6 +61,26 @@ fn for_each_unit(value: &[u8], mut f: impl FnMut(&[u8], bool)) {
         for b in chunk.invalid() {
             f(std::slice::from_ref(b), true);
         }
+    }
+}
+
+/// `mask` for an ASCII value and a one-byte mask character: every byte is a unit.
+fn mask_ascii(value: &[u8], keep_first: usize, keep_last: usize, mask: u8, out: &mut Vec<u8>) {
+    let total = value.iter().filter(|b| b.is_ascii_alphanumeric()).count();
+    let (kf, kl) = if keep_first + keep_last >= total {
+        (0, 0)
+    } else {
+        (keep_first, keep_last)
+    };
+    out.reserve(value.len());
+    let mut i = 0usize;
+    for &b in value {
+        if !b.is_ascii_alphanumeric() {
+            out.push(b);
+            continue;
+        }
+        out.push(if i < kf || i >= total - kl { b } else { mask });
+        i += 1;
     }
 }
 
@@ -61,6 +93,10 @@ impl Action {
                 keep_last,
                 mask_char,
             } => {
+                if let (true, &[m]) = (value.is_ascii(), mask_char.as_bytes()) {
+                    mask_ascii(value, *keep_first, *keep_last, m, out);
+                    return;
+                }
                 let mut total = 0usize;
                 for_each_unit(value, |_, m| total += usize::from(m));
                 let (kf, kl) = if keep_first + keep_last >= total {
@@ -146,6 +182,48 @@ impl Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn units(v: &[u8], ascii_path: bool) -> Vec<(Vec<u8>, bool)> {
+        let mut got = Vec::new();
+        let f = |b: &[u8], m: bool| got.push((b.to_vec(), m));
+        if ascii_path {
+            for_each_unit(v, f);
+        } else {
+            for_each_decoded_unit(v, f);
+        }
+        got
+    }
+
+    proptest! {
+        /// `mask` on ASCII with a one-byte mask character writes what the general path writes.
+        #[test]
+        fn ascii_mask_is_the_general_mask(
+            v in proptest::collection::vec(0u8..0x80, 0..40), kf in 0usize..8, kl in 0usize..8,
+        ) {
+            let mut general = Vec::new();
+            let mut i = 0usize;
+            let total = v.iter().filter(|b| b.is_ascii_alphanumeric()).count();
+            let (f, l) = if kf + kl >= total { (0, 0) } else { (kf, kl) };
+            for_each_decoded_unit(&v, |bytes, m| {
+                if !m { general.extend_from_slice(bytes); return; }
+                general.extend_from_slice(if i < f || i >= total - l { bytes } else { b"#" });
+                i += 1;
+            });
+            let mut fast = Vec::new();
+            mask_ascii(&v, kf, kl, b'#', &mut fast);
+            prop_assert_eq!(&fast, &general);
+            let mut applied = Vec::new();
+            Action::Mask { keep_first: kf, keep_last: kl, mask_char: "#".into() }.apply(&v, &mut applied);
+            prop_assert_eq!(applied, general);
+        }
+
+        /// The ASCII shortcut gives the units UTF-8 decoding gives.
+        #[test]
+        fn ascii_units_are_the_decoded_units(v in proptest::collection::vec(0u8..0x80, 0..40)) {
+            prop_assert_eq!(units(&v, true), units(&v, false));
+        }
+    }
 
     fn mask(f: usize, l: usize) -> Action {
         Action::Mask {

@@ -75,8 +75,12 @@ pub trait Host {
     fn send_response(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> HostResult<()>;
     /// Adds to a counter defined at configuration time.
     fn increment(&mut self, metric: u32, by: u64) -> HostResult<()>;
-    /// Sets a gauge defined at configuration time.
+    /// Sets a gauge, or adds a value to a histogram, defined at configuration time.
     fn record(&mut self, metric: u32, value: u64) -> HostResult<()>;
+    /// The host's clock in nanoseconds (`proxy_get_current_time_nanoseconds`: Envoy's system
+    /// clock; ngx_wasm_module's cached time of day, millisecond steps on older versions). Only
+    /// differences are used, for the per-body processing time histogram.
+    fn now_nanos(&self) -> HostResult<u64>;
     /// Bytes the filter holds in this VM now (its counting allocator; not a host call; 0 where
     /// unknown): checked against `limits.max_memory_bytes`.
     fn memory_in_use(&self) -> u64 {
@@ -94,6 +98,9 @@ pub trait RootHost {
     fn define_counter(&mut self, name: &str) -> HostResult<u32>;
     /// Defines a gauge and returns its id.
     fn define_gauge(&mut self, name: &str) -> HostResult<u32>;
+    /// Defines a histogram and returns its id (Envoy: its default buckets; ngx_wasm_module:
+    /// powers of two).
+    fn define_histogram(&mut self, name: &str) -> HostResult<u32>;
 }
 
 /// What the running host can do beyond the portable core, detected once per VM.

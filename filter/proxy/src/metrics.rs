@@ -13,6 +13,8 @@
 //! | `streammask.json_fallbacks.direction.D` | `streammask_json_fallbacks{direction}` | malformed JSON scanned as text |
 //! | `streammask.streams_decompressed.direction.D` | `streammask_streams_decompressed{direction}` | gzip, deflate, br and zstd bodies decoded for scanning |
 //! | `streammask.bulk_exceeded.policy.P.rule.R.outcome.O.direction.D` | `streammask_bulk_exceeded{policy,rule,outcome,direction}` | bodies that crossed a bulk-exposure guard (`max_values_per_stream`; rule `all` for the body-wide one), by outcome: `blocked`, `reported`, `would_block` (report mode) |
+//! | `streammask.body_time_us.direction.D` (histogram) | `streammask_body_time_us_bucket{direction,le}` | microseconds the filter spent on one scanned body (reading, decoding, masking, writing; summed over its callbacks) |
+//! | `streammask.held_bytes.direction.D` (histogram) | `streammask_held_bytes_bucket{direction,le}` | the most bytes of one scanned body held back at once (in filter memory or paused in the proxy), waiting for what follows |
 //! | `streammask.vm_memory_bytes` (gauge) | `streammask_vm_memory_bytes` | the wasm VM's linear memory, written at a body end when it changed (last VM to report) |
 //!
 //! # Invariants
@@ -149,6 +151,10 @@ pub struct DirMetrics {
     pub streams_scanned: Option<u32>,
     pub json_fallbacks: Option<u32>,
     pub decompressed: Option<u32>,
+    /// Histogram: microseconds spent on one scanned body.
+    pub body_time: Option<u32>,
+    /// Histogram: the most bytes one scanned body held back at once.
+    pub held_bytes: Option<u32>,
     skipped: [Option<u32>; 5],
     blocked: [Option<u32>; 12],
     passed: [Option<u32>; 12],
@@ -196,11 +202,18 @@ impl Metrics {
 
     /// Defines every counter for the policies of `set`.
     pub fn define(host: &mut dyn RootHost, set: &PolicySet) -> Metrics {
-        let mut def = |name: String| match host.define_counter(&name) {
-            Ok(id) => Some(id),
-            Err(e) => {
-                log::warn!("streammask: cannot define metric {name}: {e}");
-                None
+        let mut def = |name: String, histogram: bool| {
+            let r = if histogram {
+                host.define_histogram(&name)
+            } else {
+                host.define_counter(&name)
+            };
+            match r {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    log::warn!("streammask: cannot define metric {name}: {e}");
+                    None
+                }
             }
         };
         let mut labels = Vec::new();
@@ -209,20 +222,23 @@ impl Metrics {
             let mut per_dir = |d: &str| {
                 let mut m = LabelMetrics::default();
                 for r in policy.label_names() {
-                    m.masked.push(def(format!(
-                        "streammask.values_masked.policy.{pname}.rule.{r}.direction.{d}"
-                    )));
-                    m.reported.push(def(format!(
-                        "streammask.values_reported.policy.{pname}.rule.{r}.direction.{d}"
-                    )));
+                    m.masked.push(def(
+                        format!("streammask.values_masked.policy.{pname}.rule.{r}.direction.{d}"),
+                        false,
+                    ));
+                    m.reported.push(def(
+                        format!("streammask.values_reported.policy.{pname}.rule.{r}.direction.{d}"),
+                        false,
+                    ));
                 }
                 for b in &policy.budgets {
                     let r = policy.budget_name(b);
                     let mut ids = [None; 3];
                     for (id, (_, o)) in ids.iter_mut().zip(OUTCOMES.iter()) {
-                        *id = def(format!(
-                            "streammask.bulk_exceeded.policy.{pname}.rule.{r}.outcome.{o}.direction.{d}"
-                        ));
+                        *id = def(
+                            format!("streammask.bulk_exceeded.policy.{pname}.rule.{r}.outcome.{o}.direction.{d}"),
+                            false,
+                        );
                     }
                     m.bulk.push(ids);
                 }
@@ -234,18 +250,23 @@ impl Metrics {
         }
         let mut dir = |d: &str| {
             let mut m = DirMetrics {
-                bytes_scanned: def(format!("streammask.bytes_scanned.direction.{d}")),
-                streams_scanned: def(format!("streammask.streams_scanned.direction.{d}")),
-                json_fallbacks: def(format!("streammask.json_fallbacks.direction.{d}")),
-                decompressed: def(format!("streammask.streams_decompressed.direction.{d}")),
+                bytes_scanned: def(format!("streammask.bytes_scanned.direction.{d}"), false),
+                streams_scanned: def(format!("streammask.streams_scanned.direction.{d}"), false),
+                json_fallbacks: def(format!("streammask.json_fallbacks.direction.{d}"), false),
+                decompressed: def(format!("streammask.streams_decompressed.direction.{d}"), false),
+                body_time: def(format!("streammask.body_time_us.direction.{d}"), true),
+                held_bytes: def(format!("streammask.held_bytes.direction.{d}"), true),
                 ..DirMetrics::default()
             };
             for (i, (_, s)) in SKIPS.iter().enumerate() {
-                m.skipped[i] = def(format!("streammask.streams_skipped.reason.{s}.direction.{d}"));
+                m.skipped[i] = def(format!("streammask.streams_skipped.reason.{s}.direction.{d}"), false);
             }
             for (i, (_, f)) in FAILS.iter().enumerate() {
-                m.blocked[i] = def(format!("streammask.streams_blocked.reason.{f}.direction.{d}"));
-                m.passed[i] = def(format!("streammask.streams_passed_unmasked.reason.{f}.direction.{d}"));
+                m.blocked[i] = def(format!("streammask.streams_blocked.reason.{f}.direction.{d}"), false);
+                m.passed[i] = def(
+                    format!("streammask.streams_passed_unmasked.reason.{f}.direction.{d}"),
+                    false,
+                );
             }
             m
         };

@@ -953,6 +953,61 @@ fn per_stream_debug_lines_only_when_the_policy_asks_and_never_with_a_value() {
 }
 
 #[test]
+fn each_scanned_body_records_its_time_and_held_bytes_once() {
+    for kind in BOTH {
+        let (sh, names) = shared(kind, POLICY);
+        for n in [7, 4096] {
+            let out = run(kind, &sh, &names, json_resp(BODY, n, Framing::Chunked));
+            assert_masked(&out.client_body);
+            let of = |name: &str| -> Vec<u64> {
+                out.recorded
+                    .iter()
+                    .filter(|(m, _)| m == name)
+                    .map(|(_, v)| *v)
+                    .collect()
+            };
+            let time = of("streammask.body_time_us.direction.response");
+            let held = of("streammask.held_bytes.direction.response");
+            assert_eq!(time.len(), 1, "{kind:?} {n}: {:?}", out.recorded);
+            assert_eq!(held.len(), 1, "{kind:?} {n}: {:?}", out.recorded);
+            // the fake clock moves 0.7 ms a read: every callback of the body is counted
+            let calls = BODY.len().div_ceil(n) as u64 + 1;
+            match kind {
+                Kind::Envoy => assert_eq!(time[0], calls * 700, "{kind:?} {n}"),
+                // whole milliseconds: each callback counts 0 or 1 ms
+                Kind::Ngx => assert!(time[0] <= calls * 1000, "{kind:?} {n}: {}", time[0]),
+            }
+            if n == 7 {
+                // a card arriving 7 bytes at a time is held back over several chunks
+                assert!(held[0] > 7, "{kind:?}: {}", held[0]);
+            }
+            // paused output counts as written (tokens are longer than the values they replace)
+            assert!(held[0] <= 2 * BODY.len() as u64, "{kind:?} {n}: {}", held[0]);
+            // the request had no body: nothing recorded for it
+            assert!(of("streammask.body_time_us.direction.request").is_empty());
+        }
+        // a skipped body records nothing
+        let out = run(
+            kind,
+            &sh,
+            &names,
+            Exchange {
+                resp_headers: vec![("content-type", "image/png".into())],
+                resp_chunks: chunks(BODY, 7),
+                ..Exchange::default()
+            },
+        );
+        assert!(
+            !out.recorded
+                .iter()
+                .any(|(m, _)| m.contains("body_time") || m.contains("held_bytes")),
+            "{kind:?}: {:?}",
+            out.recorded
+        );
+    }
+}
+
+#[test]
 fn host_calls_per_request_stay_few_and_route_headers_are_read_only_for_routes() {
     for kind in BOTH {
         // no routes, no query rule: neither the host nor the path is read
@@ -966,8 +1021,8 @@ fn host_calls_per_request_stay_few_and_route_headers_are_read_only_for_routes() 
         );
         let total: usize = out.host_calls.values().sum();
         // 5 header reads, content-type (all values), accept-encoding and content-length removed,
-        // one body read and write, 7 counters
-        assert!(total <= 17, "{kind:?}: {total} host calls: {:?}", out.host_calls);
+        // one body read and write, 7 counters, two clock reads and two histogram values
+        assert!(total <= 21, "{kind:?}: {total} host calls: {:?}", out.host_calls);
         let out = run(kind, &sh, &names, Exchange::default());
         assert_eq!(out.headers_read, [":method", "upgrade", ":status"], "{kind:?}");
         assert!(

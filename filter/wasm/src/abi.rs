@@ -19,6 +19,7 @@ pub const BUFFER_RESPONSE_BODY: u32 = 1;
 pub const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
 pub const METRIC_COUNTER: u32 = 0;
 pub const METRIC_GAUGE: u32 = 1;
+pub const METRIC_HISTOGRAM: u32 = 2;
 
 #[cfg(target_arch = "wasm32")]
 #[link(wasm_import_module = "env")]
@@ -67,6 +68,7 @@ extern "C" {
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
+    fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
     fn proxy_get_property(
         path_data: *const u8,
         path_size: usize,
@@ -119,6 +121,9 @@ mod native {
         10
     }
     pub unsafe fn proxy_record_metric(_: u32, _: u64) -> u32 {
+        10
+    }
+    pub unsafe fn proxy_get_current_time_nanoseconds(_: *mut u64) -> u32 {
         10
     }
     pub unsafe fn proxy_get_property(_: *const u8, _: usize, _: *mut *mut u8, _: *mut usize) -> u32 {
@@ -271,6 +276,12 @@ pub fn define_metric(kind: u32, name: &str) -> Result<u32, u32> {
 
 pub fn record(id: u32, value: u64) -> Result<(), u32> {
     status(unsafe { proxy_record_metric(id, value) })
+}
+
+pub fn now_nanos() -> Result<u64, u32> {
+    let mut t = 0u64;
+    status(unsafe { proxy_get_current_time_nanoseconds(&mut t) })?;
+    Ok(t)
 }
 
 pub fn increment(id: u32, by: i64) -> Result<(), u32> {

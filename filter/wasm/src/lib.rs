@@ -100,6 +100,9 @@ impl Host for WasmHost {
     fn record(&mut self, metric: u32, value: u64) -> HostResult<()> {
         abi::record(metric, value).map_err(HostError)
     }
+    fn now_nanos(&self) -> HostResult<u64> {
+        abi::now_nanos().map_err(HostError)
+    }
     fn memory_in_use(&self) -> u64 {
         alloc::in_use() as u64
     }
@@ -121,6 +124,9 @@ impl RootHost for WasmHost {
     }
     fn define_gauge(&mut self, name: &str) -> HostResult<u32> {
         abi::define_metric(abi::METRIC_GAUGE, name).map_err(HostError)
+    }
+    fn define_histogram(&mut self, name: &str) -> HostResult<u32> {
+        abi::define_metric(abi::METRIC_HISTOGRAM, name).map_err(HostError)
     }
 }
 

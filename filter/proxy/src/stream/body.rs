@@ -104,9 +104,31 @@ impl StreamFilter {
             Body::Dropping => return self.drop_chunk(host, d, size, eos),
             _ => return Next::Continue,
         }
-        match self.scan_chunk(host, d, size, eos) {
+        self.clock_start(host, d);
+        let r = self.scan_chunk(host, d, size, eos);
+        self.clock_stop(host, d);
+        match r {
             Ok(next) => next,
             Err(why) => self.fail_body(host, d, why, size, eos),
+        }
+    }
+
+    /// Notes when this callback's work on a scanned body started (when the time histogram is on).
+    fn clock_start(&mut self, host: &dyn Host, d: Dir) {
+        if self.shared.metrics.dir(d).body_time.is_none() {
+            return;
+        }
+        if let Body::Scan(scan) = self.body_mut(d) {
+            scan.started = host.now_nanos().ok();
+        }
+    }
+
+    /// Adds the time since `clock_start` to the body's total, if the body is still being scanned.
+    fn clock_stop(&mut self, host: &dyn Host, d: Dir) {
+        if let Body::Scan(scan) = self.body_mut(d) {
+            if let (Some(t0), Ok(t1)) = (scan.started.take(), host.now_nanos()) {
+                scan.busy_ns += t1.saturating_sub(t0);
+            }
         }
     }
 
@@ -198,7 +220,8 @@ impl StreamFilter {
             }
             return Ok(Next::Continue);
         }
-        let hold = caps.repeated_body_pause && !end && scan.masker.held_back() > 0;
+        let held = scan.masker.held_back() as u64;
+        let hold = caps.repeated_body_pause && !end && held > 0;
         let next = if hold && scan.paused_out.len() + scan.out.len() <= max_paused {
             // Keep the decided bytes in the host, paused, so a trailers callback can still append
             // the tail; they are released with the next chunk that leaves nothing held.
@@ -208,6 +231,7 @@ impl StreamFilter {
             }
             scan.held_in_host = scan.paused_out.len();
             scan.paused = true;
+            scan.held_max = scan.held_max.max(held + scan.paused_out.len() as u64);
             Next::Pause
         } else {
             // Release everything decided; without paused bytes the output is written as it is
@@ -224,6 +248,7 @@ impl StreamFilter {
             scan.paused_out.clear();
             scan.held_in_host = 0;
             scan.paused = false;
+            scan.held_max = scan.held_max.max(held);
             Next::Continue
         };
         if end {
@@ -278,6 +303,13 @@ impl StreamFilter {
     }
 
     pub(super) fn on_trailers(&mut self, host: &mut dyn Host, d: Dir) -> Next {
+        self.clock_start(host, d);
+        let next = self.trailers(host, d);
+        self.clock_stop(host, d);
+        next
+    }
+
+    fn trailers(&mut self, host: &mut dyn Host, d: Dir) -> Next {
         let policy = self.policy.clone();
         let Body::Scan(scan) = self.body_mut(d) else {
             return Next::Continue;
@@ -365,6 +397,16 @@ impl StreamFilter {
             );
         }
         count(host, m.bytes_scanned, scan.scanned);
+        if let Some(id) = m.body_time {
+            let mut ns = scan.busy_ns;
+            if let (Some(t0), Ok(t1)) = (scan.started, host.now_nanos()) {
+                ns += t1.saturating_sub(t0);
+            }
+            let _ = host.record(id, ns / 1000);
+        }
+        if let Some(id) = m.held_bytes {
+            let _ = host.record(id, scan.held_max);
+        }
         if let Some(id) = self.shared.metrics.vm_memory {
             let bytes = host.vm_memory_bytes();
             let last = &self.shared.vm_memory_recorded;

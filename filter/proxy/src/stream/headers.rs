@@ -316,6 +316,9 @@ impl StreamFilter {
             paused_out: Vec::new(),
             out: Vec::new(),
             crossed: vec![false; self.policy.budgets.len()],
+            busy_ns: 0,
+            started: None,
+            held_max: 0,
         }));
         if self.policy.debug_log {
             log::debug!(

@@ -82,6 +82,12 @@ struct Scan {
     out: Vec<u8>,
     /// Per bulk-exposure guard of the policy: crossed already in this body (counted once).
     crossed: Vec<bool>,
+    /// Nanoseconds spent on this body in callbacks that ended (only with the time histogram).
+    busy_ns: u64,
+    /// When the callback being processed started (host clock), if it was read.
+    started: Option<u64>,
+    /// The most bytes held back at once (in filter memory or paused in the host).
+    held_max: u64,
 }
 
 enum Body {

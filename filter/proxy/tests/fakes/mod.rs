@@ -82,6 +82,10 @@ pub struct State {
     pub reset: bool,
     pub phase: Phase,
     pub counters: BTreeMap<u32, u64>,
+    /// Every value recorded (gauges and histograms), in order.
+    pub recorded: Vec<(u32, u64)>,
+    /// The host clock (nanoseconds); every read advances it.
+    pub clock: std::cell::Cell<u64>,
     pub unreadable: bool,
     pub eos_call: bool,
     pub fail_header_writes: bool,
@@ -202,7 +206,19 @@ impl Host for FakeHost {
     fn record(&mut self, metric: u32, value: u64) -> HostResult<()> {
         self.call("record");
         self.st.counters.insert(metric, value);
+        self.st.recorded.push((metric, value));
         Ok(())
+    }
+    fn now_nanos(&self) -> HostResult<u64> {
+        self.call("now");
+        // Envoy: the system clock in nanoseconds; ngx_wasm_module 0.6: the cached time of day,
+        // in whole milliseconds
+        let t = self.st.clock.get() + 700_000;
+        self.st.clock.set(t);
+        Ok(match self.kind {
+            Kind::Envoy => t,
+            Kind::Ngx => t / 1_000_000 * 1_000_000,
+        })
     }
 }
 
@@ -240,6 +256,9 @@ impl RootHost for FakeRoot {
     fn define_gauge(&mut self, name: &str) -> HostResult<u32> {
         self.define_counter(name)
     }
+    fn define_histogram(&mut self, name: &str) -> HostResult<u32> {
+        self.define_counter(name)
+    }
 }
 
 /// What came out of one exchange.
@@ -253,6 +272,8 @@ pub struct Outcome {
     pub req_headers: BTreeMap<String, String>,
     pub reset: bool,
     pub counters: BTreeMap<String, u64>,
+    /// Values recorded to gauges and histograms, by metric name, in order.
+    pub recorded: Vec<(String, u64)>,
     /// Host calls the filter made over the whole exchange, by kind.
     pub host_calls: BTreeMap<&'static str, usize>,
     /// Headers read one by one over the whole exchange, in order.
@@ -443,6 +464,7 @@ pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> O
         out.client_status = status;
         out.client_body = body;
         out.counters = counters(&host, names);
+        out.recorded = recorded(&host, names);
         return out;
     }
     assert_eq!(next, Next::Continue);
@@ -455,6 +477,7 @@ pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> O
             out.client_status = status;
             out.client_body = body;
             out.counters = counters(&host, names);
+            out.recorded = recorded(&host, names);
             return out;
         }
     }
@@ -487,6 +510,7 @@ pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> O
         out.client_status = status;
         out.client_body = body;
         out.counters = counters(&host, names);
+        out.recorded = recorded(&host, names);
         return out;
     }
     out.client_status = ex.status;
@@ -496,10 +520,19 @@ pub fn run(kind: Kind, shared: &Rc<Shared>, names: &[String], ex: Exchange) -> O
     }
     out.reset = host.st.reset;
     out.counters = counters(&host, names);
+    out.recorded = recorded(&host, names);
     out.host_calls = host.st.calls.borrow().clone();
     out.headers_read = host.st.headers_read.borrow().clone();
     out.logs = take_logs();
     out
+}
+
+fn recorded(host: &FakeHost, names: &[String]) -> Vec<(String, u64)> {
+    host.st
+        .recorded
+        .iter()
+        .map(|(id, v)| (names[*id as usize].clone(), *v))
+        .collect()
 }
 
 fn counters(host: &FakeHost, names: &[String]) -> BTreeMap<String, u64> {

@@ -15,6 +15,16 @@ pub(super) enum Esc {
 
 /// Writes `s` as the inside of a JSON string.
 pub(crate) fn escape_into(s: &[u8], out: &mut Vec<u8>) {
+    if s.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+        // printable ASCII without a quote or backslash (most replacements): as it is
+        out.extend_from_slice(s);
+        return;
+    }
+    escape_each(s, out);
+}
+
+/// [`escape_into`], byte by byte.
+fn escape_each(s: &[u8], out: &mut Vec<u8>) {
     for chunk in s.utf8_chunks() {
         for &b in chunk.valid().as_bytes() {
             match b {
@@ -96,7 +106,24 @@ fn digits_after(n: &[u8], i: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::valid_number;
+    use super::{escape_each, escape_into, valid_number};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The printable-ASCII shortcut writes what the byte-by-byte escape writes.
+        #[test]
+        fn escape_shortcut_is_the_byte_by_byte_escape(
+            s in prop_oneof![
+                proptest::collection::vec(0x20u8..0x7f, 0..40),
+                proptest::collection::vec(any::<u8>(), 0..40),
+            ]
+        ) {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            escape_into(&s, &mut a);
+            escape_each(&s, &mut b);
+            prop_assert_eq!(a, b);
+        }
+    }
 
     #[test]
     fn number_grammar_follows_rfc_8259() {
