@@ -101,6 +101,10 @@ pub trait RootHost {
     /// Defines a histogram and returns its id (Envoy: its default buckets; ngx_wasm_module:
     /// powers of two).
     fn define_histogram(&mut self, name: &str) -> HostResult<u32>;
+    /// Size of this VM's linear memory in bytes (not a host call; 0 where unknown).
+    fn vm_memory_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// What the running host can do beyond the portable core, detected once per VM.

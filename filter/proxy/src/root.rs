@@ -32,6 +32,7 @@ pub fn configure(
             return None;
         }
     };
+    let memory_before = host.vm_memory_bytes();
     let set = match PolicySet::from_json(text, env) {
         Ok(p) => p,
         Err(errs) => {
@@ -44,6 +45,14 @@ pub fn configure(
         }
     };
     let metrics = Metrics::define(host, &set);
+    let memory_after = host.vm_memory_bytes();
+    if memory_after > 0 {
+        log::info!(
+            "streammask: wasm VM linear memory {:.1} MiB before compiling the policies, {:.1} MiB after",
+            memory_before as f64 / 1048576.0,
+            memory_after as f64 / 1048576.0
+        );
+    }
     for (i, name) in set.names().enumerate() {
         let Some(policy) = set.get(i) else { continue };
         log::info!("streammask: policy {name} loaded: {} rules, {} fields, {} header rules{}, mode {:?}, on_error {:?}, hold-back <= {} bytes",

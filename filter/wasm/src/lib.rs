@@ -107,14 +107,7 @@ impl Host for WasmHost {
         alloc::in_use() as u64
     }
     fn vm_memory_bytes(&self) -> u64 {
-        #[cfg(target_arch = "wasm32")]
-        {
-            core::arch::wasm32::memory_size(0) as u64 * 65536
-        }
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            0
-        }
+        linear_memory()
     }
 }
 
@@ -127,6 +120,21 @@ impl RootHost for WasmHost {
     }
     fn define_histogram(&mut self, name: &str) -> HostResult<u32> {
         abi::define_metric(abi::METRIC_HISTOGRAM, name).map_err(HostError)
+    }
+    fn vm_memory_bytes(&self) -> u64 {
+        linear_memory()
+    }
+}
+
+/// The VM's linear memory in bytes (0 natively).
+fn linear_memory() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        core::arch::wasm32::memory_size(0) as u64 * 65536
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
     }
 }
 

@@ -441,16 +441,15 @@ fn derived_field_rule(name: &str, keys: &[&[u8]], action: Action, field: usize) 
         .iter()
         .map(|k| regex_syntax::escape(&String::from_utf8_lossy(k)))
         .collect();
-    let pat = format!(
-        r#""(?:{})"[ \t]{{0,16}}:[ \t]{{0,16}}(?:"(?-u:[^"\\\n]|\\[^\n]){{1,4096}}"|-?[0-9][0-9.eE+\-]{{0,63}}|true|false)"#,
-        alts.join("|")
-    );
+    let pat = field_text_pattern(&alts.join("|"));
     let hir = pattern::parse_with(&pat, false, usize::MAX, false)?;
-    let compiled = pattern::compile(&hir)?;
+    // the regex finds the key and the value's first byte; `field_value_whole` reads the rest
+    let search = pattern::parse_with(&field_text_start(&alts.join("|")), false, usize::MAX, false)?;
+    let compiled = pattern::compile_searching(&hir, &search)?;
     Ok(Rule {
         name: name.to_string(),
         pattern: compiled,
-        validate: Some(field_value_only),
+        validate: Some(field_value_whole),
         near: None,
         action,
         region_end: None,
@@ -458,6 +457,71 @@ fn derived_field_rule(name: &str, keys: &[&[u8]], action: Action, field: usize) 
         value_region: false,
         normalize: Normalize::None,
     })
+}
+
+/// The text form of a field rule for the key alternation `alts` (escaped): the pattern whose
+/// matches the rule takes.
+fn field_text_pattern(alts: &str) -> String {
+    format!(
+        r#""(?:{alts})"[ \t]{{0,16}}:[ \t]{{0,16}}(?:"(?-u:[^"\\\n]|\\[^\n]){{1,4096}}"|-?[0-9][0-9.eE+\-]{{0,63}}|true|false)"#
+    )
+}
+
+/// What the scanner searches for a field's text form: the key, `:` and the first byte of the
+/// value (its opening quote, its first digit, `true` or `false`). The whole pattern compiles to
+/// megabytes (4,096 copies of a string unit); `field_value_whole` reads the rest.
+fn field_text_start(alts: &str) -> String {
+    format!(r#""(?:{alts})"[ \t]{{0,16}}:[ \t]{{0,16}}(?:"|-?[0-9]|true|false)"#)
+}
+
+/// The end of the `field_text_pattern` match whose `field_text_start` match is `s..e`, as the
+/// whole pattern matches it: the value's first byte decides the branch (a quote: a string of 1 to
+/// 4,096 units, a unit being a byte other than `"`, `\` and newline or a backslash and a byte other
+/// than newline, then the closing quote; a digit: the longest run of number bytes up to 64 in
+/// all; `true` and `false` are whole already). `None`: the whole pattern has no match from `s`.
+fn field_text_end(hay: &[u8], e: usize) -> Option<usize> {
+    match hay.get(e.checked_sub(1)?)? {
+        b'"' => {
+            let (mut i, mut units) = (e, 0usize);
+            loop {
+                match *hay.get(i)? {
+                    b'"' => return (units >= 1).then_some(i + 1),
+                    b'\n' => return None,
+                    b'\\' => {
+                        if matches!(hay.get(i + 1), None | Some(b'\n')) {
+                            return None;
+                        }
+                        i += 2;
+                    }
+                    _ => i += 1,
+                }
+                units += 1;
+                if units > 4096 {
+                    return None;
+                }
+            }
+        }
+        b'0'..=b'9' => {
+            // the first digit is at e - 1 (after an optional '-'); 63 more number bytes at most
+            let more = hay[e..]
+                .iter()
+                .take(63)
+                .take_while(|&&b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
+                .count();
+            Some(e + more)
+        }
+        _ => Some(e),
+    }
+}
+
+/// `field_value_only` for a `field_text_start` match: the value is read on as the whole pattern
+/// reads it; no value from `s`: the search goes on from the next byte, as a search for the whole
+/// pattern would.
+fn field_value_whole(hay: &[u8], s: usize, e: usize) -> crate::detect::Verdict {
+    match field_text_end(hay, e) {
+        Some(end) => field_value_only(hay, s, end),
+        None => crate::detect::Verdict::Reject { resume: s + 1 },
+    }
 }
 
 /// Narrows a `"key": value` match to the value (inside its quotes for a string).
@@ -906,7 +970,17 @@ fn compile_rule(
             return None;
         }
     };
-    let mut compiled = match pattern::compile(&hir) {
+    let search = match det.and_then(|d| d.search) {
+        Some(text) => match pattern::parse_with(text, false, usize::MAX, false) {
+            Ok(h) => h,
+            Err(m) => {
+                errs.push(pat_path, m);
+                return None;
+            }
+        },
+        None => hir.clone(),
+    };
+    let mut compiled = match pattern::compile_searching(&hir, &search) {
         Ok(p) => p,
         Err(m) => {
             errs.push(pat_path, m);
@@ -996,4 +1070,105 @@ fn compile_rule(
         value_region: false,
         normalize,
     })
+}
+
+#[cfg(test)]
+mod field_text_tests {
+    use super::*;
+    use crate::search::pattern::{regex_of, values_of};
+    use proptest::prelude::*;
+
+    const KEYS: &str = "user_id|userId|id";
+
+    thread_local! {
+        static FULL: regex_automata::meta::Regex = regex_of(&field_text_pattern(KEYS));
+        static START: regex_automata::meta::Regex = regex_of(&field_text_start(KEYS));
+    }
+
+    /// Pieces of hostile `key: value` text: keys (also as parts of longer keys), quotes, colons,
+    /// blanks, escapes, numbers, booleans, newlines, strings just under and over 4,096 units.
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::sample::select(vec![
+                &b"\"user_id\""[..],
+                b"\"userId\"",
+                b"\"id\"",
+                b"\"xid\"",
+                b"\"",
+                b":",
+                b" ",
+                b"\t",
+                b"\\",
+                b"\\\"",
+                b"\\n",
+                b"\n",
+                b"-",
+                b"12",
+                b"3.5e+7",
+                b"true",
+                b"false",
+                b"tru",
+                b"x",
+                b",",
+                b"{",
+                b"}",
+                b"\xc3\xa9",
+            ])
+            .prop_map(<[u8]>::to_vec),
+            prop::sample::select(vec![62usize, 63, 64, 65, 4095, 4096, 4097]).prop_map(|n| vec![b'7'; n]),
+            prop::sample::select(vec![4094usize, 4095, 4096, 4097])
+                .prop_map(|n| [&b"\""[..], &vec![b'v'; n], b"\""].concat()),
+            prop::sample::select(vec![2047usize, 2048, 2049])
+                .prop_map(|n| [&b"\""[..], &b"\\\"".repeat(n), b"\""].concat()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(600))]
+        /// Searching `field_text_start` and reading on with `field_value_whole` takes exactly the
+        /// values that searching the whole `field_text_pattern` with `field_value_only` takes.
+        #[test]
+        fn the_short_field_search_takes_what_the_whole_pattern_takes(
+            pieces in prop::collection::vec(piece(), 0..24),
+        ) {
+            let hay = pieces.concat();
+            let whole = values_of(&FULL.with(|r| r.clone()), field_value_only, &hay);
+            let short = values_of(&START.with(|r| r.clone()), field_value_whole, &hay);
+            prop_assert_eq!(short, whole);
+        }
+    }
+
+    #[test]
+    fn field_values_at_their_bounds_are_read_as_the_whole_pattern_reads_them() {
+        let (full, start) = (FULL.with(|r| r.clone()), START.with(|r| r.clone()));
+        let mut taken = 0;
+        for value in [
+            "\"\"".to_string(),
+            format!("\"{}\"", "v".repeat(4096)),
+            format!("\"{}\"", "v".repeat(4097)),
+            format!("\"{}\"", "\\\"".repeat(4096)),
+            format!("\"{}\"", "\\\"".repeat(4097)),
+            "\"a\\".to_string(),
+            "\"a\\\nb\"".to_string(),
+            "\"ab\ncd\"".to_string(),
+            format!("-{}", "9".repeat(70)),
+            format!("{}", "9".repeat(64)),
+            "1.5e-3,".to_string(),
+            "true".to_string(),
+            "falsey".to_string(),
+        ] {
+            for sep in [
+                ":",
+                " : ",
+                &format!("{}:{}", " ".repeat(16), "\t".repeat(16)),
+                &format!("{}:", " ".repeat(17)),
+            ] {
+                let hay = format!("{{\"user_id\"{sep}{value}, \"id\": 7}}");
+                let whole = values_of(&full, field_value_only, hay.as_bytes());
+                assert_eq!(values_of(&start, field_value_whole, hay.as_bytes()), whole, "{hay:?}");
+                taken += whole.len();
+            }
+        }
+        assert!(taken > 30, "{taken}");
+    }
 }

@@ -94,6 +94,11 @@ pub struct Detector {
     /// accepts to lie in it (a phone number needs a `+`, `(`, a group starting `0` or a 3-digit
     /// group): a run that fails it is not searched. Must never refuse a run that holds a value.
     pub run_ok: Option<fn(&[u8]) -> bool>,
+    /// The regex the scanner runs instead of `pattern` (whose length bounds, class and trigger
+    /// still decide what is held back), when `pattern`'s long repetitions would compile to an NFA
+    /// of megabytes: every match of `pattern` starts with a match of `search`, and the validator
+    /// reads the value on from there exactly as `pattern` would (tested against `pattern`).
+    pub search: Option<&'static str>,
 }
 
 /// What a detector's values become when its rule names no action.
@@ -140,18 +145,20 @@ pub static DETECTORS: &[Detector] = &[
         secret: true,
         min_digits: 0,
         run_ok: None,
+        search: None,
     },
     Detector {
         name: "jwt",
         description: "JSON Web Token (three base64url parts, header and payload JSON objects)",
         pattern: secrets::JWT,
-        validate: Some(secrets::validate_jwt),
+        validate: Some(secrets::validate_jwt_whole),
         normalize: Normalize::None,
         example: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
         region_end: None,
         secret: true,
         min_digits: 0,
         run_ok: None,
+        search: Some(secrets::JWT_START),
     },
     Detector {
         name: "aws_access_key_id",
@@ -164,6 +171,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: true,
         min_digits: 0,
         run_ok: None,
+        search: None,
     },
     Detector {
         name: "aws_secret_access_key",
@@ -176,6 +184,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: true,
         min_digits: 0,
         run_ok: None,
+        search: None,
     },
     Detector {
         name: "url_password",
@@ -188,6 +197,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: true,
         min_digits: 0,
         run_ok: Some(secrets::url_run_ok),
+        search: None,
     },
     Detector {
         name: "github_token",
@@ -200,6 +210,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: true,
         min_digits: 0,
         run_ok: None,
+        search: None,
     },
     Detector {
         name: "slack_token",
@@ -212,6 +223,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: true,
         min_digits: 0,
         run_ok: None,
+        search: None,
     },
     Detector {
         name: "stripe_key",
@@ -224,6 +236,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: true,
         min_digits: 0,
         run_ok: None,
+        search: None,
     },
     Detector {
         name: "google_api_key",
@@ -236,6 +249,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: true,
         min_digits: 0,
         run_ok: None,
+        search: None,
     },
     Detector {
         name: "credit_card",
@@ -248,6 +262,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: false,
         min_digits: 0,
         run_ok: None,
+        search: None,
     },
     Detector {
         name: "iban",
@@ -260,6 +275,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: false,
         min_digits: 0,
         run_ok: None,
+        search: None,
     },
     Detector {
         name: "us_ssn",
@@ -272,6 +288,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: false,
         min_digits: 0,
         run_ok: None,
+        search: None,
     },
     Detector {
         name: "email",
@@ -284,6 +301,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: false,
         min_digits: 0,
         run_ok: None,
+        search: None,
     },
     Detector {
         name: "phone_number",
@@ -296,6 +314,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: false,
         min_digits: 7,
         run_ok: Some(phone::run_ok),
+        search: None,
     },
     Detector {
         name: "ipv4",
@@ -308,6 +327,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: false,
         min_digits: 0,
         run_ok: None,
+        search: None,
     },
     Detector {
         name: "ipv6",
@@ -320,6 +340,7 @@ pub static DETECTORS: &[Detector] = &[
         secret: false,
         min_digits: 0,
         run_ok: Some(ip::v6_run_ok),
+        search: None,
     },
 ];
 

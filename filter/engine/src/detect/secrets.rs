@@ -15,6 +15,9 @@
 use super::{boundary, Verdict};
 
 pub(crate) const JWT: &str = r"eyJ[A-Za-z0-9_\-]{8,1024}\.eyJ[A-Za-z0-9_\-]{8,8192}\.[A-Za-z0-9_\-]{0,1024}";
+/// What the scanner searches for a JWT: its first 11 bytes. `JWT` itself compiles to an NFA of
+/// ~1.7 MB (its repetitions are unrolled); `validate_jwt_whole` reads the rest as `JWT` would.
+pub(crate) const JWT_START: &str = r"eyJ[A-Za-z0-9_\-]{8}";
 pub(crate) const AWS_ACCESS_KEY_ID: &str =
     r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}";
 pub(crate) const GITHUB_TOKEN: &str = r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,242}";
@@ -60,6 +63,43 @@ pub(crate) fn validate_jwt(hay: &[u8], s: usize, e: usize) -> Verdict {
     }
 }
 
+/// The end of the `JWT` match that starts at `s` (where `JWT_START` matched), if there is one:
+/// `JWT`'s classes exclude `.`, so each part is the whole run of base64url bytes before the next
+/// `.` (within its bounds, or there is no match from `s`), and the signature the longest run up to
+/// its bound.
+fn jwt_end(hay: &[u8], s: usize) -> Option<usize> {
+    let b64 = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-';
+    let run = |i: usize| hay.get(i..).map_or(0, |h| h.iter().take_while(|b| b64(b)).count());
+    let head = s + 3;
+    let n1 = run(head);
+    if !(8..=1024).contains(&n1) {
+        return None;
+    }
+    let dot1 = head + n1;
+    if hay.get(dot1..dot1 + 4) != Some(b".eyJ") {
+        return None;
+    }
+    let n2 = run(dot1 + 4);
+    if !(8..=8192).contains(&n2) {
+        return None;
+    }
+    let dot2 = dot1 + 4 + n2;
+    if hay.get(dot2) != Some(&b'.') {
+        return None;
+    }
+    Some(dot2 + 1 + run(dot2 + 1).min(1024))
+}
+
+/// `validate_jwt` for a `JWT_START` match: the whole token is read on from `s` as `JWT` matches
+/// it, then checked as `validate_jwt` checks a `JWT` match. No token from `s`: the search goes on
+/// from the next byte, as a search for `JWT` would.
+pub(crate) fn validate_jwt_whole(hay: &[u8], s: usize, _e: usize) -> Verdict {
+    match jwt_end(hay, s) {
+        Some(end) => validate_jwt(hay, s, end),
+        None => Verdict::Reject { resume: s + 1 },
+    }
+}
+
 /// Narrows a key id and secret pair to the secret (the last 40 characters), which must be a whole
 /// token with upper- and lower-case letters (real keys are random base64).
 pub(crate) fn validate_aws_secret(hay: &[u8], s: usize, e: usize) -> Verdict {
@@ -92,4 +132,103 @@ pub(crate) fn validate_url_password(hay: &[u8], s: usize, e: usize) -> Verdict {
         return reject;
     }
     Verdict::Accept(colon + 1, e - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::pattern::{regex_of, values_of};
+    use proptest::prelude::*;
+
+    thread_local! {
+        static FULL: regex_automata::meta::Regex = regex_of(JWT);
+        static START: regex_automata::meta::Regex = regex_of(JWT_START);
+    }
+
+    /// Pieces of hostile JWT-like text: the markers, base64url bytes, runs just under and over
+    /// each part's bounds, glue, quotes, escapes and line ends.
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        let runs = [7usize, 8, 9, 1019, 1020, 1021, 1024, 1025, 8184, 8188, 8189, 8192, 8193];
+        prop_oneof![
+            prop::sample::select(vec![
+                &b"eyJ"[..],
+                b".",
+                b".eyJ",
+                b"a",
+                b"Z",
+                b"0",
+                b"_",
+                b"-",
+                b"\"",
+                b" ",
+                b"\n",
+                b"\\n",
+                b"=",
+                b"eyJhbGciOiJIUzI1NiJ9",
+                b"eyJzdWIiOiIxMjM0NTY3ODkwIn0",
+                b"dozjgNryP4J3jVmNHl0w5N",
+            ])
+            .prop_map(<[u8]>::to_vec),
+            prop::sample::select(runs.to_vec()).prop_map(|n| vec![b'x'; n]),
+            // a whole token with parts near their bounds
+            (
+                prop::sample::select(runs.to_vec()),
+                prop::sample::select(runs.to_vec()),
+                0usize..1100
+            )
+                .prop_map(|(a, b, c)| [
+                    &b"eyJ"[..],
+                    &vec![b'h'; a],
+                    b".eyJ",
+                    &vec![b'p'; b],
+                    b".",
+                    &vec![b's'; c]
+                ]
+                .concat()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// Searching `JWT_START` and reading on with `validate_jwt_whole` takes exactly the
+        /// values that searching the whole `JWT` with `validate_jwt` takes.
+        #[test]
+        fn the_short_jwt_search_takes_what_the_whole_pattern_takes(
+            pieces in prop::collection::vec(piece(), 0..24),
+        ) {
+            let hay = pieces.concat();
+            let whole = values_of(&FULL.with(|r| r.clone()), validate_jwt, &hay);
+            let short = values_of(&START.with(|r| r.clone()), validate_jwt_whole, &hay);
+            prop_assert_eq!(short, whole);
+        }
+    }
+
+    #[test]
+    fn jwt_parts_at_their_bounds_are_read_as_the_whole_pattern_reads_them() {
+        let (full, start) = (regex_of(JWT), regex_of(JWT_START));
+        let mut taken = 0;
+        for n1 in [7usize, 8, 1024, 1025] {
+            for n2 in [7usize, 8, 8192, 8193] {
+                for n3 in [0usize, 1, 1024, 1025] {
+                    for (pre, post) in [("", ""), (" ", "\""), ("a", ""), ("", "."), ("\\n", "-")] {
+                        let hay = format!(
+                            "{pre}eyJ{}.eyJ{}.{}{post}",
+                            "h".repeat(n1),
+                            "p".repeat(n2),
+                            "s".repeat(n3)
+                        );
+                        let whole = values_of(&full, validate_jwt, hay.as_bytes());
+                        assert_eq!(
+                            values_of(&start, validate_jwt_whole, hay.as_bytes()),
+                            whole,
+                            "{n1} {n2} {n3} {pre:?} {post:?}"
+                        );
+                        taken += whole.len();
+                    }
+                }
+            }
+        }
+        // the cases are not all refusals
+        assert!(taken > 20, "{taken}");
+    }
 }

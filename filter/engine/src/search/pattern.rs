@@ -675,12 +675,59 @@ pub(crate) fn parse_with(pat: &str, user: bool, max_bytes: usize, utf8: bool) ->
     }
 }
 
+/// The values a rule takes from `hay` as a whole (what the scanner takes at `Poll::End`): the
+/// regex searched on from where each verdict says, the validator's accepted ranges in order.
+/// Test-only: checks a `compile_searching` pair (short regex and reading validator) against the
+/// whole pattern and its own validator.
+#[cfg(test)]
+pub(crate) fn values_of(regex: &meta::Regex, v: crate::detect::Validate, hay: &[u8]) -> Vec<(usize, usize)> {
+    use crate::detect::Verdict;
+    let (mut pos, mut out) = (0, Vec::new());
+    while pos <= hay.len() {
+        let Some(m) = regex.search(&Input::new(hay).range(pos..)) else {
+            break;
+        };
+        pos = match v(hay, m.start(), m.end()) {
+            Verdict::Accept(a, b) => {
+                out.push((a, b));
+                b
+            }
+            Verdict::AcceptThen(a, b, r) => {
+                out.push((a, b));
+                r
+            }
+            Verdict::Reject { resume } => resume,
+        }
+        .max(m.start() + 1);
+    }
+    out
+}
+
+/// Builds the regex of `pattern` as the engine builds one (test-only).
+#[cfg(test)]
+pub(crate) fn regex_of(pattern: &str) -> meta::Regex {
+    meta::Builder::new()
+        .configure(meta_config())
+        .build_from_hir(&parse_with(pattern, false, usize::MAX, false).expect("parses"))
+        .expect("compiles")
+}
+
 /// Compiles HIR into a pattern.
 pub(crate) fn compile(hir: &Hir) -> Result<Pattern, String> {
+    compile_searching(hir, hir)
+}
+
+/// Compiles a pattern whose facts (length bounds, class, trigger, prefixes, digits) are those of
+/// `hir` but whose regex is `search`: a short pattern every match of `hir` starts with a match of
+/// (at the same start), for patterns whose long bounded repetitions would make an NFA of megabytes
+/// (`{8,8192}` is 8,192 copies of its class). The rule's validator then reads the rest of the value
+/// from the buffer: since the facts are the whole pattern's, a search match is final only when
+/// everything the whole pattern could match from its start is in the buffer.
+pub(crate) fn compile_searching(hir: &Hir, search: &Hir) -> Result<Pattern, String> {
     let props = hir.properties();
     let regex = meta::Builder::new()
         .configure(meta_config())
-        .build_from_hir(hir)
+        .build_from_hir(search)
         .map_err(|e| format!("pattern is too large to compile ({e}); simplify it or lower its repetition bounds"))?;
     let mut class = ByteSet::default();
     collect_bytes(hir, &mut class);
