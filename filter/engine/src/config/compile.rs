@@ -1152,7 +1152,7 @@ mod field_text_tests {
             "\"a\\\nb\"".to_string(),
             "\"ab\ncd\"".to_string(),
             format!("-{}", "9".repeat(70)),
-            format!("{}", "9".repeat(64)),
+            "9".repeat(64),
             "1.5e-3,".to_string(),
             "true".to_string(),
             "falsey".to_string(),
