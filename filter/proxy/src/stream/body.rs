@@ -84,6 +84,9 @@ impl<'a> Guard<'a> {
     }
 }
 
+/// A stream keeps at most this much buffer capacity between body callbacks.
+const RETAINED_BYTES: usize = 64 << 10;
+
 /// The blocking reason for a decoder error.
 fn decode_fail(e: DecodeError) -> Fail {
     match e {
@@ -156,6 +159,11 @@ impl StreamFilter {
         scan.seen += new.len() as u64;
         let end = eos || scan.declared.is_some_and(|n| scan.seen >= n);
         scan.out.clear();
+        if scan.decoder.is_none() {
+            // the output is about as long as the input: one allocation, not a doubling series
+            // (each step of which holds the old and the new block at once)
+            scan.out.reserve(new.len() + new.len() / 8 + 64);
+        }
         let mut guard = Guard::new(&policy.budgets, &mut scan.crossed, scan.enforce);
         let h: &dyn Host = &*host;
         let over_budget = || h.memory_in_use() > limits.max_memory_bytes;
@@ -248,6 +256,14 @@ impl StreamFilter {
             scan.paused_out.clear();
             scan.held_in_host = 0;
             scan.paused = false;
+            // a stream keeps no large buffer between callbacks: with many streams open, retained
+            // capacity is what fills the VM's memory
+            if scan.out.capacity() > RETAINED_BYTES {
+                scan.out = Vec::new();
+            }
+            if scan.paused_out.capacity() > RETAINED_BYTES {
+                scan.paused_out = Vec::new();
+            }
             scan.held_max = scan.held_max.max(held);
             Next::Continue
         };
