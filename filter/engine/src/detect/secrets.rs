@@ -63,40 +63,49 @@ pub(crate) fn validate_jwt(hay: &[u8], s: usize, e: usize) -> Verdict {
     }
 }
 
-/// The end of the `JWT` match that starts at `s` (where `JWT_START` matched), if there is one:
+/// What `JWT` does from `s`, where `JWT_START` matched: `Ok(end)`, the end of its match from `s`;
+/// `Err(resume)`, no match from `s` nor from any start before `resume` (the search goes on there).
+///
 /// `JWT`'s classes exclude `.`, so each part is the whole run of base64url bytes before the next
-/// `.` (within its bounds, or there is no match from `s`), and the signature the longest run up to
-/// its bound.
-fn jwt_end(hay: &[u8], s: usize) -> Option<usize> {
+/// `.` (within its bounds, or there is no match) and the signature the longest run up to its
+/// bound. Every start inside the same first run shares that run's end and everything after it, so
+/// one failure after the run rules out the whole run, and a run too long for the first part rules
+/// out every start more than 1,027 bytes before its end: each byte is read a bounded number of
+/// times however many `eyJ` a hostile body holds.
+fn jwt_end(hay: &[u8], s: usize) -> Result<usize, usize> {
     let b64 = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-';
-    let run = |i: usize| hay.get(i..).map_or(0, |h| h.iter().take_while(|b| b64(b)).count());
+    let run = |i: usize, max: usize| {
+        hay.get(i..)
+            .map_or(0, |h| h.iter().take(max).take_while(|b| b64(b)).count())
+    };
     let head = s + 3;
-    let n1 = run(head);
-    if !(8..=1024).contains(&n1) {
-        return None;
+    // the end of the first run (the buffer's end if the run reaches it: later bytes only make it
+    // longer, so the starts ruled out stay ruled out)
+    let r = head + run(head, usize::MAX);
+    if r - head > 1024 {
+        return Err((s + 1).max(r - 1027));
     }
-    let dot1 = head + n1;
-    if hay.get(dot1..dot1 + 4) != Some(b".eyJ") {
-        return None;
+    if hay.get(r..r + 4) != Some(b".eyJ") {
+        return Err(r);
     }
-    let n2 = run(dot1 + 4);
+    let n2 = run(r + 4, 8193);
     if !(8..=8192).contains(&n2) {
-        return None;
+        return Err(r);
     }
-    let dot2 = dot1 + 4 + n2;
+    let dot2 = r + 4 + n2;
     if hay.get(dot2) != Some(&b'.') {
-        return None;
+        return Err(r);
     }
-    Some(dot2 + 1 + run(dot2 + 1).min(1024))
+    Ok(dot2 + 1 + run(dot2 + 1, 1024))
 }
 
 /// `validate_jwt` for a `JWT_START` match: the whole token is read on from `s` as `JWT` matches
 /// it, then checked as `validate_jwt` checks a `JWT` match. No token from `s`: the search goes on
-/// from the next byte, as a search for `JWT` would.
+/// from where the next one can start, as a search for `JWT` would.
 pub(crate) fn validate_jwt_whole(hay: &[u8], s: usize, _e: usize) -> Verdict {
     match jwt_end(hay, s) {
-        Some(end) => validate_jwt(hay, s, end),
-        None => Verdict::Reject { resume: s + 1 },
+        Ok(end) => validate_jwt(hay, s, end),
+        Err(resume) => Verdict::Reject { resume },
     }
 }
 
@@ -200,6 +209,35 @@ mod tests {
             let whole = values_of(&FULL.with(|r| r.clone()), validate_jwt, &hay);
             let short = values_of(&START.with(|r| r.clone()), validate_jwt_whole, &hay);
             prop_assert_eq!(short, whole);
+        }
+    }
+
+    /// A body of nothing but `eyJ` (every 3 bytes a `JWT_START` match, no token anywhere) is read
+    /// a bounded number of times per byte, not once per match: the validator's resume points
+    /// skip every start its reading ruled out.
+    #[test]
+    fn eyj_spam_is_read_in_bounded_work() {
+        let start = START.with(|r| r.clone());
+        for hay in [
+            b"eyJ".repeat(100_000),
+            [&b"eyJ".repeat(1000)[..], b".eyJ", &b"eyJ".repeat(1000)].concat(),
+        ] {
+            let (mut pos, mut calls) = (0, 0usize);
+            while let Some(m) = start.search(&regex_automata::Input::new(&hay).range(pos..)) {
+                calls += 1;
+                pos = match validate_jwt_whole(&hay, m.start(), m.end()) {
+                    Verdict::Accept(_, e) => e,
+                    Verdict::AcceptThen(_, _, r) => r,
+                    Verdict::Reject { resume } => resume,
+                }
+                .max(m.start() + 1);
+            }
+            // a reading per run, not one per `eyJ` (there are over 1,000 here)
+            assert!(
+                (1..=8).contains(&calls),
+                "{calls} validator calls for {} bytes",
+                hay.len()
+            );
         }
     }
 

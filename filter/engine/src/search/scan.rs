@@ -33,7 +33,10 @@
 //! - Finality (`is_final`): under [`Poll::Partial`] a match is taken only once `LOOK_AHEAD` (40)
 //!   bytes follow it (or a newline does, for a rule whose class has no newline) and either a byte
 //!   after it is outside the rule's class or its longest possible match plus `LOOK_AHEAD` fits
-//!   before the buffer end; [`Poll::Line`] and [`Poll::End`] make every match final.
+//!   before the buffer end; [`Poll::Line`] and [`Poll::End`] make every match final. A rule whose
+//!   regex finds only the start of a value (`Detector::search`: JWTs, field rules' text forms) has
+//!   the whole pattern's length bound and class, so a final match has the whole value in the
+//!   buffer, and its validator reads it on from there (its accepted end may lie past the match).
 //! - Hold-back: per rule, a non-final match and the tail a match could still start in (`tight`:
 //!   the trailing class run within the last `max_len + LOOK_AHEAD` bytes, see `Pattern::hold_from`)
 //!   are held; only bytes before the earliest held position (a candidate's start or a rule's
@@ -719,7 +722,8 @@ impl Scanner {
             });
             let (cs, ce) = (base + s2 as u64, base + e2 as u64);
             if !near_ok {
-                st.next = base + e.max(s + 1) as u64;
+                // a validator that read the value on (`Detector::search`) ended it at `e2`
+                st.next = base + e.max(e2).max(s + 1) as u64;
                 continue;
             }
             let resume = base + resume.max(s + 1) as u64;

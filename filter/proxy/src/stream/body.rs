@@ -84,9 +84,6 @@ impl<'a> Guard<'a> {
     }
 }
 
-/// A stream keeps at most this much buffer capacity between body callbacks.
-const RETAINED_BYTES: usize = 64 << 10;
-
 /// The blocking reason for a decoder error.
 fn decode_fail(e: DecodeError) -> Fail {
     match e {
@@ -129,8 +126,10 @@ impl StreamFilter {
     /// Adds the time since `clock_start` to the body's total, if the body is still being scanned.
     fn clock_stop(&mut self, host: &dyn Host, d: Dir) {
         if let Body::Scan(scan) = self.body_mut(d) {
-            if let (Some(t0), Ok(t1)) = (scan.started.take(), host.now_nanos()) {
-                scan.busy_ns += t1.saturating_sub(t0);
+            if let Some(t0) = scan.started.take() {
+                if let Ok(t1) = host.now_nanos() {
+                    scan.busy_ns += t1.saturating_sub(t0);
+                }
             }
         }
     }
@@ -256,14 +255,11 @@ impl StreamFilter {
             scan.paused_out.clear();
             scan.held_in_host = 0;
             scan.paused = false;
-            // a stream keeps no large buffer between callbacks: with many streams open, retained
-            // capacity is what fills the VM's memory
-            if scan.out.capacity() > RETAINED_BYTES {
-                scan.out = Vec::new();
-            }
-            if scan.paused_out.capacity() > RETAINED_BYTES {
-                scan.paused_out = Vec::new();
-            }
+            // a stream keeps no output buffer between callbacks: with many streams open,
+            // retained capacity is what fills the VM's memory (allocating again is cheap next to
+            // masking what fills it)
+            scan.out = Vec::new();
+            scan.paused_out = Vec::new();
             scan.held_max = scan.held_max.max(held);
             Next::Continue
         };
@@ -415,8 +411,10 @@ impl StreamFilter {
         count(host, m.bytes_scanned, scan.scanned);
         if let Some(id) = m.body_time {
             let mut ns = scan.busy_ns;
-            if let (Some(t0), Ok(t1)) = (scan.started, host.now_nanos()) {
-                ns += t1.saturating_sub(t0);
+            if let Some(t0) = scan.started {
+                if let Ok(t1) = host.now_nanos() {
+                    ns += t1.saturating_sub(t0);
+                }
             }
             let _ = host.record(id, ns / 1000);
         }
