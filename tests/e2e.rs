@@ -1280,3 +1280,62 @@ fn websocket_messages_are_masked_both_ways_through_envoy() {
     // and nothing of it in the proxy's log (debug level for the wasm component)
     assert_no_raw("Envoy log after the WebSocket exchange", env.log().as_bytes());
 }
+
+/// The deepest inputs the filter accepts run within the VM's stack (the wasm build links a
+/// 256 KiB stack, `.cargo/config.toml`): a user pattern nested to the parser's limit compiles in
+/// the VM at startup, and request and response bodies nested 2,000 deep are masked (past the JSON
+/// depth limit, text rules apply).
+#[test]
+fn the_deepest_pattern_and_bodies_the_filter_accepts_fit_the_vm_stack() {
+    let deep = format!("{}ZQ[0-9]{{6}}{}", "(?:".repeat(60), ")".repeat(60));
+    let mut p: Value =
+        serde_json::from_slice(&std::fs::read(root().join("envoy/policies/example.json")).unwrap()).unwrap();
+    p["rules"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "deep", "pattern": deep, "action": {"type": "redact"}}));
+    let policy = serde_json::to_string_pretty(&p).unwrap();
+    let e = start_envoy(EnvoyOpts {
+        policy: Some(&policy),
+        ..EnvoyOpts::default()
+    });
+    let body = format!(
+        "{}{{\"note\":\"ZQ123456 card 4111 1111 1111 1111\"}}{}",
+        "[".repeat(2000),
+        "]".repeat(2000)
+    );
+    let id = format!("deep-{}", std::process::id());
+    let out = curl(&[
+        "-s",
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        &body,
+        &e.url(&format!("/record/{id}")),
+    ]);
+    assert!(out.out.status.success());
+    let stored = direct(&format!("/record/{id}"));
+    let s = String::from_utf8_lossy(&stored);
+    assert!(
+        !s.contains("ZQ123456") && !s.contains("4111 1111 1111 1111"),
+        "request body: {}",
+        &s[1990..s.len().min(2100)]
+    );
+    assert!(s.starts_with(&"[".repeat(2000)), "the request body lost its structure");
+    let back = curl(&["-s", &e.url(&format!("/record/{id}?ct=application%2Fjson"))])
+        .out
+        .stdout;
+    let b = String::from_utf8_lossy(&back);
+    assert!(
+        b.starts_with(&"[".repeat(2000)) && b.ends_with(&"]".repeat(2000)),
+        "response: {}",
+        b.len()
+    );
+    assert!(!b.contains("4111 1111 1111 1111"));
+    // the VM is fine afterwards
+    let (status, _, users) = get(&e.url("/api/users"), &[]);
+    assert_eq!(status, 200);
+    assert_no_raw("after the deep bodies", &users);
+}

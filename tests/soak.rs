@@ -175,11 +175,13 @@ fn soak_mixed_traffic_leaks_nothing_and_memory_stays_flat() {
     assert!(rss4 <= rss1 + 32 * 1024, "Envoy RSS grew from {rss1} KiB to {rss4} KiB");
     assert!(vm1 > 0, "the wasm VM memory gauge was not reported");
     // Linear memory never shrinks: it is the high-water mark of concurrent bodies, so it rises while
-    // the first peaks of concurrency happen (the first quarter is warm-up). A leak keeps growing:
-    // compare the last quarter with the second, allowing 25%.
+    // the first peaks of concurrency happen (the first quarter is warm-up), and the gauge is the
+    // last of Envoy's worker VMs to report. A leak keeps growing: compare the last quarter with the
+    // second, allowing 25% or 3 MiB, whichever is more (one 1 MiB body that Envoy hands over as a
+    // single chunk takes its copy and its output, ~2.2 MB, at once).
     let vm2 = quarters[1].1;
     assert!(
-        vm4 <= vm2 + vm2 / 4,
+        vm4 <= vm2 + (vm2 / 4).max(3 << 20),
         "wasm VM memory grew from {vm2} (second quarter) to {vm4} bytes"
     );
 }
