@@ -363,3 +363,45 @@ proptest! {
         }
     }
 }
+
+/// Long values whose rules search only their start (`Detector::search`): JWTs with payloads up to
+/// and past their 8,192-byte bound, and a field's text form with strings up to and past 4,096
+/// units, streamed at many chunk sizes: the same output as the whole input, and no raw token.
+#[test]
+fn long_values_found_by_their_start_stream_like_the_whole_input() {
+    let p = policy();
+    let b64 = |n: usize, c: u8| String::from_utf8(vec![c; n]).unwrap();
+    let jwt = |n: usize| format!("eyJhbGciOiJIUzI1NiJ9.eyJ{}.sig_{}", b64(n, b'p'), b64(40, b's'));
+    let mut text = String::new();
+    for n in [20, 3000, 8192, 8193] {
+        // the payload's run after its `eyJ`: within the 8,192 bound for all but the last
+        text.push_str(&format!("token {} end\n", jwt(n)));
+    }
+    text.push_str(&format!(
+        "user_id: x \"user_id\": \"{}\" and \"userId\": \"{}\"\n",
+        b64(4000, b'u'),
+        b64(4100, b'v')
+    ));
+    let input = text.as_bytes();
+    let (whole, _) = streammask_engine::mask_all(&p, Format::Text, input);
+    let w = String::from_utf8_lossy(&whole);
+    for n in [20, 3000, 8192] {
+        assert!(!w.contains(&jwt(n)), "a JWT with a {n}-byte payload passed");
+    }
+    assert!(
+        w.contains(&jwt(8193)),
+        "a payload over the bound is not a JWT by the pattern"
+    );
+    assert!(!w.contains(&b64(4000, b'u')), "a 4,000-unit field value passed");
+    assert!(
+        w.contains(&b64(4100, b'v')),
+        "a field value over 4,096 units is not the field's by the pattern"
+    );
+    for size in [1, 7, 64, 1000, 4096, 9000] {
+        let cuts: Vec<usize> = (size..input.len()).step_by(size).collect();
+        assert!(
+            stream(&p, Format::Text, input, &cuts) == whole,
+            "chunks of {size} bytes"
+        );
+    }
+}
