@@ -20,27 +20,7 @@ command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; ex
 [ -x target/release/demo-upstream ] || cargo build --release --bin demo-upstream --quiet
 dir=target/bench-ab
 mkdir -p "$dir"
-python3 - "$a" "$b" "$policy" "$dir/envoy.yaml" <<'EOF'
-import sys, textwrap
-a, b, policy, out = sys.argv[1:]
-lines = open("benches/envoy-bench.yaml").read().split("\n")
-def at(name):
-    return next(i for i, l in enumerate(lines) if l.strip() == name)
-head = "\n".join(lines[: at("listeners:") + 1])
-plain = "\n".join(lines[at("- name: plain") : at("- name: streammask")])
-block = "\n".join(lines[at("- name: streammask") : at("- name: lua")])
-clusters = "\n".join(lines[at("clusters:") :])
-if policy:
-    i, j = block.index("value: |"), block.index("vm_config:")
-    block = block[:i] + "value: |\n" + textwrap.indent(textwrap.dedent(open(policy).read()).strip("\n"), " " * 22) + "\n" + " " * 16 + block[j:]
-def listener(name, port, wasm):
-    return (block.replace("- name: streammask", "- name: " + name, 1)
-            .replace("port_value: 10101", "port_value: %d" % port)
-            .replace("stat_prefix: streammask", "stat_prefix: " + name)
-            .replace("vm_id: streammask", "vm_id: " + name)
-            .replace("/etc/streammask/streammask.wasm", wasm))
-open(out, "w").write("\n".join([head, plain, listener("build_a", 10201, a), listener("build_b", 10202, b), clusters]))
-EOF
+python3 benches/listeners.py "$dir/envoy.yaml" "build_a=10201:$a${policy:+:$policy}" "build_b=10202:$b${policy:+:$policy}"
 . benches/run-envoy.sh
 for port in 10201 10202; do
   body=$(curl -s "http://127.0.0.1:$port/sized?bytes=4096")

@@ -24,37 +24,17 @@ cargo build --release --target wasm32-wasip1 -p streammask-wasm -p streammask-no
 cargo build --release --bin demo-upstream --quiet
 dir=target/bench-targets
 mkdir -p "$dir"
-python3 - "$PWD" "$dir/envoy.yaml" <<'EOF'
-import json, sys, textwrap
-root, out = sys.argv[1:]
-lines = open("benches/envoy-bench.yaml").read().split("\n")
-def at(name):
-    return next(i for i, l in enumerate(lines) if l.strip() == name)
-head = "\n".join(lines[: at("listeners:") + 1])
-plain = "\n".join(lines[at("- name: plain") : at("- name: streammask")])
-block = "\n".join(lines[at("- name: streammask") : at("- name: lua")])
-noop = "\n".join(lines[at("- name: wasm-noop") : at("clusters:")])
-clusters = "\n".join(lines[at("clusters:") :])
+python3 - "$dir" <<'EOF'
+import json, sys
+d = sys.argv[1]
 example = json.load(open("envoy/policies/example.json"))
-headers_only = dict(example, content_types=["application/x-streammask-none"])
-policies = {
-    "five": (10301, open("benches/five-rules.json").read()),
-    "example": (10101, json.dumps(example, indent=2)),
-    "nothing": (10302, json.dumps({"rules": [], "secret_keys": {"enabled": False}})),
-    "headers": (10303, json.dumps(headers_only, indent=2)),
-}
-def listener(name, port, policy):
-    b = block
-    i, j = b.index("value: |"), b.index("vm_config:")
-    b = b[:i] + "value: |\n" + textwrap.indent(policy.strip("\n"), " " * 22) + "\n" + " " * 16 + b[j:]
-    return (b.replace("- name: streammask", "- name: " + name, 1)
-            .replace("port_value: 10101", "port_value: %d" % port)
-            .replace("stat_prefix: streammask", "stat_prefix: " + name)
-            .replace("/etc/streammask/streammask.wasm", root + "/target/wasm32-wasip1/release/streammask.wasm"))
-noop = noop.replace("/etc/streammask/noop_filter.wasm", root + "/target/wasm32-wasip1/release/noop_filter.wasm")
-parts = [head, plain, noop] + [listener(n, p, pol) for n, (p, pol) in policies.items()] + [clusters]
-open(out, "w").write("\n".join(parts))
+json.dump(dict(example, content_types=["application/x-streammask-none"]), open(d + "/headers-only.json", "w"), indent=2)
+json.dump({"rules": [], "secret_keys": {"enabled": False}}, open(d + "/nothing.json", "w"))
 EOF
+wasm=target/wasm32-wasip1/release/streammask.wasm
+python3 benches/listeners.py "$dir/envoy.yaml" --noop "five=10301:$wasm:benches/five-rules.json" \
+  "example=10101:$wasm:envoy/policies/example.json" "nothing=10302:$wasm:$dir/nothing.json" \
+  "headers=10303:$wasm:$dir/headers-only.json"
 . benches/run-envoy.sh
 # sanity: the masking listeners mask, the others pass the body as it is
 for port in 10301 10101; do
