@@ -67,11 +67,6 @@ pub trait Host {
     fn remove_header(&mut self, dir: Dir, name: &str) -> HostResult<()>;
     /// The current body chunk: always read from offset 0, `size` bytes (the callback's size).
     fn body(&self, dir: Dir, size: usize) -> HostResult<Option<Vec<u8>>>;
-    /// `len` bytes of the current body chunk from `start` (hosts with `Caps::partial_body_reads`
-    /// only: ngx_wasm_module ignores the start). The default reads nothing.
-    fn body_range(&self, _dir: Dir, _start: usize, _len: usize) -> HostResult<Option<Vec<u8>>> {
-        Ok(None)
-    }
     /// Replaces the whole current body chunk.
     fn set_body(&mut self, dir: Dir, data: &[u8]) -> HostResult<()>;
     /// Sends a local reply: from request or response headers (a clean status), or from a body
@@ -125,10 +120,6 @@ pub struct Caps {
     /// with `upgrade_configs`). ngx_wasm_module's body callbacks come from NGINX's body filter
     /// chain, which an upgraded connection bypasses, so it is assumed not to.
     pub websocket_frames: bool,
-    /// A body chunk can be read in windows from any start (Envoy honours the start of
-    /// `get_buffer_bytes`; ngx_wasm_module ignores it), so a large chunk need not be copied into
-    /// the VM whole.
-    pub partial_body_reads: bool,
 }
 
 impl Caps {
@@ -137,13 +128,11 @@ impl Caps {
         repeated_body_pause: true,
         local_reply_resets_stream: true,
         websocket_frames: true,
-        partial_body_reads: true,
     };
     /// ngx_wasm_module's semantics (and the safe default for an unknown host).
     pub const PORTABLE: Caps = Caps {
         repeated_body_pause: false,
         local_reply_resets_stream: false,
         websocket_frames: false,
-        partial_body_reads: false,
     };
 }

@@ -87,10 +87,6 @@ impl Host for WasmHost {
         // memory on partial reads of multi-buffer chains).
         abi::get_buffer(buffer(dir), 0, size).map_err(HostError)
     }
-    fn body_range(&self, dir: Dir, start: usize, len: usize) -> HostResult<Option<Vec<u8>>> {
-        // Envoy only (`Caps::partial_body_reads`): it copies `len` bytes from `start`
-        abi::get_buffer(buffer(dir), start, len).map_err(HostError)
-    }
     fn set_body(&mut self, dir: Dir, data: &[u8]) -> HostResult<()> {
         // The one write form both hosts agree on: replace from 0, everything.
         abi::set_buffer(buffer(dir), 0, i32::MAX as usize, data).map_err(HostError)

@@ -84,9 +84,6 @@ impl<'a> Guard<'a> {
     }
 }
 
-/// The window a large chunk is read in, on hosts that read from any start.
-const READ_WINDOW: usize = 64 << 10;
-
 /// The blocking reason for a decoder error.
 fn decode_fail(e: DecodeError) -> Fail {
     match e {
@@ -147,12 +144,7 @@ impl StreamFilter {
         let Body::Scan(scan) = self.body_mut(d) else {
             return Ok(Next::Continue);
         };
-        // A large chunk on a host that reads from any start is read in windows: the VM never holds
-        // a copy of it whole next to its output (Envoy hands a fast 1 MiB response over as one
-        // chunk). Elsewhere it is read whole, the one read both hosts agree on.
-        let held = scan.held_in_host;
-        let windowed = caps.partial_body_reads && scan.decoder.is_none() && size > held.saturating_add(READ_WINDOW);
-        let chunk = if size == 0 || windowed {
+        let chunk = if size == 0 {
             Vec::new()
         } else {
             match host.body(d, size) {
@@ -162,19 +154,14 @@ impl StreamFilter {
             }
         };
         // Under a Pause the host re-delivers what we left in its buffer, then the new bytes.
-        let new = if windowed {
-            &[][..]
-        } else {
-            chunk.get(held..).ok_or(Fail::Internal)?
-        };
-        let new_len = if windowed { size - held } else { new.len() };
-        scan.seen += new_len as u64;
+        let new = chunk.get(scan.held_in_host..).ok_or(Fail::Internal)?;
+        scan.seen += new.len() as u64;
         let end = eos || scan.declared.is_some_and(|n| scan.seen >= n);
         scan.out.clear();
         if scan.decoder.is_none() {
             // the output is about as long as the input: one allocation, not a doubling series
             // (each step of which holds the old and the new block at once)
-            scan.out.reserve(new_len + new_len / 8 + 64);
+            scan.out.reserve(new.len() + new.len() / 8 + 64);
         }
         let mut guard = Guard::new(&policy.budgets, &mut scan.crossed, scan.enforce);
         let h: &dyn Host = &*host;
@@ -212,24 +199,6 @@ impl StreamFilter {
                     return Err(why);
                 }
             }
-        } else if windowed {
-            let mut at = held;
-            while at < size {
-                let w = match h.body_range(d, at, READ_WINDOW.min(size - at)) {
-                    Ok(Some(w)) if !w.is_empty() => w,
-                    Ok(_) => return Err(Fail::Unreadable),
-                    Err(_) => return Err(Fail::Internal),
-                };
-                at += w.len();
-                scan.scanned += w.len() as u64;
-                if !guard.push(&mut scan.masker, &w, &mut scan.out) {
-                    // a crossed blocking guard is handled below
-                    break;
-                }
-                if over_budget() {
-                    return Err(Fail::Memory);
-                }
-            }
         } else {
             let whole = guard.push(&mut scan.masker, new, &mut scan.out);
             scan.scanned += new.len() as u64;
@@ -264,7 +233,7 @@ impl StreamFilter {
             // Keep the decided bytes in the host, paused, so a trailers callback can still append
             // the tail; they are released with the next chunk that leaves nothing held.
             scan.paused_out.extend_from_slice(&scan.out);
-            if windowed || scan.paused_out != chunk {
+            if scan.paused_out != chunk {
                 host.set_body(d, &scan.paused_out).map_err(|_| Fail::Internal)?;
             }
             scan.held_in_host = scan.paused_out.len();
@@ -280,7 +249,7 @@ impl StreamFilter {
                 scan.paused_out.extend_from_slice(&scan.out);
                 &scan.paused_out
             };
-            if (windowed || data != chunk.as_slice()) && !(size == 0 && data.is_empty()) {
+            if data != chunk.as_slice() && !(size == 0 && data.is_empty()) {
                 host.set_body(d, data).map_err(|_| Fail::Internal)?;
             }
             scan.paused_out.clear();

@@ -170,20 +170,6 @@ impl Host for FakeHost {
         );
         Ok(Some(self.st.buffer.clone()))
     }
-    fn body_range(&self, _dir: Dir, start: usize, len: usize) -> HostResult<Option<Vec<u8>>> {
-        self.call("body_range");
-        assert_eq!(
-            self.kind,
-            Kind::Envoy,
-            "ngx_wasm_module ignores the start of a body read"
-        );
-        if self.st.unreadable {
-            return Ok(None);
-        }
-        let end = start.saturating_add(len).min(self.st.buffer.len());
-        assert!(start < end, "an empty body window read");
-        Ok(Some(self.st.buffer[start..end].to_vec()))
-    }
     fn set_body(&mut self, _dir: Dir, data: &[u8]) -> HostResult<()> {
         self.call("set_body");
         if self.st.in_trailers && !self.st.paused {
