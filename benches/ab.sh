@@ -22,12 +22,7 @@ dir=target/bench-ab
 mkdir -p "$dir"
 python3 benches/listeners.py "$dir/envoy.yaml" "build_a=10201:$a${policy:+:$policy}" "build_b=10202:$b${policy:+:$policy}"
 . benches/run-envoy.sh
-for port in 10201 10202; do
-  body=$(curl -s "http://127.0.0.1:$port/sized?bytes=4096")
-  if ! grep -q 'paid with' <<<"$body" || grep -q '4111 1111 1111 1111' <<<"$body"; then
-    echo "listener $port does not mask" >&2; exit 1
-  fi
-done
+require_masking 10201 10202
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) CPUs; Envoy --concurrency 1 on CPU 0, upstream + wrk on CPU 1; /sized?bytes=$size, wrk -t1 -c16 -d${secs}s, $rounds rounds"
 echo "# A = $a"
 echo "# B = $b"

@@ -12,3 +12,13 @@ pids+=($!)
 envoy_pid=${pids[1]}
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:10190/ready >/dev/null 2>&1 && break; sleep 0.2; done
 curl -sf http://127.0.0.1:10190/ready >/dev/null || { echo "Envoy did not start: $dir/envoy.log" >&2; tail -5 "$dir/envoy.log" >&2; exit 1; }
+# Fails the bench unless every listener port given masks the demo's sized body.
+require_masking() {
+  local port body
+  for port in "$@"; do
+    body=$(curl -s "http://127.0.0.1:$port/sized?bytes=4096")
+    if ! grep -q 'paid with' <<<"$body" || grep -q '4111 1111 1111 1111' <<<"$body"; then
+      echo "listener $port does not mask" >&2; exit 1
+    fi
+  done
+}
